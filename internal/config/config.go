@@ -1,0 +1,400 @@
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Auth modes for caller authentication.
+const (
+	AuthModeIntrospect = "introspect" // ask Keycloak about every (uncached) token, as the Python service did
+	AuthModeJWT        = "jwt"        // verify signatures locally against the realm's JWKS
+)
+
+// Config is the whole configuration of the service. It is loaded once by Load and
+// passed down as a value; nothing else reads the environment.
+type Config struct {
+	AppName    string
+	AppVersion string
+	CommitSHA  string
+
+	Host string
+	Port int
+
+	LogLevel slog.Level
+	Debug    bool
+
+	Database Database
+	Keycloak Keycloak
+	Auth     Auth
+
+	// EncryptionKey is the raw 32-byte vault key (AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY).
+	EncryptionKey Secret
+	// PreviousKeys are older raw vault keys, accepted for reading only.
+	PreviousKeys []Secret
+
+	StateSecret Secret
+	StateExpiry time.Duration
+
+	CORSOrigins          []string
+	CORSAllowCredentials bool
+
+	HTTP HTTP
+	// SkipMigrations leaves the schema alone at serve start (a separate job migrates).
+	SkipMigrations bool
+}
+
+// Database configures the pgx pool.
+type Database struct {
+	URL         Secret // may hold a password
+	PoolSize    int
+	MaxOverflow int
+	PoolTimeout time.Duration
+	Echo        bool
+}
+
+// MaxConns is the pool's upper bound, as SQLAlchemy's size+overflow was.
+func (d Database) MaxConns() int { return d.PoolSize + d.MaxOverflow }
+
+// Keycloak configures the realm and the service's confidential client.
+type Keycloak struct {
+	BaseURL                 string // e.g. http://127.0.0.1:8080 or https://sso.example.com/auth
+	Realm                   string
+	ClientID                string
+	ClientSecret            Secret
+	ConsentRedirectURI      string
+	AfterConsentRedirectURI string
+	Timeout                 time.Duration
+}
+
+// IssuerURL is the realm's issuer, {base}/realms/{realm}.
+func (k Keycloak) IssuerURL() string { return k.BaseURL + "/realms/" + url.PathEscape(k.Realm) }
+
+// Auth configures caller authentication.
+type Auth struct {
+	Mode             string
+	ServiceRole      string
+	IntrospectionTTL time.Duration // 0 disables the introspection cache
+	AllowedClients   []string      // jwt mode: azp/aud must be one of these; empty allows any client of the realm
+}
+
+// HTTP configures the server.
+type HTTP struct {
+	MaxBodyBytes    int64
+	ReadTimeout     time.Duration
+	WriteTimeout    time.Duration
+	IdleTimeout     time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// Addr is the listen address.
+func (c Config) Addr() string { return fmt.Sprintf("%s:%d", c.Host, c.Port) }
+
+// env mirrors the environment one field per variable; Load turns it into a Config.
+type env struct {
+	AppName    string `envconfig:"APP_NAME" default:"Auth Manager Service"`
+	AppVersion string `envconfig:"APP_VERSION"`
+	CommitSHA  string `envconfig:"COMMIT_SHA"`
+	Host       string `envconfig:"HOST" default:"0.0.0.0"`
+	Port       int    `envconfig:"PORT" default:"8000"`
+	LogLevel   string `envconfig:"LOG_LEVEL" default:"INFO"`
+	Debug      bool   `envconfig:"DEBUG" default:"false"`
+
+	DatabaseURL         Secret `envconfig:"DATABASE_URL" required:"true"`
+	DatabasePoolSize    int    `envconfig:"DATABASE_POOL_SIZE" default:"10"`
+	DatabaseMaxOverflow int    `envconfig:"DATABASE_MAX_OVERFLOW" default:"20"`
+	DatabasePoolTimeout int    `envconfig:"DATABASE_POOL_TIMEOUT" default:"30"`
+	DatabaseEcho        bool   `envconfig:"DATABASE_ECHO" default:"false"`
+
+	KeycloakIssuer          string `envconfig:"KEYCLOAK_ISSUER" required:"true"`
+	KeycloakRealm           string `envconfig:"KEYCLOAK_REALM"`
+	KeycloakClientID        string `envconfig:"KEYCLOAK_CLIENT_ID" required:"true"`
+	KeycloakClientSecret    Secret `envconfig:"KEYCLOAK_CLIENT_SECRET" required:"true"`
+	KeycloakConsentRedirect string `envconfig:"KEYCLOAK_CONSENT_REDIRECT_URI"`
+	KeycloakRedirectURI     string `envconfig:"KEYCLOAK_REDIRECT_URI"` // the Python name, an alias
+	KeycloakAfterConsent    string `envconfig:"KEYCLOAK_AFTER_CONSENT_REDIRECT_URI"`
+	KeycloakTimeout         int    `envconfig:"KEYCLOAK_TIMEOUT" default:"10"`
+
+	EncryptionKey Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY" required:"true"`
+	PreviousKeys  Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS"`
+	StateSecret   Secret `envconfig:"STATE_TOKEN_SECRET" required:"true"`
+	StateExpiry   int    `envconfig:"STATE_TOKEN_EXPIRY" default:"600"`
+
+	CORSOrigins          string `envconfig:"CORS_ORIGINS" default:"http://localhost:3000"`
+	CORSAllowCredentials bool   `envconfig:"CORS_ALLOW_CREDENTIALS" default:"true"`
+
+	ServiceRole      string `envconfig:"AUTH_MANAGER_SERVICE_ROLE" default:"auth-manager-service"`
+	AuthMode         string `envconfig:"AUTH_MANAGER_AUTH_MODE" default:"introspect"`
+	IntrospectionTTL int    `envconfig:"AUTH_MANAGER_INTROSPECTION_CACHE_TTL" default:"30"`
+	AllowedClients   string `envconfig:"AUTH_MANAGER_ALLOWED_CLIENTS"`
+
+	MaxBodyBytes    int64 `envconfig:"HTTP_MAX_BODY_BYTES" default:"65536"`
+	ReadTimeout     int   `envconfig:"HTTP_READ_TIMEOUT" default:"15"`
+	WriteTimeout    int   `envconfig:"HTTP_WRITE_TIMEOUT" default:"30"`
+	IdleTimeout     int   `envconfig:"HTTP_IDLE_TIMEOUT" default:"120"`
+	ShutdownTimeout int   `envconfig:"SHUTDOWN_TIMEOUT" default:"20"`
+	SkipMigrations  bool  `envconfig:"AUTH_MANAGER_SKIP_MIGRATIONS" default:"false"`
+}
+
+// Load reads .env from dotenvPath (if it exists; real environment variables win), then
+// the environment, validates everything and returns the Config. version is the build's
+// version, the default for APP_VERSION. Every error names exactly one variable and
+// never contains a secret value.
+func Load(dotenvPath, version string) (Config, error) {
+	if dotenvPath != "" {
+		if err := loadDotEnv(dotenvPath); err != nil {
+			return Config{}, err
+		}
+	}
+	var e env
+	if err := envconfig.Process("", &e); err != nil {
+		return Config{}, describe(err)
+	}
+	if e.AppVersion == "" {
+		e.AppVersion = version
+	}
+	return e.build()
+}
+
+// describe turns envconfig's errors into one line naming the variable, without echoing
+// the value (which could be a secret).
+func describe(err error) error {
+	var pe *envconfig.ParseError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("config: %s: invalid %s value", pe.KeyName, pe.TypeName)
+	}
+	msg := err.Error()
+	if key, ok := strings.CutPrefix(msg, "required key "); ok {
+		key, _, _ = strings.Cut(key, " ")
+		return fmt.Errorf("config: %s: required but not set", key)
+	}
+	return fmt.Errorf("config: %s", msg)
+}
+
+func invalid(key, why string) error { return fmt.Errorf("config: %s: %s", key, why) }
+
+func (e env) build() (Config, error) {
+	c := Config{
+		AppName: e.AppName, AppVersion: e.AppVersion, CommitSHA: e.CommitSHA,
+		Host: e.Host, Port: e.Port, Debug: e.Debug,
+		CORSAllowCredentials: e.CORSAllowCredentials,
+		SkipMigrations:       e.SkipMigrations,
+	}
+	var err error
+	if c.LogLevel, err = parseLevel(e.LogLevel); err != nil {
+		return Config{}, err
+	}
+	if e.Port < 1 || e.Port > 65535 {
+		return Config{}, invalid("PORT", "must be between 1 and 65535")
+	}
+	if c.Database, err = e.database(); err != nil {
+		return Config{}, err
+	}
+	if c.Keycloak, err = e.keycloak(); err != nil {
+		return Config{}, err
+	}
+	if c.Auth, err = e.auth(); err != nil {
+		return Config{}, err
+	}
+	if c.EncryptionKey, err = parseKey("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", e.EncryptionKey.Reveal()); err != nil {
+		return Config{}, err
+	}
+	for _, k := range splitList(e.PreviousKeys.Reveal()) {
+		key, err := parseKey("AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS", k)
+		if err != nil {
+			return Config{}, err
+		}
+		c.PreviousKeys = append(c.PreviousKeys, key)
+	}
+	if len(e.StateSecret) < 32 {
+		return Config{}, invalid("STATE_TOKEN_SECRET", "must be at least 32 characters")
+	}
+	c.StateSecret = e.StateSecret
+	if e.StateExpiry < 60 || e.StateExpiry > 3600 {
+		return Config{}, invalid("STATE_TOKEN_EXPIRY", "must be between 60 and 3600 seconds")
+	}
+	c.StateExpiry = seconds(e.StateExpiry)
+	c.CORSOrigins = splitList(e.CORSOrigins)
+	if c.HTTP, err = e.http(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func (e env) database() (Database, error) {
+	u, err := normalizeDatabaseURL(e.DatabaseURL.Reveal())
+	if err != nil {
+		return Database{}, err
+	}
+	d := Database{URL: Secret(u), PoolSize: e.DatabasePoolSize, MaxOverflow: e.DatabaseMaxOverflow,
+		PoolTimeout: seconds(e.DatabasePoolTimeout), Echo: e.DatabaseEcho}
+	switch {
+	case d.PoolSize < 1:
+		return Database{}, invalid("DATABASE_POOL_SIZE", "must be at least 1")
+	case d.MaxOverflow < 0:
+		return Database{}, invalid("DATABASE_MAX_OVERFLOW", "must not be negative")
+	case e.DatabasePoolTimeout < 1:
+		return Database{}, invalid("DATABASE_POOL_TIMEOUT", "must be at least 1 second")
+	}
+	return d, nil
+}
+
+// normalizeDatabaseURL accepts the Python service's SQLAlchemy form
+// (postgresql+asyncpg://…, with asyncpg's ssl= parameter) as well as plain
+// postgres:// and postgresql:// URLs.
+func normalizeDatabaseURL(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return "", invalid("DATABASE_URL", "not a valid URL")
+	}
+	scheme, _, _ := strings.Cut(u.Scheme, "+")
+	if scheme != "postgres" && scheme != "postgresql" {
+		return "", invalid("DATABASE_URL", "scheme must be postgres://, postgresql:// or postgresql+asyncpg://")
+	}
+	u.Scheme = "postgres"
+	q := u.Query()
+	if ssl := q.Get("ssl"); ssl != "" && q.Get("sslmode") == "" {
+		q.Del("ssl")
+		q.Set("sslmode", ssl)
+		u.RawQuery = q.Encode()
+	}
+	return u.String(), nil
+}
+
+func (e env) keycloak() (Keycloak, error) {
+	base, realm, err := splitIssuer(e.KeycloakIssuer)
+	if err != nil {
+		return Keycloak{}, err
+	}
+	switch {
+	case realm == "" && e.KeycloakRealm == "":
+		return Keycloak{}, invalid("KEYCLOAK_REALM", "required but not set")
+	case realm != "" && e.KeycloakRealm != "" && realm != e.KeycloakRealm:
+		return Keycloak{}, invalid("KEYCLOAK_REALM", "differs from the realm named in KEYCLOAK_ISSUER")
+	case realm == "":
+		realm = e.KeycloakRealm
+	}
+	redirect := e.KeycloakConsentRedirect
+	if redirect == "" {
+		redirect = e.KeycloakRedirectURI
+	}
+	if redirect == "" {
+		return Keycloak{}, invalid("KEYCLOAK_CONSENT_REDIRECT_URI", "required but not set (KEYCLOAK_REDIRECT_URI is accepted too)")
+	}
+	if !isHTTPURL(redirect) {
+		return Keycloak{}, invalid("KEYCLOAK_CONSENT_REDIRECT_URI", "must be an absolute http(s) URL")
+	}
+	if e.KeycloakAfterConsent != "" && !isHTTPURL(e.KeycloakAfterConsent) {
+		return Keycloak{}, invalid("KEYCLOAK_AFTER_CONSENT_REDIRECT_URI", "must be an absolute http(s) URL")
+	}
+	if e.KeycloakTimeout < 1 || e.KeycloakTimeout > 120 {
+		return Keycloak{}, invalid("KEYCLOAK_TIMEOUT", "must be between 1 and 120 seconds")
+	}
+	return Keycloak{
+		BaseURL: base, Realm: realm,
+		ClientID: e.KeycloakClientID, ClientSecret: e.KeycloakClientSecret,
+		ConsentRedirectURI: redirect, AfterConsentRedirectURI: e.KeycloakAfterConsent,
+		Timeout: seconds(e.KeycloakTimeout),
+	}, nil
+}
+
+// splitIssuer accepts a Keycloak base URL (http://host:8080, https://host/auth) or a
+// full realm URL (…/realms/NAME) and returns the base and the realm ("" if not named).
+func splitIssuer(raw string) (base, realm string, err error) {
+	s := strings.TrimRight(strings.TrimSpace(raw), "/")
+	if !isHTTPURL(s) {
+		return "", "", invalid("KEYCLOAK_ISSUER", "must be an absolute http(s) URL")
+	}
+	if i := strings.LastIndex(s, "/realms/"); i >= 0 {
+		realm = s[i+len("/realms/"):]
+		if realm == "" || strings.Contains(realm, "/") {
+			return "", "", invalid("KEYCLOAK_ISSUER", "realm URL must end in /realms/NAME")
+		}
+		s = s[:i]
+	}
+	return s, realm, nil
+}
+
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func (e env) auth() (Auth, error) {
+	mode := strings.ToLower(e.AuthMode)
+	if mode != AuthModeIntrospect && mode != AuthModeJWT {
+		return Auth{}, invalid("AUTH_MANAGER_AUTH_MODE", "must be introspect or jwt")
+	}
+	if e.IntrospectionTTL < 0 || e.IntrospectionTTL > 300 {
+		return Auth{}, invalid("AUTH_MANAGER_INTROSPECTION_CACHE_TTL", "must be between 0 and 300 seconds")
+	}
+	if strings.TrimSpace(e.ServiceRole) == "" {
+		return Auth{}, invalid("AUTH_MANAGER_SERVICE_ROLE", "must not be empty")
+	}
+	return Auth{Mode: mode, ServiceRole: e.ServiceRole,
+		IntrospectionTTL: seconds(e.IntrospectionTTL), AllowedClients: splitList(e.AllowedClients)}, nil
+}
+
+func (e env) http() (HTTP, error) {
+	if e.MaxBodyBytes < 1024 || e.MaxBodyBytes > 10<<20 {
+		return HTTP{}, invalid("HTTP_MAX_BODY_BYTES", "must be between 1024 and 10485760")
+	}
+	for key, v := range map[string]int{"HTTP_READ_TIMEOUT": e.ReadTimeout, "HTTP_WRITE_TIMEOUT": e.WriteTimeout,
+		"HTTP_IDLE_TIMEOUT": e.IdleTimeout, "SHUTDOWN_TIMEOUT": e.ShutdownTimeout} {
+		if v < 1 || v > 3600 {
+			return HTTP{}, invalid(key, "must be between 1 and 3600 seconds")
+		}
+	}
+	return HTTP{MaxBodyBytes: e.MaxBodyBytes, ReadTimeout: seconds(e.ReadTimeout),
+		WriteTimeout: seconds(e.WriteTimeout), IdleTimeout: seconds(e.IdleTimeout),
+		ShutdownTimeout: seconds(e.ShutdownTimeout)}, nil
+}
+
+// parseKey decodes a 64-hex-character vault key into its 32 raw bytes.
+func parseKey(name, v string) (Secret, error) {
+	v = strings.TrimSpace(v)
+	if len(v) != 64 {
+		return "", invalid(name, "must be 64 hex characters (32 bytes); `auth-manager keygen` prints one")
+	}
+	raw, err := hex.DecodeString(v)
+	if err != nil {
+		return "", invalid(name, "must be 64 hex characters (32 bytes); `auth-manager keygen` prints one")
+	}
+	return Secret(raw), nil
+}
+
+// parseLevel maps the Python service's level names onto slog levels.
+func parseLevel(s string) (slog.Level, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "DEBUG":
+		return slog.LevelDebug, nil
+	case "INFO":
+		return slog.LevelInfo, nil
+	case "WARNING", "WARN":
+		return slog.LevelWarn, nil
+	case "ERROR":
+		return slog.LevelError, nil
+	case "CRITICAL":
+		return slog.LevelError + 4, nil
+	}
+	return 0, invalid("LOG_LEVEL", "must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
