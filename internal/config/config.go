@@ -92,6 +92,9 @@ type HTTP struct {
 	WriteTimeout    time.Duration
 	IdleTimeout     time.Duration
 	ShutdownTimeout time.Duration
+	// DrainDelay is how long readiness answers 503 before the listener closes, so that
+	// load balancers stop routing to a replica before it goes.
+	DrainDelay time.Duration
 }
 
 // Addr is the listen address.
@@ -140,6 +143,7 @@ type env struct {
 	WriteTimeout    int   `envconfig:"HTTP_WRITE_TIMEOUT" default:"30"`
 	IdleTimeout     int   `envconfig:"HTTP_IDLE_TIMEOUT" default:"120"`
 	ShutdownTimeout int   `envconfig:"SHUTDOWN_TIMEOUT" default:"20"`
+	DrainDelay      int   `envconfig:"SHUTDOWN_DRAIN_DELAY" default:"0"`
 	SkipMigrations  bool  `envconfig:"AUTH_MANAGER_SKIP_MIGRATIONS" default:"false"`
 }
 
@@ -352,7 +356,10 @@ func (e env) http() (HTTP, error) {
 			return HTTP{}, invalid(key, "must be between 1 and 3600 seconds")
 		}
 	}
-	return HTTP{MaxBodyBytes: e.MaxBodyBytes, ReadTimeout: seconds(e.ReadTimeout),
+	if e.DrainDelay < 0 || e.DrainDelay > 120 {
+		return HTTP{}, invalid("SHUTDOWN_DRAIN_DELAY", "must be between 0 and 120 seconds")
+	}
+	return HTTP{DrainDelay: seconds(e.DrainDelay), MaxBodyBytes: e.MaxBodyBytes, ReadTimeout: seconds(e.ReadTimeout),
 		WriteTimeout: seconds(e.WriteTimeout), IdleTimeout: seconds(e.IdleTimeout),
 		ShutdownTimeout: seconds(e.ShutdownTimeout)}, nil
 }

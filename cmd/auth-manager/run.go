@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+
+	"github.com/auth-manager/auth-manager/internal/app"
+	"github.com/auth-manager/auth-manager/internal/config"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `usage: auth-manager [command]
+
+commands:
+  serve                   run the HTTP service (default; applies migrations first)
+  migrate [up|down|status]
+                          apply, roll back one, or list migrations
+  keygen                  print a new random AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY
+  version                 print the version
+
+Configuration comes from the environment and ./.env; see README.md.`
+
+// run is the whole program; main only supplies its world.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, version)
+		return nil
+	case "keygen":
+		return keygen(stdout)
+	case "help", "--help", "-h":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	case "serve", "migrate":
+	default:
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+
+	cfg, err := config.Load(".env", version)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	slog.SetDefault(log)
+	if cmd == "migrate" {
+		return migrate(ctx, cfg, log, args, stdout)
+	}
+	return serve(ctx, cfg, log)
+}
+
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func keygen(stdout io.Writer) error {
+	var k [32]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, hex.EncodeToString(k[:]))
+	return nil
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return err
+	}
+	return a.Serve(ctx, ln)
+}
+
+func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	action := "up"
+	if len(args) > 0 {
+		action = args[0]
+	}
+	st, err := app.OpenStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	m, err := st.NewMigrator()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	switch action {
+	case "up":
+		n, err := m.Up(ctx)
+		if err != nil {
+			return err
+		}
+		v, _ := m.Version(ctx)
+		fmt.Fprintf(stdout, "applied %d migration(s); schema version %d\n", n, v)
+	case "down":
+		ok, err := m.Down(ctx)
+		if err != nil {
+			return err
+		}
+		v, _ := m.Version(ctx)
+		if !ok {
+			fmt.Fprintln(stdout, "nothing to roll back")
+		}
+		fmt.Fprintf(stdout, "schema version %d\n", v)
+	case "status":
+		return m.Status(ctx, stdout)
+	default:
+		return errors.New("migrate: expected up, down or status")
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/httpapi"
+	"github.com/auth-manager/auth-manager/internal/introspect"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/store"
+)
+
+// App is a wired service.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	Store    *store.Store
+	Keycloak *keycloak.Client
+	Handler  http.Handler
+	draining atomic.Bool
+}
+
+// New builds the App: opens the pool, runs migrations unless configured not to, and
+// builds the handler. It does not wait for Keycloak.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	st, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.SkipMigrations {
+		if err := migrateUp(ctx, st, log); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	a := &App{cfg: cfg, log: log, Store: st}
+	a.Keycloak = keycloak.New(keycloak.Options{
+		IssuerURL: cfg.Keycloak.IssuerURL(), BaseURL: cfg.Keycloak.BaseURL, Realm: cfg.Keycloak.Realm,
+		ClientID: cfg.Keycloak.ClientID, ClientSecret: cfg.Keycloak.ClientSecret.Reveal(),
+		RedirectURL: cfg.Keycloak.ConsentRedirectURI, Timeout: cfg.Keycloak.Timeout,
+	}, log)
+	auth := introspect.New(a.Keycloak, introspect.Options{
+		Mode: cfg.Auth.Mode, ServiceRole: cfg.Auth.ServiceRole, ClientID: cfg.Keycloak.ClientID,
+		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
+	})
+	a.Handler = httpapi.NewHandler(httpapi.Deps{
+		Log:          log,
+		Info:         httpapi.AppInfo{Name: cfg.AppName, Version: cfg.AppVersion, Commit: cfg.CommitSHA},
+		DB:           st,
+		Auth:         auth,
+		CORS:         httpapi.CORS{Origins: cfg.CORSOrigins, AllowCredentials: cfg.CORSAllowCredentials},
+		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+		Draining:     a.draining.Load,
+	})
+	return a, nil
+}
+
+// OpenStore opens the pgx pool sized from the configuration.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
+	return store.Open(ctx, store.Options{
+		URL: cfg.Database.URL.Reveal(), MaxConns: cfg.Database.MaxConns(),
+		ConnTimeout: cfg.Database.PoolTimeout, Echo: cfg.Database.Echo,
+	}, log)
+}
+
+func migrateUp(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	m, err := st.NewMigrator()
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	n, err := m.Up(ctx)
+	if err != nil {
+		return err
+	}
+	v, _ := m.Version(ctx)
+	log.Info("migrations applied", "applied", n, "version", v)
+	return nil
+}
+
+// Close releases the App's resources.
+func (a *App) Close() { a.Store.Close() }
+
+// Serve listens on ln until ctx is cancelled, then drains: readiness turns 503 at
+// once, the listener stays open for drainDelay so that load balancers notice, then
+// in-flight requests get until the shutdown timeout to finish.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	drainDelay := a.cfg.HTTP.DrainDelay
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       a.cfg.HTTP.ReadTimeout,
+		WriteTimeout:      a.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       a.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.Info("listening", "addr", ln.Addr().String(), "version", a.cfg.AppVersion)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.draining.Store(true)
+	a.log.Info("shutting down", "drain_delay", drainDelay.String(), "timeout", a.cfg.HTTP.ShutdownTimeout.String())
+	time.Sleep(drainDelay)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.Info("stopped")
+	return nil
+}

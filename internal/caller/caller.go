@@ -1,0 +1,35 @@
+// Package caller is the authenticated identity of an HTTP request, as every feature
+// service sees it: who the caller is and whether it may act for other users.
+//
+// It holds no token and makes no decision about how a caller was authenticated; that
+// is package introspect's job.
+package caller
+
+import "context"
+
+// Caller is an authenticated caller.
+type Caller struct {
+	Subject   string // token sub: the user id, or the service account's user id
+	SessionID string // token sid: the Keycloak session; empty for most service tokens
+	ClientID  string // the client the token was issued to (azp)
+	Username  string
+	Scope     string
+	ExpiresAt int64 // unix seconds
+	// Service is true for a token carrying AUTH_MANAGER_SERVICE_ROLE: it may act on any
+	// user's stored tokens.
+	Service bool
+}
+
+// CanActFor reports whether the caller may touch data of userID.
+func (c Caller) CanActFor(userID string) bool { return c.Service || (c.Subject != "" && c.Subject == userID) }
+
+type ctxKey struct{}
+
+// With returns ctx carrying c.
+func With(ctx context.Context, c Caller) context.Context { return context.WithValue(ctx, ctxKey{}, c) }
+
+// From returns the caller in ctx; ok is false on an unauthenticated path.
+func From(ctx context.Context) (c Caller, ok bool) {
+	c, ok = ctx.Value(ctxKey{}).(Caller)
+	return c, ok
+}

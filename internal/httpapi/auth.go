@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/introspect"
+)
+
+// Authenticator turns a bearer token into a caller.
+type Authenticator interface {
+	Authenticate(ctx context.Context, token string) (caller.Caller, error)
+}
+
+// requireCaller authenticates the bearer token and puts the caller into the context.
+// A missing header, another scheme or an empty token is 401 unauthorized without a
+// call to Keycloak.
+func requireCaller(auth Authenticator, ew errorWriter) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			token, ok := bearer(r.Header.Get("Authorization"))
+			if !ok {
+				ew.write(w, r, introspect.ErrUnauthorized)
+				return
+			}
+			c, err := auth.Authenticate(r.Context(), token)
+			if err != nil {
+				ew.write(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(caller.With(r.Context(), c)))
+		})
+	}
+}
+
+// bearer extracts the token of an "Authorization: Bearer <token>" header.
+func bearer(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// mustCaller returns the authenticated caller; routes.go guarantees one exists on
+// every route that calls it.
+func mustCaller(r *http.Request) caller.Caller {
+	c, ok := caller.From(r.Context())
+	if !ok {
+		panic("httpapi: handler on an unauthenticated route asked for the caller")
+	}
+	return c
+}

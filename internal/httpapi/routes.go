@@ -1,0 +1,50 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// Deps are everything the HTTP layer needs. Each handler takes only the parts it uses.
+type Deps struct {
+	Log          *slog.Logger
+	Now          func() time.Time
+	Info         AppInfo
+	DB           Database
+	Auth         Authenticator
+	CORS         CORS
+	MaxBodyBytes int64
+	// Draining reports that the server is shutting down; readiness answers 503 then.
+	Draining func() bool
+}
+
+// NewHandler returns the service's HTTP handler. This is the one list of routes.
+func NewHandler(d Deps) http.Handler {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	ew := errorWriter{log: d.Log}
+	r := chi.NewRouter()
+	r.Use(withRequestID, accessLog(d.Log, d.Now), recoverer(d.Log, ew), cors(d.CORS), limitBody(d.MaxBodyBytes, ew))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		ew.write(w, r, &apiError{status: http.StatusNotFound, code: "not_found", msg: "No such endpoint"})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		ew.write(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", msg: "Method not allowed"})
+	})
+
+	r.Get("/health", handleHealth())
+	r.Get("/health/ready", handleReady(d.Info, d.DB, d.Draining, ew))
+	r.Get("/version", handleVersion(d.Info, d.DB, ew))
+
+	r.Route("/v1", func(r chi.Router) {
+		r.Group(func(r chi.Router) {
+			r.Use(requireCaller(d.Auth, ew))
+			r.Get("/validate-token", handleValidateToken())
+		})
+	})
+	return r
+}

@@ -1,0 +1,178 @@
+package introspect
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
+)
+
+// Sentinel errors. Both answer 401; they differ in the envelope's code.
+var (
+	// ErrUnauthorized: no usable token (malformed, bad signature, wrong issuer or client).
+	ErrUnauthorized = errors.New("introspect: token rejected")
+	// ErrNotActive: Keycloak says the token is not active (expired, revoked, logged out).
+	ErrNotActive = errors.New("introspect: token not active")
+)
+
+// Keycloak is what the authenticator needs from the Keycloak client.
+type Keycloak interface {
+	Introspect(ctx context.Context, token, hint string) (keycloak.Claims, error)
+	Provider(ctx context.Context) (*oidc.Provider, error)
+}
+
+// Options configures an Authenticator.
+type Options struct {
+	Mode           string        // "introspect" or "jwt"
+	ServiceRole    string        // role that makes a service caller
+	ClientID       string        // the service's client, whose client roles count too
+	CacheTTL       time.Duration // introspect mode; 0 disables the cache
+	CacheSize      int           // bound on cached tokens
+	AllowedClients []string      // jwt mode; empty allows any client of the realm
+	Now            func() time.Time
+}
+
+// Authenticator turns bearer tokens into callers. Safe for concurrent use.
+type Authenticator struct {
+	opt   Options
+	kc    Keycloak
+	cache *cache
+}
+
+// New returns an Authenticator.
+func New(kc Keycloak, opt Options) *Authenticator {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.CacheSize <= 0 {
+		opt.CacheSize = 10000
+	}
+	return &Authenticator{opt: opt, kc: kc, cache: newCache(opt.CacheSize)}
+}
+
+// Authenticate validates token and returns its caller.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (caller.Caller, error) {
+	if !looksLikeJWT(token) {
+		// Keycloak issues JWTs only; anything else is refused without a network call.
+		return caller.Caller{}, ErrUnauthorized
+	}
+	var (
+		cl  keycloak.Claims
+		err error
+	)
+	if a.opt.Mode == "jwt" {
+		cl, err = a.verify(ctx, token)
+	} else {
+		cl, err = a.introspect(ctx, token)
+	}
+	if err != nil {
+		return caller.Caller{}, err
+	}
+	if cl.Subject == "" {
+		return caller.Caller{}, ErrUnauthorized
+	}
+	return caller.Caller{
+		Subject:   cl.Subject,
+		SessionID: cl.SessionID,
+		ClientID:  cl.Client(),
+		Username:  cl.Name(),
+		Scope:     cl.Scope,
+		ExpiresAt: cl.Expiry,
+		Service:   cl.HasRole(a.opt.ServiceRole, a.opt.ClientID),
+	}, nil
+}
+
+func (a *Authenticator) introspect(ctx context.Context, token string) (keycloak.Claims, error) {
+	key := sha256.Sum256([]byte(token))
+	now := a.opt.Now()
+	if a.opt.CacheTTL > 0 {
+		if cl, ok := a.cache.get(key, now); ok {
+			return cl, nil
+		}
+	}
+	cl, err := a.kc.Introspect(ctx, token, "access_token")
+	if err != nil {
+		return keycloak.Claims{}, err
+	}
+	if !cl.Active {
+		return keycloak.Claims{}, ErrNotActive
+	}
+	if cl.Type != "" && cl.Type != "Bearer" {
+		// An ID token or a refresh token presented as a bearer token.
+		return keycloak.Claims{}, ErrUnauthorized
+	}
+	if a.opt.CacheTTL > 0 {
+		until := now.Add(a.opt.CacheTTL)
+		if exp := time.Unix(cl.Expiry, 0); cl.Expiry > 0 && exp.Before(until) {
+			until = exp
+		}
+		a.cache.put(key, cl, until, now)
+	}
+	return cl, nil
+}
+
+func (a *Authenticator) verify(ctx context.Context, token string) (keycloak.Claims, error) {
+	p, err := a.kc.Provider(ctx)
+	if err != nil {
+		return keycloak.Claims{}, err
+	}
+	// The client check is ours (azp or aud against a list): Keycloak access tokens carry
+	// aud "account", not the client that asked for them.
+	v := p.VerifierContext(ctx, &oidc.Config{SkipClientIDCheck: true, Now: a.opt.Now})
+	idt, err := v.Verify(ctx, token)
+	if err != nil {
+		var expired *oidc.TokenExpiredError
+		if errors.As(err, &expired) {
+			return keycloak.Claims{}, ErrNotActive
+		}
+		return keycloak.Claims{}, ErrUnauthorized
+	}
+	var cl keycloak.Claims
+	if err := idt.Claims(&cl); err != nil || cl.Type != "Bearer" {
+		return keycloak.Claims{}, ErrUnauthorized
+	}
+	if !a.clientAllowed(cl) {
+		return keycloak.Claims{}, ErrUnauthorized
+	}
+	cl.Active = true
+	return cl, nil
+}
+
+func (a *Authenticator) clientAllowed(cl keycloak.Claims) bool {
+	if len(a.opt.AllowedClients) == 0 {
+		return true
+	}
+	if slices.Contains(a.opt.AllowedClients, cl.AuthorizedParty) {
+		return true
+	}
+	for _, aud := range cl.Audience {
+		if slices.Contains(a.opt.AllowedClients, aud) {
+			return true
+		}
+	}
+	return false
+}
+
+// looksLikeJWT checks the compact JWS shape: three base64url segments, bounded size.
+func looksLikeJWT(t string) bool {
+	if len(t) < 20 || len(t) > 16<<10 {
+		return false
+	}
+	dots := 0
+	for i := 0; i < len(t); i++ {
+		switch c := t[i]; {
+		case c == '.':
+			dots++
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return dots == 2
+}

@@ -1,0 +1,205 @@
+package keycloak
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+)
+
+// maxBody bounds what is read from any Keycloak answer.
+const maxBody = 1 << 20
+
+// Options configures the client.
+type Options struct {
+	IssuerURL    string // {base}/realms/{realm}
+	BaseURL      string // {base}, for the admin API
+	Realm        string
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string
+	Timeout      time.Duration // per call, including discovery
+}
+
+// Client talks to one Keycloak realm as the service's confidential client. It is safe
+// for concurrent use. Discovery is lazy and retried until it succeeds once, so the
+// service starts (and reports itself) while Keycloak is still down.
+type Client struct {
+	opt  Options
+	http *http.Client
+	log  *slog.Logger
+
+	mu  sync.Mutex
+	dis *discovered
+}
+
+// discovered is what the realm's discovery document told us.
+type discovered struct {
+	provider   *oidc.Provider
+	introspect string
+	revoke     string
+	endSession string
+}
+
+// New returns a client. It makes no network call.
+func New(opt Options, log *slog.Logger) *Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 256
+	tr.MaxIdleConnsPerHost = 128
+	tr.ResponseHeaderTimeout = opt.Timeout
+	tr.DialContext = (&net.Dialer{Timeout: min(opt.Timeout, 5*time.Second), KeepAlive: 30 * time.Second}).DialContext
+	return &Client{
+		opt:  opt,
+		http: &http.Client{Transport: tr, Timeout: opt.Timeout, CheckRedirect: noRedirects},
+		log:  log,
+	}
+}
+
+// noRedirects keeps credentials from following a redirect to another host.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// HTTPClient is the shared client, for go-oidc and oauth2 contexts.
+func (c *Client) HTTPClient() *http.Client { return c.http }
+
+// Options returns the client's configuration.
+func (c *Client) Options() Options { return c.opt }
+
+// discover returns the realm's discovery document, fetching it on first use.
+func (c *Client) discover(ctx context.Context) (*discovered, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dis != nil {
+		return c.dis, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	defer cancel()
+	p, err := oidc.NewProvider(oidc.ClientContext(ctx, c.http), c.opt.IssuerURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: discovery of %s: %v", ErrUnavailable, c.opt.IssuerURL, err)
+	}
+	var extra struct {
+		Introspect string `json:"introspection_endpoint"`
+		Revoke     string `json:"revocation_endpoint"`
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := p.Claims(&extra); err != nil || extra.Introspect == "" {
+		return nil, fmt.Errorf("%w: discovery of %s lacks introspection_endpoint", ErrUnavailable, c.opt.IssuerURL)
+	}
+	c.dis = &discovered{provider: p, introspect: extra.Introspect, revoke: extra.Revoke, endSession: extra.EndSession}
+	return c.dis, nil
+}
+
+// Provider returns the realm's OIDC provider (discovery document and JWKS).
+func (c *Client) Provider(ctx context.Context) (*oidc.Provider, error) {
+	d, err := c.discover(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.provider, nil
+}
+
+// OAuth2 returns the oauth2 configuration of the service's confidential client.
+func (c *Client) OAuth2(ctx context.Context, scopes ...string) (*oauth2.Config, error) {
+	p, err := c.Provider(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ep := p.Endpoint()
+	ep.AuthStyle = oauth2.AuthStyleInHeader
+	return &oauth2.Config{ClientID: c.opt.ClientID, ClientSecret: c.opt.ClientSecret,
+		Endpoint: ep, RedirectURL: c.opt.RedirectURL, Scopes: scopes}, nil
+}
+
+// Introspect asks Keycloak about token (RFC 7662). hint is "access_token" or
+// "refresh_token". An inactive token is not an error: Claims.Active is false.
+func (c *Client) Introspect(ctx context.Context, token, hint string) (Claims, error) {
+	d, err := c.discover(ctx)
+	if err != nil {
+		return Claims{}, err
+	}
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
+	body, err := c.postForm(ctx, "introspect", d.introspect, form)
+	if err != nil {
+		return Claims{}, err
+	}
+	var cl Claims
+	if err := json.Unmarshal(body, &cl); err != nil {
+		return Claims{}, &Error{Op: "introspect", Status: http.StatusOK, Code: "malformed_response",
+			Description: "introspection answer is not JSON"}
+	}
+	return cl, nil
+}
+
+// Revoke revokes a refresh or offline token (RFC 7009). Keycloak answers 200 for
+// unknown tokens, so success means "this token can no longer be used".
+func (c *Client) Revoke(ctx context.Context, token, hint string) error {
+	d, err := c.discover(ctx)
+	if err != nil {
+		return err
+	}
+	if d.revoke == "" {
+		return &Error{Op: "revoke", Code: "unsupported", Description: "realm advertises no revocation_endpoint"}
+	}
+	_, err = c.postForm(ctx, "revoke", d.revoke, url.Values{"token": {token}, "token_type_hint": {hint}})
+	return err
+}
+
+// postForm POSTs a form with the client's credentials (HTTP Basic) and returns the
+// body of a 2xx answer, or a classified error.
+func (c *Client) postForm(ctx context.Context, op, endpoint string, form url.Values) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, fmt.Errorf("keycloak: %s: build request: %w", op, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.SetBasicAuth(url.QueryEscape(c.opt.ClientID), url.QueryEscape(c.opt.ClientSecret))
+	return c.do(req, op)
+}
+
+// do sends req and classifies the outcome.
+func (c *Client) do(req *http.Request, op string) ([]byte, error) {
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.log.WarnContext(req.Context(), "keycloak call failed", "op", op, "duration_ms", time.Since(start).Milliseconds(), "error", transportMessage(err))
+		return nil, fmt.Errorf("%w: %s: %s", ErrUnavailable, op, transportMessage(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: reading answer: %s", ErrUnavailable, op, transportMessage(err))
+	}
+	if resp.StatusCode/100 != 2 {
+		kerr := newError(op, resp.StatusCode, body)
+		c.log.WarnContext(req.Context(), "keycloak refused", "op", op, "status", resp.StatusCode, "error", kerr.Code)
+		return nil, kerr
+	}
+	return body, nil
+}
+
+// transportMessage describes a transport error without the URL (url.Error quotes it,
+// and a URL could one day carry a query we would rather not log).
+func transportMessage(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return err.Error()
+}
