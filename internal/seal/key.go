@@ -21,11 +21,12 @@ const (
 )
 
 // Key is a vault master key: the 32 raw bytes of
-// AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY. The bytes sit behind a pointer so
-// that printing a struct holding a Key in an unexported field (where fmt cannot
-// call the methods below) shows an address, never the bytes. Every way of
-// formatting or logging a Key shows only its key id.
-type Key struct{ b *[KeySize]byte }
+// AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY. Every way of formatting or logging
+// a Key shows only its key id. The bytes are reachable only through a closure:
+// where fmt cannot call the methods below (a Key in an unexported field) it
+// prints a func as an address, whereas it prints a pointer's target for some
+// verbs (%s, %q) and an array always.
+type Key struct{ material func() *[KeySize]byte }
 
 // ParseKey decodes a key given as exactly 64 hexadecimal characters (either
 // case). Its errors give the length or the position of a bad character, never
@@ -41,17 +42,22 @@ func ParseKey(s string) (Key, error) {
 		}
 	}
 	decodeHex(b[:], s)
-	return Key{b: &b}, nil
+	return keyOf(&b), nil
 }
+
+func keyOf(b *[KeySize]byte) Key { return Key{material: func() *[KeySize]byte { return b }} }
+
+// bytes returns the key material; only NewRing and the derivations read it.
+func (k Key) bytes() *[KeySize]byte { return k.material() }
 
 // set reports whether k holds a usable key: the zero Key and the all-zero key
 // are both treated as "not configured".
 func (k Key) set() bool {
-	if k.b == nil {
+	if k.material == nil {
 		return false
 	}
 	var acc byte
-	for _, c := range k.b {
+	for _, c := range k.bytes() {
 		acc |= c
 	}
 	return acc != 0
@@ -59,12 +65,12 @@ func (k Key) set() bool {
 
 // macKey derives the HMAC key, so the AES key is never used as a MAC key.
 func (k Key) macKey() []byte {
-	return derive(k.b, infoMAC, sha256.Size)
+	return derive(k.bytes(), infoMAC, sha256.Size)
 }
 
 // id is the public, stable name of k stored in the key_id column.
 func (k Key) id() string {
-	return hex.EncodeToString(derive(k.b, infoKeyID, keyIDSize))
+	return hex.EncodeToString(derive(k.bytes(), infoKeyID, keyIDSize))
 }
 
 func derive(secret *[KeySize]byte, info string, n int) []byte {

@@ -45,7 +45,7 @@ func NewRing(current Key, previous ...Key) (*Ring, error) {
 			return nil, fmt.Errorf("seal: %s is the same key as the %s", name, other)
 		}
 		seen[id] = name
-		block, err := aes.NewCipher(k.b[:])
+		block, err := aes.NewCipher(k.bytes()[:])
 		if err != nil {
 			return nil, fmt.Errorf("seal: %s: %w", name, err) // unreachable: the length is fixed
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -169,6 +170,11 @@ func (s Sealed) GoString() string { return s.String() }
 
 // Format makes every fmt verb (%d and %x included) print String.
 func (s Sealed) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+
+// MarshalJSON writes String: a Sealed is only ever stored column by column, so
+// JSON of it can only be a log line or a response, where slog's JSON handler
+// would otherwise print nested values' ciphertext despite LogValue.
+func (s Sealed) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
 // LogValue keeps the ciphertext out of slog output.
 func (s Sealed) LogValue() slog.Value { return slog.StringValue(s.String()) }
