@@ -1,5 +1,10 @@
 package seal
 
+import (
+	"encoding/hex"
+	"strings"
+)
+
 // A small hex decoder that reads strings directly: it avoids a []byte copy of
 // every column (and of the key), and it accepts either case because Python's
 // bytes.fromhex does.
@@ -32,4 +37,16 @@ func decodeHex(dst []byte, s string) bool {
 		dst[i] = hi<<4 | lo
 	}
 	return true
+}
+
+// writeHex appends lower-case hex of src to b through a stack buffer, so the
+// builder's one allocation is the only one.
+func writeHex(b *strings.Builder, src []byte) {
+	var chunk [128]byte
+	for len(src) > 0 {
+		n := min(len(src), len(chunk)/2)
+		hex.Encode(chunk[:], src[:n])
+		b.Write(chunk[:2*n])
+		src = src[n:]
+	}
 }

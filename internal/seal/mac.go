@@ -20,6 +20,7 @@ const macSize = 1 + sha256.Size
 type macState struct {
 	h   hash.Hash
 	buf []byte
+	sum [sha256.Size]byte // Sum into pooled memory keeps the callers' arrays on the stack
 }
 
 func newMACPool(macKey []byte) *sync.Pool {
@@ -54,7 +55,7 @@ func tag(pool *sync.Pool, out *[macSize]byte, keyID string, iv, ct []byte, id Id
 	st.buf = b[:0]
 
 	out[0] = version
-	st.h.Sum(out[1:1])
+	copy(out[1:], st.h.Sum(st.sum[:0]))
 }
 
 func appendField(b []byte, s string) []byte {

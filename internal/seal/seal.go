@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -17,6 +18,11 @@ import (
 // columns, an unknown key, a MAC that does not verify, bad padding. A caller
 // that could tell these apart would hold a padding oracle, so it cannot.
 var ErrUnusable = errors.New("seal: sealed token is unusable")
+
+var (
+	errNotUTF8    = errors.New("seal: plaintext is not valid UTF-8")
+	errNoIdentity = errors.New("seal: identity needs a row id, a user id and a token type")
+)
 
 // Identity binds a sealed token to its row, so a row copied to another id,
 // user or token type fails to open. Fields are compared byte for byte: pass
@@ -42,10 +48,10 @@ type Sealed struct {
 // row id has to be chosen before sealing.
 func (r *Ring) Seal(plaintext []byte, id Identity) (Sealed, error) {
 	if !utf8.Valid(plaintext) {
-		return Sealed{}, errors.New("seal: plaintext is not valid UTF-8")
+		return Sealed{}, errNotUTF8
 	}
 	if id.RowID == "" || id.UserID == "" || id.TokenType == "" {
-		return Sealed{}, errors.New("seal: identity needs a row id, a user id and a token type")
+		return Sealed{}, errNoIdentity
 	}
 	k := r.keys[0]
 	buf := make([]byte, aes.BlockSize+paddedLen(len(plaintext)))
@@ -57,12 +63,13 @@ func (r *Ring) Seal(plaintext []byte, id Identity) (Sealed, error) {
 	var mac [macSize]byte
 	tag(k.macs, &mac, k.id, iv, ct, id)
 
-	// One string for all three hex columns: two allocations instead of six.
-	h := make([]byte, 0, 2*(len(ct)+len(iv)+len(mac)))
-	h = hex.AppendEncode(h, ct)
-	h = hex.AppendEncode(h, iv)
-	h = hex.AppendEncode(h, mac[:])
-	all := string(h)
+	// One string for all three hex columns: one allocation instead of six.
+	var sb strings.Builder
+	sb.Grow(2 * (len(ct) + len(iv) + len(mac)))
+	writeHex(&sb, ct)
+	writeHex(&sb, iv)
+	writeHex(&sb, mac[:])
+	all := sb.String()
 	c, v := 2*len(ct), 2*len(iv)
 	return Sealed{Ciphertext: all[:c], IV: all[c : c+v], MAC: all[c+v:], KeyID: k.id}, nil
 }
