@@ -15,6 +15,7 @@ import (
 // previous keys, which only open rows not yet sealed again. A Ring is
 // immutable and safe for concurrent use. It holds no raw key bytes, only the
 // expanded AES key and pooled HMAC states, and it formats and logs as key ids.
+// Make one with NewRing; the zero Ring holds no key and cannot seal.
 type Ring struct {
 	keys         []*ringKey // keys[0] is the current key
 	rand         io.Reader  // IV source; replaced only by tests
