@@ -14,7 +14,9 @@ import (
 	"github.com/auth-manager/auth-manager/internal/httpapi"
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/seal"
 	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
 // App is a wired service.
@@ -23,6 +25,7 @@ type App struct {
 	log      *slog.Logger
 	Store    *store.Store
 	Keycloak *keycloak.Client
+	Vault    *vault.Service
 	Handler  http.Handler
 	draining atomic.Bool
 }
@@ -46,6 +49,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		ClientID: cfg.Keycloak.ClientID, ClientSecret: cfg.Keycloak.ClientSecret.Reveal(),
 		RedirectURL: cfg.Keycloak.ConsentRedirectURI, Timeout: cfg.Keycloak.Timeout,
 	}, log)
+	ring, err := NewRing(cfg)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
+		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log,
+	})
 	auth := introspect.New(a.Keycloak, introspect.Options{
 		Mode: cfg.Auth.Mode, ServiceRole: cfg.Auth.ServiceRole, ClientID: cfg.Keycloak.ClientID,
 		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
@@ -55,11 +66,33 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		Info:         httpapi.AppInfo{Name: cfg.AppName, Version: cfg.AppVersion, Commit: cfg.CommitSHA},
 		DB:           st,
 		Auth:         auth,
+		Vault:        a.Vault,
 		CORS:         httpapi.CORS{Origins: cfg.CORSOrigins, AllowCredentials: cfg.CORSAllowCredentials},
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Draining:     a.draining.Load,
 	})
 	return a, nil
+}
+
+// NewRing builds the vault's key ring: the current key seals, previous keys only open.
+func NewRing(cfg config.Config) (*seal.Ring, error) {
+	cur, err := seal.ParseKey(cfg.EncryptionKey.Reveal())
+	if err != nil {
+		return nil, errors.New("config: AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY: not a valid key")
+	}
+	var prev []seal.Key
+	for _, p := range cfg.PreviousKeys {
+		k, err := seal.ParseKey(p.Reveal())
+		if err != nil {
+			return nil, errors.New("config: AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS: not a valid key")
+		}
+		prev = append(prev, k)
+	}
+	ring, err := seal.NewRing(cur, prev...)
+	if err != nil {
+		return nil, fmt.Errorf("config: vault keys: %w", err)
+	}
+	return ring, nil
 }
 
 // OpenStore opens the pgx pool sized from the configuration.

@@ -21,7 +21,9 @@ type Caller struct {
 }
 
 // CanActFor reports whether the caller may touch data of userID.
-func (c Caller) CanActFor(userID string) bool { return c.Service || (c.Subject != "" && c.Subject == userID) }
+func (c Caller) CanActFor(userID string) bool {
+	return c.Service || (c.Subject != "" && c.Subject == userID)
+}
 
 type ctxKey struct{}
 

@@ -35,9 +35,10 @@ type Config struct {
 	Keycloak Keycloak
 	Auth     Auth
 
-	// EncryptionKey is the raw 32-byte vault key (AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY).
+	// EncryptionKey is the vault key as 64 validated hex characters
+	// (AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY).
 	EncryptionKey Secret
-	// PreviousKeys are older raw vault keys, accepted for reading only.
+	// PreviousKeys are older vault keys (same form), accepted for reading only.
 	PreviousKeys []Secret
 
 	StateSecret Secret
@@ -364,17 +365,16 @@ func (e env) http() (HTTP, error) {
 		ShutdownTimeout: seconds(e.ShutdownTimeout)}, nil
 }
 
-// parseKey decodes a 64-hex-character vault key into its 32 raw bytes.
+// parseKey checks that a vault key is 64 hex characters (32 bytes).
 func parseKey(name, v string) (Secret, error) {
 	v = strings.TrimSpace(v)
 	if len(v) != 64 {
 		return "", invalid(name, "must be 64 hex characters (32 bytes); `auth-manager keygen` prints one")
 	}
-	raw, err := hex.DecodeString(v)
-	if err != nil {
+	if _, err := hex.DecodeString(v); err != nil {
 		return "", invalid(name, "must be 64 hex characters (32 bytes); `auth-manager keygen` prints one")
 	}
-	return Secret(raw), nil
+	return Secret(strings.ToLower(v)), nil
 }
 
 // parseLevel maps the Python service's level names onto slog levels.

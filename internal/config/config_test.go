@@ -63,7 +63,7 @@ func TestLoadValid(t *testing.T) {
 	assert.Equal(t, "0.0.0.0:8000", c.Addr())
 	assert.Equal(t, 30, c.Database.MaxConns())
 	assert.Equal(t, "http://127.0.0.1:8080/realms/auth-manager", c.Keycloak.IssuerURL())
-	assert.Len(t, c.EncryptionKey.Reveal(), 32)
+	assert.Equal(t, testKey, c.EncryptionKey.Reveal())
 	assert.Equal(t, []string{"http://localhost:3000"}, c.CORSOrigins)
 	assert.Equal(t, "auth-manager-service", c.Auth.ServiceRole)
 	assert.Equal(t, AuthModeIntrospect, c.Auth.Mode)

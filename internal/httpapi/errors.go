@@ -9,6 +9,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
 // apiError is an error that already knows its place in the envelope. Handlers build
@@ -38,9 +39,21 @@ func invalidRequest(msg string) *apiError {
 func classify(err error) *apiError {
 	var ae *apiError
 	var ke *keycloak.Error
+	var invalidToken *vault.InvalidTokenError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.Is(err, vault.ErrNotFound):
+		return &apiError{status: http.StatusNotFound, code: "token_not_found", msg: "Token not found"}
+	case errors.Is(err, vault.ErrForbidden):
+		return &apiError{status: http.StatusForbidden, code: "forbidden", msg: "Not allowed for this caller"}
+	case errors.Is(err, vault.ErrUnusable):
+		return &apiError{status: http.StatusConflict, code: "token_unusable",
+			msg: "The stored token can no longer be used; store a new one"}
+	case errors.Is(err, vault.ErrNoSession):
+		return invalidRequest("The caller's token has no session id (sid)")
+	case errors.As(err, &invalidToken):
+		return validation("body.refresh_token", invalidToken.Problem)
 	case errors.Is(err, introspect.ErrNotActive):
 		return &apiError{status: 401, code: "token_not_active", msg: "Token is not active"}
 	case errors.Is(err, introspect.ErrUnauthorized):

@@ -15,6 +15,7 @@ type Deps struct {
 	Info         AppInfo
 	DB           Database
 	Auth         Authenticator
+	Vault        Vault
 	CORS         CORS
 	MaxBodyBytes int64
 	// Draining reports that the server is shutting down; readiness answers 503 then.
@@ -44,6 +45,9 @@ func NewHandler(d Deps) http.Handler {
 		r.Group(func(r chi.Router) {
 			r.Use(requireCaller(d.Auth, ew))
 			r.Get("/validate-token", handleValidateToken())
+			r.Post("/refresh-token", handleStoreRefreshToken(d.Vault, ew))
+			r.Get("/tokens", handleListTokens(d.Vault, ew))
+			r.Delete("/tokens/{id}", handleDeleteToken(d.Vault, ew))
 		})
 	})
 	return r

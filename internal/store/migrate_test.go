@@ -169,3 +169,53 @@ func TestMigrateAdoptsPythonDatabase(t *testing.T) {
 		})
 	}
 }
+
+func TestMigrateMovesDuplicateRefreshRows(t *testing.T) {
+	st := openStore(t, testenv.Database(t))
+	ctx := context.Background()
+	_, err := st.Pool().Exec(ctx, pythonSchema("attributes")+`
+INSERT INTO auth_vault (id, user_id, token_type, encrypted_token, iv, token_hash, session_state_id, created_at, updated_at) VALUES
+ ('44444444-4444-4444-8444-444444444444', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'REFRESH', 'old', 'iv', 'h4', 'sid-4', '2023-01-01T00:00:00Z', NULL),
+ ('55555555-5555-4555-8555-555555555555', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'REFRESH', 'newest', 'iv', 'h5', 'sid-5', '2023-01-01T00:00:00Z', '2025-01-01T00:00:00Z');`)
+	require.NoError(t, err)
+
+	migrateUp(t, st)
+
+	var kept []string
+	r, err := st.Pool().Query(ctx, `SELECT id::text FROM auth_vault WHERE user_id = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa' AND token_type = 'REFRESH'`)
+	require.NoError(t, err)
+	kept, err = pgx.CollectRows(r, pgx.RowTo[string])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"55555555-5555-4555-8555-555555555555"}, kept, "the newest REFRESH row stays")
+
+	r, err = st.Pool().Query(ctx, `SELECT id::text FROM auth_vault_removed_duplicates ORDER BY id`)
+	require.NoError(t, err)
+	moved, err := pgx.CollectRows(r, pgx.RowTo[string])
+	require.NoError(t, err)
+	assert.Equal(t, []string{"11111111-1111-4111-8111-111111111111", "44444444-4444-4444-8444-444444444444"}, moved,
+		"older duplicates are moved aside, not lost")
+
+	_, err = st.Pool().Exec(ctx, `INSERT INTO auth_vault (id, user_id, token_type, encrypted_token, iv, token_hash, session_state_id)
+		VALUES ('66666666-6666-4666-8666-666666666666', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'REFRESH', 'x', 'y', 'z', 's')`)
+	require.Error(t, err, "a second REFRESH row for a user is refused by the database")
+}
+
+// TestStaleMACClearedOnForeignRewrite: a writer that knows nothing of mac/key_id (the
+// Python service after a rollback) turns the row into a readable legacy row.
+func TestStaleMACClearedOnForeignRewrite(t *testing.T) {
+	st := openStore(t, testenv.Database(t))
+	migrateUp(t, st)
+	ctx := context.Background()
+	_, err := st.Pool().Exec(ctx, `INSERT INTO auth_vault (id, user_id, token_type, encrypted_token, iv, token_hash, session_state_id, mac, key_id)
+		VALUES ('77777777-7777-4777-8777-777777777777', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'OFFLINE', 'aa', 'bb', 'h', 's', 'm', 'k')`)
+	require.NoError(t, err)
+	_, err = st.Pool().Exec(ctx, `UPDATE auth_vault SET encrypted_token = 'cc', iv = 'dd' WHERE id = '77777777-7777-4777-8777-777777777777'`)
+	require.NoError(t, err)
+	row, err := st.Get(ctx, "77777777-7777-4777-8777-777777777777")
+	require.NoError(t, err)
+	assert.Empty(t, row.MAC)
+	assert.Empty(t, row.KeyID)
+
+	_, err = st.Pool().Exec(ctx, `UPDATE auth_vault SET mac = 'm' WHERE id = '77777777-7777-4777-8777-777777777777'`)
+	require.Error(t, err, "a tag without a key id is refused")
+}

@@ -1,0 +1,194 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/vault"
+)
+
+// Vault is what the vault endpoints need.
+type Vault interface {
+	StoreRefresh(ctx context.Context, c caller.Caller, token string) (store.Row, error)
+	List(ctx context.Context, c caller.Caller, userID string) ([]vault.Meta, error)
+	Delete(ctx context.Context, c caller.Caller, id string) (vault.Deletion, error)
+}
+
+// StoreRefreshRequest is the body of POST /v1/refresh-token.
+type StoreRefreshRequest struct {
+	RefreshToken *string `json:"refresh_token" validate:"required" example:"eyJhbGciOiJIUzUxMiJ9..."`
+} // @name StoreRefreshRequest
+
+// PersistentTokenAnswer names a stored token.
+type PersistentTokenAnswer struct {
+	PersistentTokenID string `json:"persistent_token_id" example:"0b7f6c1e-3f1a-4d3c-9d4e-2a1b3c4d5e6f"`
+} // @name PersistentTokenAnswer
+
+// TokenMeta is a stored token's metadata.
+type TokenMeta struct {
+	PersistentTokenID string         `json:"persistent_token_id" example:"0b7f6c1e-3f1a-4d3c-9d4e-2a1b3c4d5e6f"`
+	TokenType         string         `json:"token_type" enums:"refresh,offline" example:"refresh"`
+	SessionStateID    string         `json:"session_state_id" example:"8d2f0c1e-7a6b-4e2d-9f3c-1b2a3c4d5e6f"`
+	Attributes        map[string]any `json:"attributes"`
+	CreatedAt         time.Time      `json:"created_at"`
+	UpdatedAt         *time.Time     `json:"updated_at"`
+} // @name TokenMeta
+
+// DeletionAnswer reports what a delete did.
+type DeletionAnswer struct {
+	Message           string `json:"message" example:"Token deleted"`
+	PersistentTokenID string `json:"persistent_token_id" example:"0b7f6c1e-3f1a-4d3c-9d4e-2a1b3c4d5e6f"`
+	TokenDeleted      bool   `json:"token_deleted" example:"true"`
+	SessionRevoked    bool   `json:"session_revoked" example:"true"`
+	HadSharedSession  bool   `json:"had_shared_session" example:"false"`
+} // @name DeletionAnswer
+
+// handleStoreRefreshToken stores the caller's refresh token, one per user.
+//
+//	@Summary		Store the caller's refresh token
+//	@Description	Encrypts and stores the caller's refresh token, bound to the caller's session (sid). One refresh token per user: a second call replaces the token and returns the same id. The token must be a refresh token of this realm, issued to this service's client, for the caller.
+//	@Tags			tokens
+//	@Security		Bearer
+//	@Accept			json
+//	@Produce		json
+//	@Param			body	body		StoreRefreshRequest	true	"the refresh token"
+//	@Success		200		{object}	DataEnvelope[PersistentTokenAnswer]
+//	@Failure		400		{object}	ErrorEnvelope	"invalid_request: caller token has no sid"
+//	@Failure		401		{object}	ErrorEnvelope
+//	@Failure		413		{object}	ErrorEnvelope
+//	@Failure		422		{object}	ErrorEnvelope
+//	@Failure		502		{object}	ErrorEnvelope
+//	@Failure		503		{object}	ErrorEnvelope
+//	@Router			/v1/refresh-token [post]
+func handleStoreRefreshToken(v Vault, ew errorWriter) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req StoreRefreshRequest
+		if err := decode(r, &req); err != nil {
+			ew.write(w, r, err)
+			return
+		}
+		if req.RefreshToken == nil {
+			ew.write(w, r, validation("body.refresh_token", "field required"))
+			return
+		}
+		row, err := v.StoreRefresh(r.Context(), mustCaller(r), *req.RefreshToken)
+		if err != nil {
+			ew.write(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, PersistentTokenAnswer{PersistentTokenID: row.ID})
+	}
+}
+
+// handleListTokens lists stored tokens' metadata.
+//
+//	@Summary		List stored tokens
+//	@Description	Metadata of the caller's stored tokens (never the tokens). A service caller may pass user_id; a user caller passing another user's id gets 403.
+//	@Tags			tokens
+//	@Security		Bearer
+//	@Produce		json
+//	@Param			user_id	query		string	false	"user id (service callers)"	format(uuid)
+//	@Success		200		{object}	DataEnvelope[[]TokenMeta]
+//	@Failure		401		{object}	ErrorEnvelope
+//	@Failure		403		{object}	ErrorEnvelope
+//	@Failure		422		{object}	ErrorEnvelope
+//	@Failure		502		{object}	ErrorEnvelope
+//	@Failure		503		{object}	ErrorEnvelope
+//	@Router			/v1/tokens [get]
+func handleListTokens(v Vault, ew errorWriter) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		userID, err := optionalUUID(r, "user_id")
+		if err != nil {
+			ew.write(w, r, err)
+			return
+		}
+		metas, err := v.List(r.Context(), mustCaller(r), userID)
+		if err != nil {
+			ew.write(w, r, err)
+			return
+		}
+		out := make([]TokenMeta, 0, len(metas))
+		for _, m := range metas {
+			out = append(out, TokenMeta{PersistentTokenID: m.ID, TokenType: strings.ToLower(string(m.Type)),
+				SessionStateID: m.SessionID, Attributes: m.Attributes, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt})
+		}
+		encode(w, http.StatusOK, out)
+	}
+}
+
+// handleDeleteToken revokes and deletes one stored token.
+//
+//	@Summary		Delete a stored token
+//	@Description	Revokes the token at Keycloak (unless another stored token shares its session) and deletes the row. Owner or service caller; any other id answers 404 exactly like a missing one.
+//	@Tags			tokens
+//	@Security		Bearer
+//	@Produce		json
+//	@Param			id	path		string	true	"persistent token id"	format(uuid)
+//	@Success		200	{object}	DataEnvelope[DeletionAnswer]
+//	@Failure		401	{object}	ErrorEnvelope
+//	@Failure		404	{object}	ErrorEnvelope
+//	@Failure		422	{object}	ErrorEnvelope
+//	@Failure		502	{object}	ErrorEnvelope
+//	@Failure		503	{object}	ErrorEnvelope
+//	@Router			/v1/tokens/{id} [delete]
+func handleDeleteToken(v Vault, ew errorWriter) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id, ok := parseUUID(chi.URLParam(r, "id"))
+		if !ok {
+			ew.write(w, r, validation("path.id", "must be a UUID"))
+			return
+		}
+		d, err := v.Delete(r.Context(), mustCaller(r), id)
+		if err != nil {
+			ew.write(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, deletionAnswer(d))
+	}
+}
+
+func deletionAnswer(d vault.Deletion) DeletionAnswer {
+	return DeletionAnswer{Message: d.Message, PersistentTokenID: d.ID, TokenDeleted: d.TokenDeleted,
+		SessionRevoked: d.SessionRevoked, HadSharedSession: d.HadSharedSession}
+}
+
+// parseUUID accepts a UUID in any of its usual forms and returns the canonical
+// lower-case hyphenated text that the database returns.
+func parseUUID(s string) (string, bool) {
+	if len(s) > 64 {
+		return "", false
+	}
+	u, err := uuid.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
+
+// requiredUUID reads a required UUID query parameter.
+func requiredUUID(r *http.Request, name string) (string, error) {
+	q := r.URL.Query()
+	if !q.Has(name) || q.Get(name) == "" {
+		return "", validation("query."+name, "field required")
+	}
+	id, ok := parseUUID(q.Get(name))
+	if !ok {
+		return "", validation("query."+name, "must be a UUID")
+	}
+	return id, nil
+}
+
+// optionalUUID reads an optional UUID query parameter ("" when absent).
+func optionalUUID(r *http.Request, name string) (string, error) {
+	if r.URL.Query().Get(name) == "" {
+		return "", nil
+	}
+	return requiredUUID(r, name)
+}

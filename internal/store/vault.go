@@ -1,0 +1,264 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+)
+
+// TokenType is the auth_token_type enum; its labels are upper-case in the database.
+type TokenType string
+
+// Token types.
+const (
+	Refresh TokenType = "REFRESH"
+	Offline TokenType = "OFFLINE"
+)
+
+// Row is one auth_vault row. The token is only ever here as ciphertext.
+type Row struct {
+	ID             string
+	UserID         string
+	Type           TokenType
+	EncryptedToken string
+	IV             string
+	TokenHash      string
+	MAC            string // "" for a legacy row
+	KeyID          string // "" for a legacy row
+	Attributes     map[string]any
+	SessionID      string
+	CreatedAt      time.Time
+	UpdatedAt      *time.Time
+}
+
+// Sealing is the part of a row that changes when its token is (re-)sealed.
+type Sealing struct {
+	EncryptedToken, IV, TokenHash, MAC, KeyID string
+}
+
+const rowColumns = `id::text, user_id::text, token_type::text, encrypted_token, iv, coalesce(token_hash, ''),
+	coalesce(mac, ''), coalesce(key_id, ''), attributes, session_state_id, created_at, updated_at`
+
+func scanRow(r pgx.Row) (Row, error) {
+	var row Row
+	var typ string
+	err := r.Scan(&row.ID, &row.UserID, &typ, &row.EncryptedToken, &row.IV, &row.TokenHash,
+		&row.MAC, &row.KeyID, &row.Attributes, &row.SessionID, &row.CreatedAt, &row.UpdatedAt)
+	row.Type = TokenType(typ)
+	return row, err
+}
+
+func collect(rows pgx.Rows, err error) ([]Row, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Row, error) { return scanRow(r) })
+}
+
+// NewID returns a fresh row id. Ids are chosen before sealing because the seal binds
+// the row's identity.
+func NewID() string { return uuid.NewString() }
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+const insertSQL = `
+INSERT INTO auth_vault (id, user_id, token_type, encrypted_token, iv, token_hash, mac, key_id, attributes, session_state_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT DO NOTHING
+RETURNING ` + rowColumns
+
+// Create inserts row (whose ID the caller chose). ErrConflict means a unique rule
+// refused it (a second REFRESH row for the user).
+func (s *Store) Create(ctx context.Context, row Row) (Row, error) {
+	out, err := scanRow(s.pool.QueryRow(ctx, insertSQL, row.ID, row.UserID, string(row.Type), row.EncryptedToken,
+		row.IV, row.TokenHash, nullable(row.MAC), nullable(row.KeyID), row.Attributes, row.SessionID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Row{}, ErrConflict
+	}
+	return out, wrap("create", err)
+}
+
+// ErrConflict means the row would break a unique rule.
+var ErrConflict = errors.New("store: conflict")
+
+const getSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE id = $1`
+
+// Get returns the row with id, or ErrNotFound (also for a malformed id).
+func (s *Store) Get(ctx context.Context, id string) (Row, error) {
+	if uuid.Validate(id) != nil {
+		return Row{}, ErrNotFound
+	}
+	row, err := scanRow(s.pool.QueryRow(ctx, getSQL, id))
+	return row, wrap("get", err)
+}
+
+const byUserTypeSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE user_id = $1 AND token_type = $2
+ORDER BY coalesce(updated_at, created_at) DESC, id LIMIT 1`
+
+// GetByUserType returns the user's newest row of type t.
+func (s *Store) GetByUserType(ctx context.Context, userID string, t TokenType) (Row, error) {
+	if uuid.Validate(userID) != nil {
+		return Row{}, ErrNotFound
+	}
+	row, err := scanRow(s.pool.QueryRow(ctx, byUserTypeSQL, userID, string(t)))
+	return row, wrap("get by user", err)
+}
+
+const bySessionTypeSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE session_state_id = $1 AND token_type = $2
+ORDER BY coalesce(updated_at, created_at) DESC, id LIMIT 1`
+
+// GetBySession returns the newest row of type t bound to Keycloak session sid.
+func (s *Store) GetBySession(ctx context.Context, sid string, t TokenType) (Row, error) {
+	row, err := scanRow(s.pool.QueryRow(ctx, bySessionTypeSQL, sid, string(t)))
+	return row, wrap("get by session", err)
+}
+
+const listByUserSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE user_id = $1 ORDER BY created_at, id`
+
+// ListByUser returns every row of the user, oldest first.
+func (s *Store) ListByUser(ctx context.Context, userID string) ([]Row, error) {
+	if uuid.Validate(userID) != nil {
+		return nil, nil
+	}
+	rows, err := collect(s.pool.Query(ctx, listByUserSQL, userID))
+	return rows, wrap("list by user", err)
+}
+
+const listBySessionSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE session_state_id = $1 ORDER BY created_at, id`
+
+// ListBySession returns every row bound to Keycloak session sid.
+func (s *Store) ListBySession(ctx context.Context, sid string) ([]Row, error) {
+	rows, err := collect(s.pool.Query(ctx, listBySessionSQL, sid))
+	return rows, wrap("list by session", err)
+}
+
+const deleteSQL = `DELETE FROM auth_vault WHERE id = $1 RETURNING ` + rowColumns
+
+// Delete removes the row and returns what it held.
+func (s *Store) Delete(ctx context.Context, id string) (Row, error) {
+	if uuid.Validate(id) != nil {
+		return Row{}, ErrNotFound
+	}
+	row, err := scanRow(s.pool.QueryRow(ctx, deleteSQL, id))
+	return row, wrap("delete", err)
+}
+
+const lockSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE id = $1 FOR UPDATE`
+
+const updateSQL = `
+UPDATE auth_vault SET encrypted_token = $2, iv = $3, token_hash = $4, mac = $5, key_id = $6,
+	attributes = $7, session_state_id = $8, updated_at = now()
+WHERE id = $1
+RETURNING ` + rowColumns
+
+// Update runs fn on the row with id inside one transaction, holding the row lock
+// (SELECT … FOR UPDATE) from read to write, and stores what fn returns. fn may do slow
+// work (a Keycloak call) while other updaters of the same row wait. Returning
+// ErrUnchanged from fn ends the transaction without a write; any other error rolls
+// back. Only the sealing, attributes and session id can change.
+func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Context, current Row) (Row, error)) (Row, error) {
+	if uuid.Validate(id) != nil {
+		return Row{}, ErrNotFound
+	}
+	var out Row
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		cur, err := scanRow(tx.QueryRow(ctx, lockSQL, id))
+		if err != nil {
+			return wrap("lock", err)
+		}
+		next, err := fn(ctx, cur)
+		if errors.Is(err, ErrUnchanged) {
+			out = cur
+			return nil
+		}
+		if err != nil {
+			return callerError{err}
+		}
+		out, err = scanRow(tx.QueryRow(ctx, updateSQL, id, next.EncryptedToken, next.IV, next.TokenHash,
+			nullable(next.MAC), nullable(next.KeyID), next.Attributes, next.SessionID))
+		return wrap("update", err)
+	})
+	if err != nil {
+		return Row{}, classifyTx(err)
+	}
+	return out, nil
+}
+
+// ErrUnchanged, returned by an Update closure, ends the update without writing.
+var ErrUnchanged = errors.New("store: unchanged")
+
+const lockRefreshSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE user_id = $1 AND token_type = 'REFRESH' FOR UPDATE`
+
+// PutRefresh stores the user's one REFRESH row: it updates the existing row in place
+// (same id) or inserts a new one, in one transaction. build receives the row id (so
+// that the token can be sealed to it) and the current row when there is one. The
+// partial unique index settles concurrent first stores: the loser retries as an update.
+func (s *Store) PutRefresh(ctx context.Context, userID string, build func(id string, current *Row) (Row, error)) (Row, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		var out Row
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			cur, err := scanRow(tx.QueryRow(ctx, lockRefreshSQL, userID))
+			switch {
+			case errors.Is(err, pgx.ErrNoRows):
+				next, err := build(NewID(), nil)
+				if err != nil {
+					return callerError{err}
+				}
+				out, err = scanRow(tx.QueryRow(ctx, insertSQL, next.ID, userID, string(Refresh), next.EncryptedToken,
+					next.IV, next.TokenHash, nullable(next.MAC), nullable(next.KeyID), next.Attributes, next.SessionID))
+				if errors.Is(err, pgx.ErrNoRows) {
+					return ErrConflict
+				}
+				return wrap("insert refresh", err)
+			case err != nil:
+				return wrap("lock refresh", err)
+			}
+			next, err := build(cur.ID, &cur)
+			if errors.Is(err, ErrUnchanged) {
+				out = cur
+				return nil
+			}
+			if err != nil {
+				return callerError{err}
+			}
+			out, err = scanRow(tx.QueryRow(ctx, updateSQL, cur.ID, next.EncryptedToken, next.IV, next.TokenHash,
+				nullable(next.MAC), nullable(next.KeyID), next.Attributes, next.SessionID))
+			return wrap("update refresh", err)
+		})
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return Row{}, classifyTx(err)
+		}
+		return out, nil
+	}
+	return Row{}, fmt.Errorf("%w: refresh row of user kept changing", ErrDatabase)
+}
+
+// callerError carries an error of a caller's closure through the transaction untouched.
+type callerError struct{ err error }
+
+func (e callerError) Error() string { return e.err.Error() }
+
+// classifyTx returns a closure's own error as it was, keeps the store's sentinels, and
+// classifies what is left (BEGIN/COMMIT failures).
+func classifyTx(err error) error {
+	var ce callerError
+	if errors.As(err, &ce) {
+		return ce.err
+	}
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrDatabase) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConflict) {
+		return err
+	}
+	return wrap("transaction", err)
+}
