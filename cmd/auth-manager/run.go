@@ -23,6 +23,8 @@ commands:
   serve                   run the HTTP service (default; applies migrations first)
   migrate [up|down|status]
                           apply, roll back one, or list migrations
+  rotate-keys [--dry-run] [--batch N]
+                          re-seal every vault row not under the current key
   keygen                  print a new random AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY
   version                 print the version
 
@@ -43,7 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "help", "--help", "-h":
 		fmt.Fprintln(stdout, usage)
 		return nil
-	case "serve", "migrate":
+	case "serve", "migrate", "rotate-keys":
 	default:
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -55,8 +57,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	slog.SetDefault(log)
-	if cmd == "migrate" {
+	switch cmd {
+	case "migrate":
 		return migrate(ctx, cfg, log, args, stdout)
+	case "rotate-keys":
+		return rotateKeys(ctx, cfg, log, args, stdout)
 	}
 	return serve(ctx, cfg, log)
 }

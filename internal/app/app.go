@@ -92,6 +92,9 @@ func NewRing(cfg config.Config) (*seal.Ring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: vault keys: %w", err)
 	}
+	if cfg.RejectLegacy {
+		ring = ring.RejectLegacy()
+	}
 	return ring, nil
 }
 

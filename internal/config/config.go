@@ -40,6 +40,9 @@ type Config struct {
 	EncryptionKey Secret
 	// PreviousKeys are older vault keys (same form), accepted for reading only.
 	PreviousKeys []Secret
+	// RejectLegacy refuses rows without an integrity tag (set it once rotate-keys has
+	// sealed every row: untagged rows are not bound to their owner).
+	RejectLegacy bool
 
 	StateSecret Secret
 	StateExpiry time.Duration
@@ -128,6 +131,7 @@ type env struct {
 
 	EncryptionKey Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY" required:"true"`
 	PreviousKeys  Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS"`
+	RejectLegacy  bool   `envconfig:"AUTH_MANAGER_TOKEN_VAULT_REJECT_LEGACY" default:"false"`
 	StateSecret   Secret `envconfig:"STATE_TOKEN_SECRET" required:"true"`
 	StateExpiry   int    `envconfig:"STATE_TOKEN_EXPIRY" default:"600"`
 
@@ -191,6 +195,7 @@ func (e env) build() (Config, error) {
 		Host: e.Host, Port: e.Port, Debug: e.Debug,
 		CORSAllowCredentials: e.CORSAllowCredentials,
 		SkipMigrations:       e.SkipMigrations,
+		RejectLegacy:         e.RejectLegacy,
 	}
 	var err error
 	if c.LogLevel, err = parseLevel(e.LogLevel); err != nil {

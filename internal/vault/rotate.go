@@ -19,6 +19,8 @@ type RotationResult struct {
 	Resealed  int // rows now sealed under the current key
 	Unusable  int // rows that could not be opened (left as they are; see the log for ids)
 	Remaining int // rows still not under the current key after the run
+	// UnusableIDs names the first 100 unusable rows, for the operator.
+	UnusableIDs []string
 }
 
 // Rotate re-seals every row that is not sealed under the current key (legacy rows
@@ -51,6 +53,9 @@ func Rotate(ctx context.Context, st Resealer, ring *seal.Ring, batch int, dryRun
 				id := seal.Identity{RowID: r.ID, UserID: r.UserID, TokenType: string(r.Type)}
 				pt, err := ring.Open(seal.Sealed{Ciphertext: r.EncryptedToken, IV: r.IV, MAC: r.MAC, KeyID: r.KeyID}, id)
 				if err != nil {
+					if !unusable[r.ID] && len(res.UnusableIDs) < 100 {
+						res.UnusableIDs = append(res.UnusableIDs, r.ID)
+					}
 					unusable[r.ID] = true
 					return nil
 				}

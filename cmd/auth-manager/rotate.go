@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/auth-manager/auth-manager/internal/app"
+	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/vault"
+)
+
+// rotateKeys re-seals every row that is not under the current key. Run it after
+// moving the old key to AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS; it is safe while the
+// service serves traffic and resumes where it stopped when interrupted.
+func rotateKeys(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("rotate-keys", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	dryRun := fs.Bool("dry-run", false, "report what would be re-sealed, change nothing")
+	batch := fs.Int("batch", 500, "rows per transaction")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *batch < 1 || *batch > 10000 {
+		return fmt.Errorf("rotate-keys: --batch must be between 1 and 10000")
+	}
+	ring, err := app.NewRing(cfg)
+	if err != nil {
+		return err
+	}
+	st, err := app.OpenStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	start := time.Now()
+	last := time.Time{}
+	res, err := vault.Rotate(ctx, st, ring, *batch, *dryRun, func(r vault.RotationResult) {
+		if time.Since(last) >= time.Second {
+			last = time.Now()
+			fmt.Fprintf(stdout, "progress: %d of %d re-sealed, %d unusable\n", r.Resealed, r.Pending, r.Unusable)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	if *dryRun {
+		fmt.Fprintf(stdout, "dry run: %d row(s) not under the current key %s would be re-sealed\n", res.Pending, ring.CurrentKeyID())
+		return nil
+	}
+	fmt.Fprintf(stdout, "done: %d re-sealed, %d unusable, %d remaining, in %.1fs (%.0f rows/s); current key %s\n",
+		res.Resealed, res.Unusable, res.Remaining, secs, float64(res.Resealed)/max(secs, 0.001), ring.CurrentKeyID())
+	log.Info("audit", "event", "key_rotation", "resealed", res.Resealed, "unusable", res.Unusable,
+		"remaining", res.Remaining, "key_id", ring.CurrentKeyID(), "outcome", "ok")
+	for _, id := range res.UnusableIDs {
+		fmt.Fprintf(stdout, "unusable: %s\n", id)
+	}
+	if res.Remaining > 0 {
+		return fmt.Errorf("rotate-keys: %d row(s) are still not under the current key (unusable rows are listed above)", res.Remaining)
+	}
+	return nil
+}
