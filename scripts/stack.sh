@@ -283,7 +283,7 @@ kc_pid() {
   local pid
   pid=$(cat "$KC_PID_FILE" 2>/dev/null) || return 1
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$KC_HOME/bin/" || return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$KC_HOME/bin/" || return 1
   echo "$pid"
 }
 
@@ -376,13 +376,14 @@ kc_up() {
   local t
   t=$EPOCHREALTIME
   kc_ensure_tools
-  [[ -s $KC_TARBALL ]] || KC_COLD=1
-  kc_download
-  T_DOWNLOAD=$(since "$t")
-  t=$EPOCHREALTIME
-  [[ -x $KC_HOME/bin/kc.sh ]] || KC_COLD=1
-  kc_unpack
-  T_UNPACK=$(since "$t")
+  if [[ ! -x $KC_HOME/bin/kc.sh ]]; then # the tarball is only needed to unpack
+    KC_COLD=1
+    kc_download
+    T_DOWNLOAD=$(since "$t")
+    t=$EPOCHREALTIME
+    kc_unpack
+    T_UNPACK=$(since "$t")
+  fi
 
   t=$EPOCHREALTIME
   local pid
