@@ -63,3 +63,24 @@ stack-down: ## stop what stack-up started
 .PHONY: stack-status
 stack-status: ## show the local stack's state
 	scripts/stack.sh status
+
+# --- deploy (issue 8) ---
+
+IMAGE ?= auth-manager:$(VERSION)
+
+.PHONY: image
+image: ## build the container image IMAGE (default auth-manager:VERSION); needs a Docker engine
+	docker build --build-arg VERSION=$(VERSION) \
+	  --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+
+.PHONY: deploy-check
+deploy-check: ## offline checks of Dockerfile, docker-compose.yml and the Helm chart (installs tools once)
+	scripts/check-deploy.sh
+
+.PHONY: replicas
+replicas: stack-up ## start 3 service processes on 127.0.0.1:8001-8003 against the local stack
+	scripts/replicas.sh up
+
+.PHONY: replicas-down
+replicas-down: ## stop what `make replicas` started
+	scripts/replicas.sh down
