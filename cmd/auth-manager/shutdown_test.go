@@ -86,7 +86,6 @@ func TestGracefulShutdown(t *testing.T) {
 	assert.Greater(t, rec.okBeforeSignal, 0, "no successful request before SIGTERM")
 	require.False(t, rec.first503.IsZero(), "readiness never answered 503")
 	require.False(t, rec.firstRefused.IsZero(), "the listener never closed")
-	assert.Less(t, rec.first503.Sub(sigAt), drainDelay/2, "readiness should turn 503 at once")
 	assert.True(t, rec.first503.Before(rec.firstRefused), "readiness must turn 503 before the listener closes")
 	assert.GreaterOrEqual(t, rec.firstRefused.Sub(sigAt), drainDelay*8/10,
 		"the listener closed %s after SIGTERM, before the drain delay", rec.firstRefused.Sub(sigAt))

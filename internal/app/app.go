@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/seal"
 	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/tokens"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
@@ -26,13 +28,21 @@ type App struct {
 	Store    *store.Store
 	Keycloak *keycloak.Client
 	Vault    *vault.Service
+	Tokens   *tokens.Service
 	Handler  http.Handler
 	draining atomic.Bool
+
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
 }
 
 // New builds the App: opens the pool, runs migrations unless configured not to, and
 // builds the handler. It does not wait for Keycloak.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (*App, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	st, err := OpenStore(ctx, cfg, log)
 	if err != nil {
 		return nil, err
@@ -48,6 +58,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		IssuerURL: cfg.Keycloak.IssuerURL(), BaseURL: cfg.Keycloak.BaseURL, Realm: cfg.Keycloak.Realm,
 		ClientID: cfg.Keycloak.ClientID, ClientSecret: cfg.Keycloak.ClientSecret.Reveal(),
 		RedirectURL: cfg.Keycloak.ConsentRedirectURI, Timeout: cfg.Keycloak.Timeout,
+		WrapTransport: o.wrapKeycloak,
 	}, log)
 	ring, err := NewRing(cfg)
 	if err != nil {
@@ -57,21 +68,39 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log,
 	})
+	a.Tokens = tokens.New(st, a.Vault, a.Keycloak, tokens.Options{
+		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,
+		RefreshDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+1) + 5*time.Second, Log: log,
+	})
 	auth := introspect.New(a.Keycloak, introspect.Options{
 		Mode: cfg.Auth.Mode, ServiceRole: cfg.Auth.ServiceRole, ClientID: cfg.Keycloak.ClientID,
 		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
 	})
+	a.startBackground(ctx)
 	a.Handler = httpapi.NewHandler(httpapi.Deps{
 		Log:          log,
 		Info:         httpapi.AppInfo{Name: cfg.AppName, Version: cfg.AppVersion, Commit: cfg.CommitSHA},
 		DB:           st,
 		Auth:         auth,
 		Vault:        a.Vault,
+		Tokens:       a.Tokens,
 		CORS:         httpapi.CORS{Origins: cfg.CORSOrigins, AllowCredentials: cfg.CORSAllowCredentials},
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Draining:     a.draining.Load,
 	})
 	return a, nil
+}
+
+// Option adjusts how New wires the App (for tests and tools).
+type Option func(*options)
+
+type options struct {
+	wrapKeycloak func(http.RoundTripper) http.RoundTripper
+}
+
+// WithKeycloakTransport wraps the Keycloak client's HTTP transport.
+func WithKeycloakTransport(wrap func(http.RoundTripper) http.RoundTripper) Option {
+	return func(o *options) { o.wrapKeycloak = wrap }
 }
 
 // NewRing builds the vault's key ring: the current key seals, previous keys only open.
@@ -121,8 +150,20 @@ func migrateUp(ctx context.Context, st *store.Store, log *slog.Logger) error {
 	return nil
 }
 
-// Close releases the App's resources.
-func (a *App) Close() { a.Store.Close() }
+// startBackground runs the App's workers (the cache eviction feed) until Close. They
+// outlive the ctx New was given, which may be a start-up deadline.
+func (a *App) startBackground(ctx context.Context) {
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopBackground = cancel
+	a.background.Go(func() { a.Tokens.Run(bg) })
+}
+
+// Close stops the background workers and releases the App's resources.
+func (a *App) Close() {
+	a.stopBackground()
+	a.background.Wait()
+	a.Store.Close()
+}
 
 // Serve listens on ln until ctx is cancelled, then drains: readiness turns 503 at
 // once, the listener stays open for drainDelay so that load balancers notice, then

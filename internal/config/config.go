@@ -50,7 +50,8 @@ type Config struct {
 	CORSOrigins          []string
 	CORSAllowCredentials bool
 
-	HTTP HTTP
+	HTTP   HTTP
+	Tokens Tokens
 	// SkipMigrations leaves the schema alone at serve start (a separate job migrates).
 	SkipMigrations bool
 }
@@ -76,6 +77,8 @@ type Keycloak struct {
 	ConsentRedirectURI      string
 	AfterConsentRedirectURI string
 	Timeout                 time.Duration
+	// Retries of a call Keycloak certainly did not process (connection refused, 502/503/504).
+	Retries int
 }
 
 // IssuerURL is the realm's issuer, {base}/realms/{realm}.
@@ -87,6 +90,12 @@ type Auth struct {
 	ServiceRole      string
 	IntrospectionTTL time.Duration // 0 disables the introspection cache
 	AllowedClients   []string      // jwt mode: azp/aud must be one of these; empty allows any client of the realm
+}
+
+// Tokens configures the access-token service.
+type Tokens struct {
+	MinTTL    time.Duration // default min_ttl: a cached token must live longer than this
+	CacheSize int           // cached access tokens; 0 disables the cache
 }
 
 // HTTP configures the server.
@@ -128,6 +137,10 @@ type env struct {
 	KeycloakRedirectURI     string `envconfig:"KEYCLOAK_REDIRECT_URI"` // the Python name, an alias
 	KeycloakAfterConsent    string `envconfig:"KEYCLOAK_AFTER_CONSENT_REDIRECT_URI"`
 	KeycloakTimeout         int    `envconfig:"KEYCLOAK_TIMEOUT" default:"10"`
+	KeycloakRetries         int    `envconfig:"KEYCLOAK_RETRIES" default:"2"`
+
+	AccessMinTTL    int `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL" default:"30"`
+	AccessCacheSize int `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE" default:"10000"`
 
 	EncryptionKey Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY" required:"true"`
 	PreviousKeys  Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS"`
@@ -235,6 +248,13 @@ func (e env) build() (Config, error) {
 	if c.HTTP, err = e.http(); err != nil {
 		return Config{}, err
 	}
+	if e.AccessMinTTL < 0 || e.AccessMinTTL > 3600 {
+		return Config{}, invalid("AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL", "must be between 0 and 3600 seconds")
+	}
+	if e.AccessCacheSize < 0 || e.AccessCacheSize > 1_000_000 {
+		return Config{}, invalid("AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE", "must be between 0 and 1000000")
+	}
+	c.Tokens = Tokens{MinTTL: seconds(e.AccessMinTTL), CacheSize: e.AccessCacheSize}
 	return c, nil
 }
 
@@ -307,8 +327,11 @@ func (e env) keycloak() (Keycloak, error) {
 	if e.KeycloakTimeout < 1 || e.KeycloakTimeout > 120 {
 		return Keycloak{}, invalid("KEYCLOAK_TIMEOUT", "must be between 1 and 120 seconds")
 	}
+	if e.KeycloakRetries < 0 || e.KeycloakRetries > 5 {
+		return Keycloak{}, invalid("KEYCLOAK_RETRIES", "must be between 0 and 5")
+	}
 	return Keycloak{
-		BaseURL: base, Realm: realm,
+		BaseURL: base, Realm: realm, Retries: e.KeycloakRetries,
 		ClientID: e.KeycloakClientID, ClientSecret: e.KeycloakClientSecret,
 		ConsentRedirectURI: redirect, AfterConsentRedirectURI: e.KeycloakAfterConsent,
 		Timeout: seconds(e.KeycloakTimeout),

@@ -16,6 +16,7 @@ type Deps struct {
 	DB           Database
 	Auth         Authenticator
 	Vault        Vault
+	Tokens       Tokens
 	CORS         CORS
 	MaxBodyBytes int64
 	// Draining reports that the server is shutting down; readiness answers 503 then.
@@ -46,6 +47,8 @@ func NewHandler(d Deps) http.Handler {
 			r.Use(requireCaller(d.Auth, ew))
 			r.Get("/validate-token", handleValidateToken())
 			r.Post("/refresh-token", handleStoreRefreshToken(d.Vault, ew))
+			r.Post("/refresh-token-id", handleRefreshTokenID(d.Tokens, ew))
+			r.Post("/access-token", handleAccessToken(d.Tokens, ew))
 			r.Get("/tokens", handleListTokens(d.Vault, ew))
 			r.Delete("/tokens/{id}", handleDeleteToken(d.Vault, ew))
 		})

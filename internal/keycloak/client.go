@@ -30,6 +30,8 @@ type Options struct {
 	ClientSecret string
 	RedirectURL  string
 	Timeout      time.Duration // per call, including discovery
+	// WrapTransport, when set, wraps the HTTP transport (tests count calls with it).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Client talks to one Keycloak realm as the service's confidential client. It is safe
@@ -59,9 +61,13 @@ func New(opt Options, log *slog.Logger) *Client {
 	tr.MaxIdleConnsPerHost = 128
 	tr.ResponseHeaderTimeout = opt.Timeout
 	tr.DialContext = (&net.Dialer{Timeout: min(opt.Timeout, 5*time.Second), KeepAlive: 30 * time.Second}).DialContext
+	var rt http.RoundTripper = tr
+	if opt.WrapTransport != nil {
+		rt = opt.WrapTransport(rt)
+	}
 	return &Client{
 		opt:  opt,
-		http: &http.Client{Transport: tr, Timeout: opt.Timeout, CheckRedirect: noRedirects},
+		http: &http.Client{Transport: rt, Timeout: opt.Timeout, CheckRedirect: noRedirects},
 		log:  log,
 	}
 }

@@ -33,7 +33,19 @@ type Row struct {
 	SessionID      string
 	CreatedAt      time.Time
 	UpdatedAt      *time.Time
+	Status         Status     // StatusActive unless Keycloak refused the token for good
+	LastError      string     // why the row is invalid ("invalid_grant: …"); never a token
+	LastUsedAt     *time.Time // last access token obtained from the row
 }
+
+// Status is a row's health.
+type Status string
+
+// Row statuses.
+const (
+	StatusActive  Status = "active"
+	StatusInvalid Status = "invalid"
+)
 
 // Sealing is the part of a row that changes when its token is (re-)sealed.
 type Sealing struct {
@@ -41,14 +53,16 @@ type Sealing struct {
 }
 
 const rowColumns = `id::text, user_id::text, token_type::text, encrypted_token, iv, coalesce(token_hash, ''),
-	coalesce(mac, ''), coalesce(key_id, ''), attributes, session_state_id, created_at, updated_at`
+	coalesce(mac, ''), coalesce(key_id, ''), attributes, session_state_id, created_at, updated_at,
+	status, coalesce(last_error, ''), last_used_at`
 
 func scanRow(r pgx.Row) (Row, error) {
 	var row Row
-	var typ string
+	var typ, status string
 	err := r.Scan(&row.ID, &row.UserID, &typ, &row.EncryptedToken, &row.IV, &row.TokenHash,
-		&row.MAC, &row.KeyID, &row.Attributes, &row.SessionID, &row.CreatedAt, &row.UpdatedAt)
-	row.Type = TokenType(typ)
+		&row.MAC, &row.KeyID, &row.Attributes, &row.SessionID, &row.CreatedAt, &row.UpdatedAt,
+		&status, &row.LastError, &row.LastUsedAt)
+	row.Type, row.Status = TokenType(typ), Status(status)
 	return row, err
 }
 
@@ -154,17 +168,29 @@ func (s *Store) Delete(ctx context.Context, id string) (Row, error) {
 
 const lockSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE id = $1 FOR UPDATE`
 
+// updateSQL writes a row's token and health. A row given a new token is active again
+// unless the caller says otherwise.
 const updateSQL = `
 UPDATE auth_vault SET encrypted_token = $2, iv = $3, token_hash = $4, mac = $5, key_id = $6,
-	attributes = $7, session_state_id = $8, updated_at = now()
+	attributes = $7, session_state_id = $8, updated_at = now(),
+	status = $9, last_error = $10, last_used_at = coalesce($11, last_used_at)
 WHERE id = $1
 RETURNING ` + rowColumns
+
+func updateArgs(id string, next Row) []any {
+	status := next.Status
+	if status == "" {
+		status = StatusActive
+	}
+	return []any{id, next.EncryptedToken, next.IV, next.TokenHash, nullable(next.MAC), nullable(next.KeyID),
+		next.Attributes, next.SessionID, string(status), nullable(next.LastError), next.LastUsedAt}
+}
 
 // Update runs fn on the row with id inside one transaction, holding the row lock
 // (SELECT … FOR UPDATE) from read to write, and stores what fn returns. fn may do slow
 // work (a Keycloak call) while other updaters of the same row wait. Returning
 // ErrUnchanged from fn ends the transaction without a write; any other error rolls
-// back. Only the sealing, attributes and session id can change.
+// back. Only the sealing, attributes, session id and health can change.
 func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Context, current Row) (Row, error)) (Row, error) {
 	if uuid.Validate(id) != nil {
 		return Row{}, ErrNotFound
@@ -183,8 +209,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Conte
 		if err != nil {
 			return callerError{err}
 		}
-		out, err = scanRow(tx.QueryRow(ctx, updateSQL, id, next.EncryptedToken, next.IV, next.TokenHash,
-			nullable(next.MAC), nullable(next.KeyID), next.Attributes, next.SessionID))
+		out, err = scanRow(tx.QueryRow(ctx, updateSQL, updateArgs(id, next)...))
 		return wrap("update", err)
 	})
 	if err != nil {
@@ -230,8 +255,7 @@ func (s *Store) PutRefresh(ctx context.Context, userID string, build func(id str
 			if err != nil {
 				return callerError{err}
 			}
-			out, err = scanRow(tx.QueryRow(ctx, updateSQL, cur.ID, next.EncryptedToken, next.IV, next.TokenHash,
-				nullable(next.MAC), nullable(next.KeyID), next.Attributes, next.SessionID))
+			out, err = scanRow(tx.QueryRow(ctx, updateSQL, updateArgs(cur.ID, next)...))
 			return wrap("update refresh", err)
 		})
 		if errors.Is(err, ErrConflict) {

@@ -25,13 +25,13 @@ type Service struct {
 
 // StartService starts the service with cfg (whose database should come from
 // Database) behind an httptest.Server; everything stops when the test ends.
-func StartService(t testing.TB, cfg config.Config) *Service {
+func StartService(t testing.TB, cfg config.Config, opts ...app.Option) *Service {
 	t.Helper()
 	logs := &LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	a, err := app.New(ctx, cfg, log)
+	a, err := app.New(ctx, cfg, log, opts...)
 	Must(t, err, "start service")
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(func() { srv.Close(); a.Close() })

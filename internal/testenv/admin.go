@@ -1,0 +1,99 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// adminCall calls Keycloak's admin REST API of realm as the service's service account.
+func adminCall(t testing.TB, realm, method, path string, out any) int {
+	t.Helper()
+	tk := ClientToken(t, realm, ServiceClient, ServiceClientSecret)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, KeycloakBase(t)+"/admin/realms/"+realm+path, nil)
+	Must(t, err, "admin request")
+	req.Header.Set("Authorization", "Bearer "+tk.AccessToken)
+	resp, err := http.DefaultClient.Do(req)
+	Must(t, err, "admin "+method+" "+path)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode == http.StatusOK {
+		Must(t, json.Unmarshal(body, out), "decode admin answer")
+	}
+	return resp.StatusCode
+}
+
+// AdminLogout ends every online session of the user (Keycloak's "sign out all").
+func AdminLogout(t testing.TB, realm, userID string) {
+	t.Helper()
+	if st := adminCall(t, realm, http.MethodPost, "/users/"+userID+"/logout", nil); st != http.StatusNoContent {
+		t.Fatalf("testenv: admin logout answered %d", st)
+	}
+}
+
+// Introspect asks Keycloak (as the service's client) about a token.
+func Introspect(t testing.TB, realm, token, hint string) map[string]any {
+	t.Helper()
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
+	req, _ := http.NewRequest(http.MethodPost, KeycloakBase(t)+"/realms/"+realm+"/protocol/openid-connect/token/introspect", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(ServiceClient, ServiceClientSecret)
+	resp, err := http.DefaultClient.Do(req)
+	Must(t, err, "introspect")
+	defer resp.Body.Close()
+	var m map[string]any
+	Must(t, json.NewDecoder(resp.Body).Decode(&m), "decode introspection")
+	return m
+}
+
+// RefreshAtKeycloak presents a refresh token to the realm's token endpoint directly
+// and returns the status code and the OAuth error, if any.
+func RefreshAtKeycloak(t testing.TB, realm, refreshToken string) (int, string) {
+	t.Helper()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken},
+		"client_id": {ServiceClient}, "client_secret": {ServiceClientSecret}}
+	resp, err := http.PostForm(TokenEndpoint(t, realm), form)
+	Must(t, err, "refresh at Keycloak")
+	defer resp.Body.Close()
+	var e struct {
+		Error string `json:"error"`
+		Desc  string `json:"error_description"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	if e.Error != "" {
+		return resp.StatusCode, fmt.Sprintf("%s: %s", e.Error, e.Desc)
+	}
+	return resp.StatusCode, ""
+}
+
+// CallCounter counts HTTP calls by URL path suffix; install it with
+// app.WithKeycloakTransport(counter.Wrap).
+type CallCounter struct{ token, other atomic.Int64 }
+
+// Wrap wraps a transport.
+func (c *CallCounter) Wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if strings.HasSuffix(r.URL.Path, "/protocol/openid-connect/token") {
+			c.token.Add(1)
+		} else {
+			c.other.Add(1)
+		}
+		return rt.RoundTrip(r)
+	})
+}
+
+// TokenCalls is how many token-endpoint calls were made.
+func (c *CallCounter) TokenCalls() int64 { return c.token.Load() }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -1,0 +1,10 @@
+// Package tokens is the access-token service: it turns a stored refresh or offline
+// token into a fresh access token, stores the successor Keycloak rotates in, and
+// keeps a bounded in-memory cache of access tokens that every replica evicts when the
+// database announces a deletion or an invalidation.
+//
+// It guarantees that a stored refresh token is presented to Keycloak at most once:
+// refreshes of one row are serialised by the row lock (across processes) and by a
+// single flight (within one), and always use the token read under the lock. It must
+// never log a token or return one to a caller who does not own the row.
+package tokens

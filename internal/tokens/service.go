@@ -1,0 +1,242 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/seal"
+	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/vault"
+)
+
+// Store is the part of the repository the service needs.
+type Store interface {
+	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row) (store.Row, error)) (store.Row, error)
+	GetBySession(ctx context.Context, sid string, t store.TokenType) (store.Row, error)
+	Listen(ctx context.Context, channel string, onNotify func(string), onState func(bool))
+}
+
+// Vault is the part of the vault service the access-token service needs.
+type Vault interface {
+	Lookup(ctx context.Context, c caller.Caller, id string) (store.Row, error)
+	Open(row store.Row) (string, error)
+	Seal(row store.Row, token string) (store.Row, error)
+	Ring() *seal.Ring
+}
+
+// Refresher performs the refresh_token grant.
+type Refresher interface {
+	Refresh(ctx context.Context, refreshToken string, retries int) (keycloak.TokenSet, error)
+}
+
+// Options configures the service.
+type Options struct {
+	MinTTL          time.Duration // default minimum remaining lifetime of a cached token
+	CacheSize       int           // bound on cached access tokens; 0 disables the cache
+	Retries         int           // retries of a refresh Keycloak certainly did not process
+	RefreshDeadline time.Duration // bound on one refresh, lock wait included
+	Log             *slog.Logger
+	Now             func() time.Time
+}
+
+// Access is a fresh access token.
+type Access struct {
+	AccessToken string
+	ExpiresIn   int // seconds of life left
+	TokenType   string
+	Scope       string
+}
+
+// Service issues access tokens from stored tokens. Safe for concurrent use; Run must
+// be running for the cache to be used at all.
+type Service struct {
+	st    Store
+	vault Vault
+	kc    Refresher
+	opt   Options
+	cache *cache
+	group singleflight.Group
+}
+
+// New returns the service. Its cache stays cold until Run connects the eviction feed.
+func New(st Store, v Vault, kc Refresher, opt Options) *Service {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.RefreshDeadline <= 0 {
+		opt.RefreshDeadline = 30 * time.Second
+	}
+	return &Service{st: st, vault: v, kc: kc, opt: opt, cache: newCache(opt.CacheSize)}
+}
+
+// Run follows the database's eviction feed until ctx ends. While it is disconnected
+// the cache is bypassed.
+func (s *Service) Run(ctx context.Context) {
+	if s.opt.CacheSize <= 0 {
+		return
+	}
+	s.st.Listen(ctx, store.EvictChannel, s.cache.evict, s.cache.setHealthy)
+}
+
+// CacheStats reports the cache's counters.
+func (s *Service) CacheStats() Stats { return s.cache.stats() }
+
+// Evict drops a row's cached access token in this process (the database feed does it
+// for every replica; this is for callers that know first).
+func (s *Service) Evict(id string) { s.cache.evict(id) }
+
+// AccessToken returns an access token minted from the stored token id, which the
+// caller must own (or be a service caller). A cached token is served while it lives
+// longer than minTTL; otherwise the stored token is refreshed at Keycloak.
+func (s *Service) AccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (Access, error) {
+	if minTTL < 0 {
+		minTTL = s.opt.MinTTL
+	}
+	if e, ok := s.cache.get(id, s.opt.Now(), minTTL); ok {
+		if !c.CanActFor(e.userID) {
+			return Access{}, vault.ErrNotFound
+		}
+		return s.answer(e), nil
+	}
+	row, err := s.vault.Lookup(ctx, c, id)
+	if err != nil {
+		return Access{}, err
+	}
+	if row.Status == store.StatusInvalid {
+		return Access{}, storedFailure(row)
+	}
+	e, err := s.refreshShared(ctx, row.ID, minTTL, false)
+	if err != nil {
+		return Access{}, err
+	}
+	return s.answer(e), nil
+}
+
+// RefreshBySession refreshes the REFRESH row bound to the caller's session and stores
+// its successor; it returns the row id (the Python service's /v1/refresh-token-id).
+func (s *Service) RefreshBySession(ctx context.Context, c caller.Caller) (string, error) {
+	if c.SessionID == "" {
+		return "", vault.ErrNoSession
+	}
+	row, err := s.st.GetBySession(ctx, c.SessionID, store.Refresh)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && row.UserID != c.Subject) {
+		return "", vault.ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	if row.Status == store.StatusInvalid {
+		return "", storedFailure(row)
+	}
+	if _, err := s.refreshShared(ctx, row.ID, 0, true); err != nil {
+		return "", err
+	}
+	return row.ID, nil
+}
+
+func (s *Service) answer(e entry) Access {
+	left := int(e.expiry.Sub(s.opt.Now()).Seconds())
+	return Access{AccessToken: e.accessToken, ExpiresIn: max(left, 0), TokenType: e.tokenType, Scope: e.scope}
+}
+
+// refreshShared makes concurrent requests for one row in this process share one
+// refresh. The refresh runs detached from any one caller's cancellation (the others
+// still wait for it), bounded by RefreshDeadline.
+func (s *Service) refreshShared(ctx context.Context, id string, minTTL time.Duration, force bool) (entry, error) {
+	key := id
+	if force {
+		key = "force:" + id
+	}
+	ch := s.group.DoChan(key, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.RefreshDeadline)
+		defer cancel()
+		return s.refresh(rctx, id, minTTL, force)
+	})
+	select {
+	case <-ctx.Done():
+		return entry{}, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return entry{}, r.Err
+		}
+		return r.Val.(entry), nil
+	}
+}
+
+// refresh holds the row lock across the Keycloak call, so that no other process
+// presents the same stored token, and always refreshes the token read under the lock.
+func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, force bool) (entry, error) {
+	if !force {
+		// A flight that ended while we queued may have filled the cache.
+		if e, ok := s.cache.get(id, s.opt.Now(), minTTL); ok {
+			return e, nil
+		}
+	}
+	var (
+		ts        keycloak.TokenSet
+		permanent error
+	)
+	row, err := s.st.Update(ctx, id, func(ctx context.Context, cur store.Row) (store.Row, error) {
+		if cur.Status == store.StatusInvalid {
+			permanent = storedFailure(cur)
+			return store.Row{}, store.ErrUnchanged
+		}
+		token, err := s.vault.Open(cur)
+		if err != nil {
+			return store.Row{}, err
+		}
+		ts, err = s.kc.Refresh(ctx, token, s.opt.Retries)
+		if keycloak.IsInvalidGrant(err) {
+			permanent = err
+			var ke *keycloak.Error
+			errors.As(err, &ke)
+			cur.Status, cur.LastError = store.StatusInvalid, ke.Code+": "+ke.Description
+			return cur, nil
+		}
+		if err != nil {
+			return store.Row{}, err
+		}
+		now := s.opt.Now()
+		next := cur
+		next.LastUsedAt = &now
+		switch {
+		case ts.RefreshToken != "" && ts.RefreshToken != token:
+			// Rotated: the successor replaces the token in this row, keeping its type.
+			return s.vault.Seal(next, ts.RefreshToken)
+		case s.vault.Ring().NeedsReseal(seal.Sealed{Ciphertext: cur.EncryptedToken, IV: cur.IV, MAC: cur.MAC, KeyID: cur.KeyID}):
+			return s.vault.Seal(next, token)
+		}
+		return next, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return entry{}, vault.ErrNotFound
+	}
+	if err != nil {
+		return entry{}, err
+	}
+	if permanent != nil {
+		s.cache.evict(id)
+		return entry{}, permanent
+	}
+	e := entry{id: id, userID: row.UserID, accessToken: ts.AccessToken, tokenType: ts.TokenType,
+		scope: ts.Scope, expiry: ts.Expiry}
+	s.cache.put(e)
+	return e, nil
+}
+
+// storedFailure is the error a row marked invalid answers with, identical in shape to
+// the Keycloak refusal that marked it.
+func storedFailure(row store.Row) error {
+	code, desc, _ := strings.Cut(row.LastError, ": ")
+	if code == "" {
+		code = "invalid_grant"
+	}
+	return &keycloak.Error{Op: "refresh", Status: 400, Code: code, Description: desc}
+}
