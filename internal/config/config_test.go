@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -157,5 +158,30 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		assert.NotContains(t, out, "0123456789abcdef0123456789abcdef-state")
 		assert.NotContains(t, out, c.EncryptionKey.Reveal())
 		assert.NotContains(t, out, "u:p@")
+	}
+}
+
+// TestEnvExampleMatchesConfig keeps .env.example honest: it names every variable the
+// service reads, and nothing else.
+func TestEnvExampleMatchesConfig(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", ".env.example"))
+	require.NoError(t, err)
+	documented := map[string]bool{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimPrefix(strings.TrimSpace(line), "#")
+		if k, _, ok := strings.Cut(line, "="); ok && k == strings.ToUpper(k) && !strings.Contains(k, " ") {
+			documented[k] = true
+		}
+	}
+	read := map[string]bool{}
+	typ := reflect.TypeOf(env{})
+	for i := 0; i < typ.NumField(); i++ {
+		read[typ.Field(i).Tag.Get("envconfig")] = true
+	}
+	for k := range read {
+		assert.True(t, documented[k], "%s is read but not in .env.example", k)
+	}
+	for k := range documented {
+		assert.True(t, read[k], "%s is in .env.example but not read", k)
 	}
 }
