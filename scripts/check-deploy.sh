@@ -177,6 +177,7 @@ check_chart() {
   refuse "no Keycloak issuer" 'env.KEYCLOAK_ISSUER is required' --set-string env.KEYCLOAK_ISSUER=
   refuse "no Secret name" 'secrets.existingSecret (or a name for DATABASE_URL) is required' --set-string secrets.existingSecret=
   refuse "an HPA below two replicas" 'minReplicas must be at least 2' --set autoscaling.enabled=true --set autoscaling.minReplicas=1
+  refuse "an unknown value (values.schema.json)" "additional properties 'replicas' not allowed" --set replicas=5
   log "Helm chart: ok ($(since "$t"))"
 }
 
