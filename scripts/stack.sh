@@ -109,6 +109,13 @@ pg_answers() {
   PGCONNECT_TIMEOUT=3 psql "$PG_LIBPQ_URL" -XAtqc 'select 1' >/dev/null 2>&1
 }
 
+# The tests create a throw-away database per test, so the role needs CREATEDB.
+pg_check_createdb() {
+  local ok
+  ok=$(psql "$PG_LIBPQ_URL" -XAtqc 'select rolcreatedb from pg_roles where rolname = current_user' 2>/dev/null) || ok=
+  [[ $ok == t ]] || log "WARNING: role $PG_USER lacks CREATEDB; tests that create a database per test will fail"
+}
+
 pg_ensure_installed() {
   if have pg_lsclusters && compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
     return
@@ -151,6 +158,7 @@ pg_up() {
   parse_database_url
   if pg_answers; then
     log "PostgreSQL: $PG_HOST:$PG_PORT/$PG_DB answers, using it"
+    pg_check_createdb
     return
   fi
   case $PG_HOST in
@@ -240,8 +248,9 @@ kc_download() {
   kc_tarball_ok && return
   log "Keycloak: downloading keycloak-quarkus-dist $KC_VERSION from Maven Central"
   rm -f "$KC_TARBALL" "$KC_TARBALL.sha1"
-  mvn -q -B dependency:get -Dmaven.repo.local="$M2_REPO" \
-    -Dartifact="org.keycloak:keycloak-quarkus-dist:$KC_VERSION:tar.gz" -Dtransitive=false ||
+  # stdout to stderr: even -q prints colour resets there.
+  mvn -q -B -Dstyle.color=never dependency:get -Dmaven.repo.local="$M2_REPO" \
+    -Dartifact="org.keycloak:keycloak-quarkus-dist:$KC_VERSION:tar.gz" -Dtransitive=false >&2 ||
     die "mvn dependency:get of keycloak-quarkus-dist $KC_VERSION failed"
   kc_tarball_ok || die "downloaded $KC_TARBALL is damaged (checksum); delete it and retry"
 }
@@ -371,22 +380,21 @@ kc_stop() {
   rm -f "$KC_PID_FILE"
 }
 
+# Download (once) and unpack (once per cache dir); sets KC_COLD and the timings.
+kc_install() {
+  [[ -x $KC_HOME/bin/kc.sh ]] && return # the tarball is only needed to unpack
+  local t=$EPOCHREALTIME
+  KC_COLD=1
+  kc_download
+  T_DOWNLOAD=$(since "$t")
+  t=$EPOCHREALTIME
+  kc_unpack
+  T_UNPACK=$(since "$t")
+}
+
 # Sets KC_STARTED=1 when it had to start Keycloak; fills the timing variables.
 kc_up() {
-  local t
-  t=$EPOCHREALTIME
-  kc_ensure_tools
-  if [[ ! -x $KC_HOME/bin/kc.sh ]]; then # the tarball is only needed to unpack
-    KC_COLD=1
-    kc_download
-    T_DOWNLOAD=$(since "$t")
-    t=$EPOCHREALTIME
-    kc_unpack
-    T_UNPACK=$(since "$t")
-  fi
-
-  t=$EPOCHREALTIME
-  local pid
+  local pid t=$EPOCHREALTIME
   if pid=$(kc_pid); then
     if kc_realm_stale; then
       log "Keycloak: realm files changed since its database was created; re-importing"
@@ -407,10 +415,15 @@ kc_up() {
     return
   elif port_busy "$KC_PORT" || port_busy "$KC_MGMT_PORT"; then
     die "port $KC_PORT or $KC_MGMT_PORT on 127.0.0.1 is taken by something else; free it or set KEYCLOAK_PORT / KEYCLOAK_MGMT_PORT"
-  elif kc_realm_stale; then
+  fi
+
+  kc_ensure_tools
+  kc_install
+  if kc_realm_stale; then
     log "Keycloak: realm files changed since its database was created; re-importing"
     kc_wipe_data
   fi
+  t=$EPOCHREALTIME
   kc_start
   kc_wait_ready
   KC_STARTED=1
