@@ -34,10 +34,11 @@ const (
 )
 
 // TestGracefulShutdown starts the real binary under a steady load, sends SIGTERM and
-// checks the rolling-update contract: readiness turns 503 at once while the listener
-// stays open for the drain delay, a request in flight when the listener closes still
-// gets its whole answer, every answer is complete and valid, and the process exits 0
-// within drain delay + shutdown timeout.
+// checks the rolling-update contract: readiness turns 503 while the listener stays open
+// for the drain delay (and /health keeps answering), a request whose handler is still
+// running when the listener closes gets its whole answer, every answer is complete and
+// valid (no 5xx but readiness's 503), only connections attempted after the listener
+// closed are refused, and the process exits 0 within drain delay + shutdown timeout.
 func TestGracefulShutdown(t *testing.T) {
 	testenv.Integration(t)
 	bin := buildBinary(t)
@@ -52,7 +53,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond) // some load before the signal
 
-	slow := openSlowRequest(t, base) // headers half sent: in flight from here on
+	slow := openSlowRequest(t, base) // body half sent: its handler is running from here on
 	sigAt := time.Now()
 	rec.mark(sigAt)
 	require.NoError(t, proc.Process.Signal(syscall.SIGTERM))
