@@ -287,6 +287,18 @@ for o in docs:
     if o["kind"] == "Secret":
         bad(o, "the chart must not create Secrets (it references existing ones)")
 
+# Selectors must pick the serving pods only (never the migration Job's pod).
+def matches(selector, labels):
+    return all(labels.get(k) == v for k, v in (selector or {}).items())
+pods = {o["kind"]: o["spec"]["template"]["metadata"].get("labels", {}) for o in docs if o["kind"] in ("Deployment", "Job")}
+for o in docs:
+    sel = o["spec"].get("selector") if o["kind"] in ("Service", "PodDisruptionBudget") else None
+    if sel is None:
+        continue
+    sel = sel.get("matchLabels", sel) if o["kind"] == "PodDisruptionBudget" else sel
+    if not matches(sel, pods.get("Deployment", {})): bad(o, "selector does not match the Deployment's pods")
+    if "Job" in pods and matches(sel, pods["Job"]): bad(o, "selector matches the migration Job's pod")
+
 want = {"Deployment": 1, "Service": 1}
 if case != "self-migrate":
     want.update({"Job": 1, "PodDisruptionBudget": 1})

@@ -26,6 +26,12 @@ app.kubernetes.io/name: {{ include "auth-manager.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* The serving pods only: the migration Job's pod must not match Service, PDB or spread. */}}
+{{- define "auth-manager.serverSelectorLabels" -}}
+{{ include "auth-manager.selectorLabels" . }}
+app.kubernetes.io/component: server
+{{- end }}
+
 {{- define "auth-manager.labels" -}}
 helm.sh/chart: {{ include "auth-manager.chart" . }}
 {{ include "auth-manager.selectorLabels" . }}
