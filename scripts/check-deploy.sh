@@ -169,7 +169,6 @@ check_chart() {
   done
 
   # Values the chart must refuse, each with its own message.
-  local base=$CHART/ci/default-values.yaml
   refuse "a secret as a plain env value" 'env.DATABASE_URL: a secret' --set-string env.DATABASE_URL=postgres://x
   refuse "a secret in extraEnv" 'extraEnv STATE_TOKEN_SECRET: a secret' --set 'extraEnv[0].name=STATE_TOKEN_SECRET' --set 'extraEnv[0].value=x'
   refuse "a chart-managed variable" 'env.SHUTDOWN_TIMEOUT: set by the chart' --set-string env.SHUTDOWN_TIMEOUT=5

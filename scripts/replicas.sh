@@ -82,6 +82,7 @@ start() {
     cd "$DIR"
     export HOST=127.0.0.1 PORT=$port AUTH_MANAGER_SKIP_MIGRATIONS=true
     export KEYCLOAK_CONSENT_REDIRECT_URI=http://127.0.0.1:$port/v1/offline-token/callback
+    # shellcheck disable=SC2016 # $$ and $0 are for the inner shell: it records its own pid
     exec setsid bash -c 'echo $$ >"$0"; exec "$@"' "$(pid_file "$port")" \
       "$BIN" serve >"$(log_file "$port")" 2>&1 </dev/null
   ) &
