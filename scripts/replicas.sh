@@ -44,7 +44,7 @@ replica_pid() {
   local pid
   pid=$(cat "$(pid_file "$1")" 2>/dev/null) || return 1
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == "$BIN serve "* ]] || return 1
+  [[ $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") == "$BIN serve "* ]] || return 1
   echo "$pid"
 }
 
@@ -146,7 +146,10 @@ cmd_down() {
     kill -TERM "$pid" 2>/dev/null || true
   done
   for port in "${PORTS[@]}"; do
-    pid=$(replica_pid "$port") || continue
+    if ! pid=$(replica_pid "$port"); then
+      rm -f "$(pid_file "$port")"
+      continue
+    fi
     for ((i = 0; i < grace * 10; i++)); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1

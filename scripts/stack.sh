@@ -11,7 +11,7 @@
 #   DATABASE_URL            default postgres://auth_manager:auth_manager@127.0.0.1:5432/auth_manager?sslmode=disable
 #   KEYCLOAK_PORT           default 8080 (HTTP)
 #   KEYCLOAK_MGMT_PORT      default 9000 (health)
-#   KEYCLOAK_START_TIMEOUT  default 180 (seconds to wait for /health/ready)
+#   KEYCLOAK_START_TIMEOUT  default 240 (seconds to wait for /health/ready)
 #   AUTH_MANAGER_CACHE      default ~/.cache/auth-manager (Keycloak install, log, pid, state)
 #   MAVEN_REPO_LOCAL        default ~/.m2/repository
 #
@@ -38,7 +38,8 @@ readonly KC_LOG=$CACHE_DIR/keycloak.log
 readonly KC_REALM_HASH_FILE=$KC_HOME/data/realm-files.sha256
 readonly KC_PORT=${KEYCLOAK_PORT:-8080}
 readonly KC_MGMT_PORT=${KEYCLOAK_MGMT_PORT:-9000}
-readonly KC_START_TIMEOUT=${KEYCLOAK_START_TIMEOUT:-180}
+# The first start re-augments Quarkus; on 2 busy cores it has taken 85 s.
+readonly KC_START_TIMEOUT=${KEYCLOAK_START_TIMEOUT:-240}
 readonly KC_STOP_TIMEOUT=30
 readonly KC_URL=http://127.0.0.1:$KC_PORT
 readonly M2_REPO=${MAVEN_REPO_LOCAL:-$HOME/.m2/repository}
@@ -248,10 +249,13 @@ kc_download() {
   kc_tarball_ok && return
   log "Keycloak: downloading keycloak-quarkus-dist $KC_VERSION from Maven Central"
   rm -f "$KC_TARBALL" "$KC_TARBALL.sha1"
-  # stdout to stderr: even -q prints colour resets there.
-  mvn -q -B -Dstyle.color=never dependency:get -Dmaven.repo.local="$M2_REPO" \
-    -Dartifact="org.keycloak:keycloak-quarkus-dist:$KC_VERSION:tar.gz" -Dtransitive=false >&2 ||
-    die "mvn dependency:get of keycloak-quarkus-dist $KC_VERSION failed"
+  # Output to a file: maven prints errors on stdout, and colour resets even with -q.
+  if ! mvn -q -B dependency:get -Dmaven.repo.local="$M2_REPO" \
+    -Dartifact="org.keycloak:keycloak-quarkus-dist:$KC_VERSION:tar.gz" -Dtransitive=false \
+    >"$CACHE_DIR/mvn.log" 2>&1; then
+    tail -n 20 "$CACHE_DIR/mvn.log" >&2
+    die "mvn dependency:get of keycloak-quarkus-dist $KC_VERSION failed (log: $CACHE_DIR/mvn.log)"
+  fi
   kc_tarball_ok || die "downloaded $KC_TARBALL is damaged (checksum); delete it and retry"
 }
 
