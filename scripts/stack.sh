@@ -530,7 +530,7 @@ main() {
   case $cmd in
     up) cmd_up "$@" ;;
     down) cmd_down "$@" ;;
-    status) cmd_status "$@" ;;
+    status) cmd_status "$@" 2>&1 ;; # a report: stdout, unlike up/down's progress lines
     env) cmd_env "$@" ;;
     reset) cmd_reset ;;
     -h | --help | help) usage ;;
