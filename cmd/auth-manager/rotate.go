@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/app"
+	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
@@ -55,8 +56,12 @@ func rotateKeys(ctx context.Context, cfg config.Config, log *slog.Logger, args [
 	}
 	fmt.Fprintf(stdout, "done: %d re-sealed, %d unusable, %d remaining, in %.1fs (%.0f rows/s); current key %s\n",
 		res.Resealed, res.Unusable, res.Remaining, secs, float64(res.Resealed)/max(secs, 0.001), ring.CurrentKeyID())
-	log.Info("audit", "event", "key_rotation", "resealed", res.Resealed, "unusable", res.Unusable,
-		"remaining", res.Remaining, "key_id", ring.CurrentKeyID(), "outcome", "ok")
+	ev := audit.Event{Name: audit.KeyRotation, Detail: fmt.Sprintf("resealed=%d unusable=%d remaining=%d key_id=%s",
+		res.Resealed, res.Unusable, res.Remaining, ring.CurrentKeyID())}
+	if res.Remaining > 0 {
+		ev.Outcome, ev.ErrorCode = audit.Failed, "rows_remaining"
+	}
+	audit.New(log).Record(ctx, ev)
 	for _, id := range res.UnusableIDs {
 		fmt.Fprintf(stdout, "unusable: %s\n", id)
 	}

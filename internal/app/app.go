@@ -7,14 +7,17 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/httpapi"
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/metrics"
 	"github.com/auth-manager/auth-manager/internal/seal"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/tokens"
@@ -29,8 +32,11 @@ type App struct {
 	Keycloak *keycloak.Client
 	Vault    *vault.Service
 	Tokens   *tokens.Service
-	Handler  http.Handler
-	draining atomic.Bool
+	Metrics  *metrics.Metrics
+
+	vaultRows *metrics.VaultRows
+	Handler   http.Handler
+	draining  atomic.Bool
 
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup
@@ -54,11 +60,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 	}
 	a := &App{cfg: cfg, log: log, Store: st}
+	a.Metrics = metrics.New(metrics.BuildInfo{Version: cfg.AppVersion, Commit: cfg.CommitSHA})
+	auditLog := audit.New(log)
 	a.Keycloak = keycloak.New(keycloak.Options{
 		IssuerURL: cfg.Keycloak.IssuerURL(), BaseURL: cfg.Keycloak.BaseURL, Realm: cfg.Keycloak.Realm,
 		ClientID: cfg.Keycloak.ClientID, ClientSecret: cfg.Keycloak.ClientSecret.Reveal(),
 		RedirectURL: cfg.Keycloak.ConsentRedirectURI, Timeout: cfg.Keycloak.Timeout,
-		WrapTransport: o.wrapKeycloak,
+		WrapTransport: o.wrapKeycloak, Observe: a.Metrics.ObserveKeycloak,
 	}, log)
 	ring, err := NewRing(cfg)
 	if err != nil {
@@ -66,18 +74,32 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
-		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log,
+		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog,
 	})
 	a.Tokens = tokens.New(st, a.Vault, a.Keycloak, tokens.Options{
 		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,
 		RefreshDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+1) + 5*time.Second, Log: log,
+		Audit: auditLog, OnRefresh: a.Metrics.Refresh,
+	})
+	a.Metrics.RegisterCache(func() metrics.CacheStats {
+		s := a.Tokens.CacheStats()
+		return metrics.CacheStats{Hits: s.Hits, Misses: s.Misses, Evictions: s.Evictions, Size: s.Size, Healthy: s.Healthy}
+	})
+	a.Metrics.RegisterPool(st.Pool())
+	a.vaultRows = a.Metrics.RegisterVaultRows(func(ctx context.Context) ([]metrics.RowCount, error) {
+		counts, err := st.CountByTypeStatus(ctx)
+		out := make([]metrics.RowCount, 0, len(counts))
+		for _, c := range counts {
+			out = append(out, metrics.RowCount{Type: strings.ToLower(c.Type), Status: c.Status, Count: c.Count})
+		}
+		return out, err
 	})
 	auth := introspect.New(a.Keycloak, introspect.Options{
 		Mode: cfg.Auth.Mode, ServiceRole: cfg.Auth.ServiceRole, ClientID: cfg.Keycloak.ClientID,
 		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
 	})
 	a.startBackground(ctx)
-	a.Handler = httpapi.NewHandler(httpapi.Deps{
+	deps := httpapi.Deps{
 		Log:          log,
 		Info:         httpapi.AppInfo{Name: cfg.AppName, Version: cfg.AppVersion, Commit: cfg.CommitSHA},
 		DB:           st,
@@ -87,7 +109,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		CORS:         httpapi.CORS{Origins: cfg.CORSOrigins, AllowCredentials: cfg.CORSAllowCredentials},
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 		Draining:     a.draining.Load,
-	})
+		Metrics:      a.Metrics,
+	}
+	if cfg.MetricsAddr == "" {
+		deps.MetricsHandler = a.Metrics.Handler()
+	}
+	a.Handler = httpapi.NewHandler(deps)
 	return a, nil
 }
 
@@ -156,6 +183,7 @@ func (a *App) startBackground(ctx context.Context) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBackground = cancel
 	a.background.Go(func() { a.Tokens.Run(bg) })
+	a.background.Go(func() { a.vaultRows.Run(bg, 30*time.Second) })
 }
 
 // Close stops the background workers and releases the App's resources.
@@ -180,8 +208,23 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var metricsSrv *http.Server
+	if a.cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		metricsSrv = &http.Server{Handler: a.Metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+		a.log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	a.log.Info("listening", "addr", ln.Addr().String(), "version", a.cfg.AppVersion)
 
 	select {
@@ -194,6 +237,9 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	time.Sleep(drainDelay)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
+	if metricsSrv != nil {
+		defer metricsSrv.Close()
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
@@ -203,3 +249,6 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	a.log.Info("stopped")
 	return nil
 }
+
+// RefreshVaultRows recounts the vault-rows gauge now (it otherwise refreshes every 30 s).
+func (a *App) RefreshVaultRows(ctx context.Context) { a.vaultRows.Refresh(ctx) }

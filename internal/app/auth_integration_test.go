@@ -70,6 +70,7 @@ func TestCallerAuthentication(t *testing.T) {
 				{"basic scheme", "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:alice-password")), "unauthorized"},
 				{"bearer without token", "Bearer ", "unauthorized"},
 				{"garbage", "Bearer not-a-token", "unauthorized"},
+				{"alg none", "Bearer " + algNone(t, valid), "unauthorized"},
 				{"garbage JWT shape", "Bearer aaaaaaaaaa.bbbbbbbbbbbb.cccccccccccc", map[string]string{config.AuthModeIntrospect: "token_not_active", config.AuthModeJWT: "unauthorized"}[mode]},
 				{"signed by another key", "Bearer " + resign(t, valid), notActive},
 				{"another realm", "Bearer " + testenv.PasswordLogin(t, testenv.RotationRealm, testenv.ServiceClient, testenv.ServiceClientSecret, testenv.Alice, "openid").AccessToken, notActive},
@@ -102,6 +103,14 @@ func TestCallerAuthentication(t *testing.T) {
 			assert.NotContains(t, svc.Logs.String(), valid, "a token reached the log")
 		})
 	}
+}
+
+// algNone returns token's claims under an unsigned "alg":"none" header.
+func algNone(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	require.Len(t, parts, 3)
+	return base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + ".c2ln"
 }
 
 // resign returns token's header and claims signed by a fresh RSA key that Keycloak

@@ -52,6 +52,9 @@ type Config struct {
 
 	HTTP   HTTP
 	Tokens Tokens
+	// MetricsAddr, when set (e.g. ":9100"), serves /metrics on its own listener instead
+	// of the API's.
+	MetricsAddr string
 	// SkipMigrations leaves the schema alone at serve start (a separate job migrates).
 	SkipMigrations bool
 }
@@ -156,13 +159,14 @@ type env struct {
 	IntrospectionTTL int    `envconfig:"AUTH_MANAGER_INTROSPECTION_CACHE_TTL" default:"30"`
 	AllowedClients   string `envconfig:"AUTH_MANAGER_ALLOWED_CLIENTS"`
 
-	MaxBodyBytes    int64 `envconfig:"HTTP_MAX_BODY_BYTES" default:"65536"`
-	ReadTimeout     int   `envconfig:"HTTP_READ_TIMEOUT" default:"15"`
-	WriteTimeout    int   `envconfig:"HTTP_WRITE_TIMEOUT" default:"30"`
-	IdleTimeout     int   `envconfig:"HTTP_IDLE_TIMEOUT" default:"120"`
-	ShutdownTimeout int   `envconfig:"SHUTDOWN_TIMEOUT" default:"20"`
-	DrainDelay      int   `envconfig:"SHUTDOWN_DRAIN_DELAY" default:"0"`
-	SkipMigrations  bool  `envconfig:"AUTH_MANAGER_SKIP_MIGRATIONS" default:"false"`
+	MaxBodyBytes    int64  `envconfig:"HTTP_MAX_BODY_BYTES" default:"65536"`
+	ReadTimeout     int    `envconfig:"HTTP_READ_TIMEOUT" default:"15"`
+	WriteTimeout    int    `envconfig:"HTTP_WRITE_TIMEOUT" default:"30"`
+	IdleTimeout     int    `envconfig:"HTTP_IDLE_TIMEOUT" default:"120"`
+	ShutdownTimeout int    `envconfig:"SHUTDOWN_TIMEOUT" default:"20"`
+	DrainDelay      int    `envconfig:"SHUTDOWN_DRAIN_DELAY" default:"0"`
+	SkipMigrations  bool   `envconfig:"AUTH_MANAGER_SKIP_MIGRATIONS" default:"false"`
+	MetricsAddr     string `envconfig:"METRICS_ADDR"`
 }
 
 // Load reads .env from dotenvPath (if it exists; real environment variables win), then
@@ -209,6 +213,7 @@ func (e env) build() (Config, error) {
 		CORSAllowCredentials: e.CORSAllowCredentials,
 		SkipMigrations:       e.SkipMigrations,
 		RejectLegacy:         e.RejectLegacy,
+		MetricsAddr:          e.MetricsAddr,
 	}
 	var err error
 	if c.LogLevel, err = parseLevel(e.LogLevel); err != nil {

@@ -12,14 +12,14 @@ import (
 // DataEnvelope is every success answer: {"data": …}.
 type DataEnvelope[T any] struct {
 	Data T `json:"data"`
-}
+} // @name DataEnvelope
 
 // ErrorEnvelope is every failure answer.
 type ErrorEnvelope struct {
 	Error   string         `json:"error" example:"Token not found"`
 	Code    string         `json:"code" example:"token_not_found"`
-	Reason  *string        `json:"reason"`
-	Details map[string]any `json:"details"`
+	Reason  *string        `json:"reason" extensions:"x-nullable"`
+	Details map[string]any `json:"details" extensions:"x-nullable"`
 } // @name ErrorEnvelope
 
 // encode writes v as the success envelope.

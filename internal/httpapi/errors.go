@@ -80,8 +80,13 @@ type errorWriter struct{ log *slog.Logger }
 
 func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	ae := classify(err)
+	// ERROR is for our own faults; a dependency that is down or refuses (502/503) is a
+	// WARN, and a deliberate 503 (draining) is covered by that too.
 	level := slog.LevelInfo
-	if ae.status >= 500 {
+	switch {
+	case ae.status == http.StatusBadGateway || ae.status == http.StatusServiceUnavailable:
+		level = slog.LevelWarn
+	case ae.status >= 500:
 		level = slog.LevelError
 	}
 	ew.log.Log(r.Context(), level, "request failed", "request_id", requestID(r.Context()),

@@ -14,15 +14,12 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/auth-manager/auth-manager/internal/requestid"
 )
 
-type requestIDKey struct{}
-
 // requestID returns the request id set by withRequestID.
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+func requestID(ctx context.Context) string { return requestid.From(ctx) }
 
 // withRequestID takes X-Request-ID from the request when it is sane (at most 128
 // characters of [A-Za-z0-9._:-]) and generates one otherwise, then echoes it.
@@ -33,7 +30,7 @@ func withRequestID(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-ID", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
 	})
 }
 
@@ -80,10 +77,15 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// accessLog writes one structured line per request. It logs the route pattern and
-// path, never the query string (the consent callback carries a code and state there)
-// and never a header value other than the request id.
-func accessLog(log *slog.Logger, now func() time.Time) func(http.Handler) http.Handler {
+// HTTPMetrics records answered requests.
+type HTTPMetrics interface {
+	ObserveHTTP(route, method string, status int, d time.Duration)
+}
+
+// accessLog writes one structured line per request and feeds the request metrics. It
+// logs the route pattern and path, never the query string (the consent callback
+// carries a code and state there) and never a header value other than the request id.
+func accessLog(log *slog.Logger, now func() time.Time, m HTTPMetrics) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := now()
@@ -96,6 +98,10 @@ func accessLog(log *slog.Logger, now func() time.Time) func(http.Handler) http.H
 			if rc := chi.RouteContext(r.Context()); rc != nil {
 				route = rc.RoutePattern()
 			}
+			took := now().Sub(start)
+			if m != nil {
+				m.ObserveHTTP(route, r.Method, rec.status, took)
+			}
 			log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
 				slog.String("request_id", requestID(r.Context())),
 				slog.String("method", r.Method),
@@ -103,7 +109,7 @@ func accessLog(log *slog.Logger, now func() time.Time) func(http.Handler) http.H
 				slog.String("route", route),
 				slog.Int("status", rec.status),
 				slog.Int("bytes", rec.bytes),
-				slog.Float64("duration_ms", float64(now().Sub(start).Microseconds())/1000),
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 			)
 		})
 	}

@@ -19,6 +19,9 @@ type Deps struct {
 	Tokens       Tokens
 	CORS         CORS
 	MaxBodyBytes int64
+	// Metrics records HTTP requests; MetricsHandler, when set, is served at /metrics.
+	Metrics        HTTPMetrics
+	MetricsHandler http.Handler
 	// Draining reports that the server is shutting down; readiness answers 503 then.
 	Draining func() bool
 }
@@ -30,7 +33,7 @@ func NewHandler(d Deps) http.Handler {
 	}
 	ew := errorWriter{log: d.Log}
 	r := chi.NewRouter()
-	r.Use(withRequestID, accessLog(d.Log, d.Now), recoverer(d.Log, ew), cors(d.CORS), limitBody(d.MaxBodyBytes, ew))
+	r.Use(withRequestID, accessLog(d.Log, d.Now, d.Metrics), recoverer(d.Log, ew), cors(d.CORS), limitBody(d.MaxBodyBytes, ew))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		ew.write(w, r, &apiError{status: http.StatusNotFound, code: "not_found", msg: "No such endpoint"})
 	})
@@ -41,6 +44,9 @@ func NewHandler(d Deps) http.Handler {
 	r.Get("/health", handleHealth())
 	r.Get("/health/ready", handleReady(d.Info, d.DB, d.Draining, ew))
 	r.Get("/version", handleVersion(d.Info, d.DB, ew))
+	if d.MetricsHandler != nil {
+		r.Method(http.MethodGet, "/metrics", d.MetricsHandler)
+	}
 
 	r.Route("/v1", func(r chi.Router) {
 		r.Group(func(r chi.Router) {

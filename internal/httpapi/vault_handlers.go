@@ -36,9 +36,9 @@ type TokenMeta struct {
 	PersistentTokenID string         `json:"persistent_token_id" example:"0b7f6c1e-3f1a-4d3c-9d4e-2a1b3c4d5e6f"`
 	TokenType         string         `json:"token_type" enums:"refresh,offline" example:"refresh"`
 	SessionStateID    string         `json:"session_state_id" example:"8d2f0c1e-7a6b-4e2d-9f3c-1b2a3c4d5e6f"`
-	Attributes        map[string]any `json:"attributes"`
-	CreatedAt         time.Time      `json:"created_at"`
-	UpdatedAt         *time.Time     `json:"updated_at"`
+	Attributes        map[string]any `json:"attributes" extensions:"x-nullable"`
+	CreatedAt         time.Time      `json:"created_at" format:"date-time"`
+	UpdatedAt         *time.Time     `json:"updated_at" format:"date-time" extensions:"x-nullable"`
 } // @name TokenMeta
 
 // DeletionAnswer reports what a delete did.

@@ -97,6 +97,12 @@ func (a *Authenticator) introspect(ctx context.Context, token string) (keycloak.
 		}
 	}
 	cl, err := a.kc.Introspect(ctx, token, "access_token")
+	var ke *keycloak.Error
+	if errors.As(err, &ke) && ke.Status == 400 {
+		// Keycloak answers 400 "Failed to introspect token" for some malformed tokens
+		// (alg "none"): the caller's token is at fault, not Keycloak.
+		return keycloak.Claims{}, ErrUnauthorized
+	}
 	if err != nil {
 		return keycloak.Claims{}, err
 	}

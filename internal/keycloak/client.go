@@ -32,6 +32,9 @@ type Options struct {
 	Timeout      time.Duration // per call, including discovery
 	// WrapTransport, when set, wraps the HTTP transport (tests count calls with it).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// Observe, when set, is told every call's operation, outcome ("ok", "refused",
+	// "server_error", "unavailable") and duration, for metrics.
+	Observe func(op, outcome string, d time.Duration)
 }
 
 // Client talks to one Keycloak realm as the service's confidential client. It is safe
@@ -62,6 +65,9 @@ func New(opt Options, log *slog.Logger) *Client {
 	tr.ResponseHeaderTimeout = opt.Timeout
 	tr.DialContext = (&net.Dialer{Timeout: min(opt.Timeout, 5*time.Second), KeepAlive: 30 * time.Second}).DialContext
 	var rt http.RoundTripper = tr
+	if opt.Observe == nil {
+		opt.Observe = func(string, string, time.Duration) {}
+	}
 	if opt.WrapTransport != nil {
 		rt = opt.WrapTransport(rt)
 	}
@@ -70,6 +76,20 @@ func New(opt Options, log *slog.Logger) *Client {
 		http: &http.Client{Transport: rt, Timeout: opt.Timeout, CheckRedirect: noRedirects},
 		log:  log,
 	}
+}
+
+// outcome classifies a call's result for metrics.
+func outcome(err error) string {
+	var e *Error
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.As(err, &e) && e.Status >= 500:
+		return "server_error"
+	case errors.As(err, &e):
+		return "refused"
+	}
+	return "unavailable"
 }
 
 // noRedirects keeps credentials from following a redirect to another host.
@@ -90,7 +110,9 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
+	start := time.Now()
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, c.http), c.opt.IssuerURL)
+	c.opt.Observe("discovery", map[bool]string{true: "ok", false: "unavailable"}[err == nil], time.Since(start))
 	if err != nil {
 		return nil, fmt.Errorf("%w: discovery of %s: %v", ErrUnavailable, c.opt.IssuerURL, err)
 	}
@@ -177,15 +199,16 @@ func (c *Client) postForm(ctx context.Context, op, endpoint string, form url.Val
 }
 
 // do sends req and classifies the outcome.
-func (c *Client) do(req *http.Request, op string) ([]byte, error) {
+func (c *Client) do(req *http.Request, op string) (body []byte, err error) {
 	start := time.Now()
 	resp, err := c.http.Do(req)
+	defer func() { c.opt.Observe(op, outcome(err), time.Since(start)) }()
 	if err != nil {
 		c.log.WarnContext(req.Context(), "keycloak call failed", "op", op, "duration_ms", time.Since(start).Milliseconds(), "error", transportMessage(err))
 		return nil, fmt.Errorf("%w: %s: %s", ErrUnavailable, op, transportMessage(err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: reading answer: %s", ErrUnavailable, op, transportMessage(err))
 	}

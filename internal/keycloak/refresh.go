@@ -77,6 +77,9 @@ func (c *Client) exchange(ctx context.Context, conf *oauth2.Config, op string, c
 	tok, err := call(context.WithValue(ctx, oauth2.HTTPClient, c.http))
 	if err != nil {
 		err = classifyOAuth(op, err)
+	}
+	c.opt.Observe(op, outcome(err), time.Since(start))
+	if err != nil {
 		c.log.WarnContext(ctx, "keycloak call failed", "op", op, "duration_ms", time.Since(start).Milliseconds(), "error", err.Error())
 		return TokenSet{}, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/auth-manager/auth-manager/migrations"
 )
@@ -23,7 +24,14 @@ type Migrator struct {
 // NewMigrator prepares the embedded migrations. Close it when done.
 func (s *Store) NewMigrator() (*Migrator, error) {
 	db := stdlib.OpenDBFromPool(s.pool)
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
+	// Several replicas may start at once: a session advisory lock makes them migrate
+	// one after the other instead of racing.
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: migrations lock: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: migrations: %w", err)

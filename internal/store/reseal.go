@@ -64,3 +64,25 @@ func (s *Store) CountByKey(ctx context.Context) (map[string]int, error) {
 	_, err = pgx.ForEachRow(rows, []any{&k, &n}, func() error { out[k] = n; return nil })
 	return out, wrap("count by key", err)
 }
+
+const countByTypeStatusSQL = `SELECT token_type::text, status, count(*) FROM auth_vault GROUP BY 1, 2`
+
+// TypeStatusCount is the number of rows of one type and status.
+type TypeStatusCount struct {
+	Type, Status string
+	Count        int
+}
+
+// CountByTypeStatus counts rows by token type and status (for the vault-rows gauge).
+func (s *Store) CountByTypeStatus(ctx context.Context) ([]TypeStatusCount, error) {
+	rows, err := s.pool.Query(ctx, countByTypeStatusSQL)
+	if err != nil {
+		return nil, wrap("count rows", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TypeStatusCount, error) {
+		var c TypeStatusCount
+		err := r.Scan(&c.Type, &c.Status, &c.Count)
+		return c, err
+	})
+	return out, wrap("count rows", err)
+}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/seal"
@@ -43,7 +44,11 @@ type Options struct {
 	Retries         int           // retries of a refresh Keycloak certainly did not process
 	RefreshDeadline time.Duration // bound on one refresh, lock wait included
 	Log             *slog.Logger
-	Now             func() time.Time
+	Audit           *audit.Logger
+	// OnRefresh is told each refresh's outcome: "ok", "invalid_grant" or "transient"
+	// (and "error" for anything else), for metrics.
+	OnRefresh func(outcome string)
+	Now       func() time.Time
 }
 
 // Access is a fresh access token.
@@ -70,6 +75,9 @@ func New(st Store, v Vault, kc Refresher, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.OnRefresh == nil {
+		opt.OnRefresh = func(string) {}
+	}
 	if opt.RefreshDeadline <= 0 {
 		opt.RefreshDeadline = 30 * time.Second
 	}
@@ -95,7 +103,14 @@ func (s *Service) Evict(id string) { s.cache.evict(id) }
 // AccessToken returns an access token minted from the stored token id, which the
 // caller must own (or be a service caller). A cached token is served while it lives
 // longer than minTTL; otherwise the stored token is refreshed at Keycloak.
-func (s *Service) AccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (Access, error) {
+func (s *Service) AccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (a Access, err error) {
+	ev := audit.Event{Name: audit.AccessTokenIssued, RowID: id, Detail: "refresh"}
+	defer func() {
+		if err != nil {
+			ev.Outcome, ev.ErrorCode = audit.Failed, failure(err)
+		}
+		s.opt.Audit.Record(ctx, ev)
+	}()
 	if minTTL < 0 {
 		minTTL = s.opt.MinTTL
 	}
@@ -103,12 +118,14 @@ func (s *Service) AccessToken(ctx context.Context, c caller.Caller, id string, m
 		if !c.CanActFor(e.userID) {
 			return Access{}, vault.ErrNotFound
 		}
+		ev.Subject, ev.Detail = e.userID, "cache"
 		return s.answer(e), nil
 	}
 	row, err := s.vault.Lookup(ctx, c, id)
 	if err != nil {
 		return Access{}, err
 	}
+	ev.Subject, ev.SessionID = row.UserID, row.SessionID
 	if row.Status == store.StatusInvalid {
 		return Access{}, storedFailure(row)
 	}
@@ -182,6 +199,8 @@ func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, 
 	var (
 		ts        keycloak.TokenSet
 		permanent error
+		rotated   bool
+		marked    bool
 	)
 	row, err := s.st.Update(ctx, id, func(ctx context.Context, cur store.Row) (store.Row, error) {
 		if cur.Status == store.StatusInvalid {
@@ -193,11 +212,13 @@ func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, 
 			return store.Row{}, err
 		}
 		ts, err = s.kc.Refresh(ctx, token, s.opt.Retries)
+		s.opt.OnRefresh(refreshOutcome(err))
 		if keycloak.IsInvalidGrant(err) {
 			permanent = err
 			var ke *keycloak.Error
 			errors.As(err, &ke)
 			cur.Status, cur.LastError = store.StatusInvalid, ke.Code+": "+ke.Description
+			marked = true
 			return cur, nil
 		}
 		if err != nil {
@@ -209,6 +230,7 @@ func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, 
 		switch {
 		case ts.RefreshToken != "" && ts.RefreshToken != token:
 			// Rotated: the successor replaces the token in this row, keeping its type.
+			rotated = true
 			return s.vault.Seal(next, ts.RefreshToken)
 		case s.vault.Ring().NeedsReseal(seal.Sealed{Ciphertext: cur.EncryptedToken, IV: cur.IV, MAC: cur.MAC, KeyID: cur.KeyID}):
 			return s.vault.Seal(next, token)
@@ -218,17 +240,54 @@ func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, 
 	if errors.Is(err, store.ErrNotFound) {
 		return entry{}, vault.ErrNotFound
 	}
+	ev := audit.Event{Name: audit.TokenRefreshed, Subject: row.UserID, RowID: id, SessionID: row.SessionID}
 	if err != nil {
+		ev.Outcome, ev.ErrorCode = audit.Failed, failure(err)
+		s.opt.Audit.Record(ctx, ev)
 		return entry{}, err
 	}
 	if permanent != nil {
 		s.cache.evict(id)
+		if marked {
+			s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenInvalidated, Subject: row.UserID, RowID: id,
+				SessionID: row.SessionID, ErrorCode: failure(permanent)})
+		}
 		return entry{}, permanent
 	}
+	if rotated {
+		ev.Name, ev.Detail = audit.TokenRotated, "successor stored in the same row"
+	}
+	s.opt.Audit.Record(ctx, ev)
 	e := entry{id: id, userID: row.UserID, accessToken: ts.AccessToken, tokenType: ts.TokenType,
 		scope: ts.Scope, expiry: ts.Expiry}
 	s.cache.put(e)
 	return e, nil
+}
+
+// refreshOutcome classifies a refresh for metrics.
+func refreshOutcome(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case keycloak.IsInvalidGrant(err):
+		return "invalid_grant"
+	case errors.Is(err, keycloak.ErrUnavailable):
+		return "transient"
+	}
+	return "error"
+}
+
+// failure names err for the audit trail.
+func failure(err error) string {
+	switch {
+	case errors.Is(err, vault.ErrNotFound):
+		return "token_not_found"
+	case errors.Is(err, vault.ErrUnusable):
+		return "token_unusable"
+	case errors.Is(err, vault.ErrNoSession):
+		return "invalid_request"
+	}
+	return audit.CodeOf(err)
 }
 
 // storedFailure is the error a row marked invalid answers with, identical in shape to

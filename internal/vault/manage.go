@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/store"
@@ -75,6 +76,8 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) (Delet
 			case err == nil:
 				d.SessionRevoked = true
 			case errors.Is(err, keycloak.ErrUnavailable):
+				s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenRevoked, Subject: row.UserID, RowID: row.ID,
+					SessionID: row.SessionID, Outcome: audit.Failed, ErrorCode: audit.CodeOf(err)})
 				return Deletion{}, err
 			default:
 				notes = append(notes, "Keycloak refused the revocation")
@@ -84,9 +87,15 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) (Delet
 	} else {
 		notes = append(notes, "session shared with another stored token was kept")
 	}
+	if d.SessionRevoked {
+		s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenRevoked, Subject: row.UserID, RowID: row.ID, SessionID: row.SessionID})
+	}
 	if _, err := s.st.Delete(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: row.UserID, RowID: row.ID,
+			SessionID: row.SessionID, Outcome: audit.Failed, ErrorCode: audit.CodeOf(err)})
 		return Deletion{}, err
 	}
+	s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: row.UserID, RowID: row.ID, SessionID: row.SessionID})
 	d.TokenDeleted = true
 	d.Message = "Token deleted"
 	if len(notes) > 0 {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"strings"
 
+	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/seal"
 	"github.com/auth-manager/auth-manager/internal/store"
@@ -15,7 +17,14 @@ import (
 // bound to the caller's session. A second store for the same user replaces the token
 // in the same row (same id). Storing the token that is already stored is a no-op
 // (token_hash decides), unless the row still needs sealing under the current key.
-func (s *Service) StoreRefresh(ctx context.Context, c caller.Caller, token string) (store.Row, error) {
+func (s *Service) StoreRefresh(ctx context.Context, c caller.Caller, token string) (row store.Row, err error) {
+	defer func() {
+		e := audit.Event{Name: audit.TokenStored, Subject: c.Subject, RowID: row.ID, SessionID: c.SessionID, Detail: "refresh"}
+		if err != nil {
+			e.Outcome, e.ErrorCode = audit.Failed, storeFailure(err)
+		}
+		s.opt.Audit.Record(ctx, e)
+	}()
 	if c.SessionID == "" {
 		return store.Row{}, ErrNoSession
 	}
@@ -33,6 +42,18 @@ func (s *Service) StoreRefresh(ctx context.Context, c caller.Caller, token strin
 		}
 		return s.Seal(row, token)
 	})
+}
+
+// storeFailure names a failed store for the audit trail.
+func storeFailure(err error) string {
+	var inv *InvalidTokenError
+	switch {
+	case errors.As(err, &inv):
+		return "validation_error"
+	case errors.Is(err, ErrNoSession):
+		return "invalid_request"
+	}
+	return audit.CodeOf(err)
 }
 
 func (s *Service) sealedOf(r store.Row) seal.Sealed {

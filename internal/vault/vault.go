@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/seal"
 	"github.com/auth-manager/auth-manager/internal/store"
@@ -52,6 +53,7 @@ type Options struct {
 	Issuer   string // the realm's issuer; submitted tokens must carry it
 	ClientID string // the service's client; submitted tokens must have been issued to it
 	Log      *slog.Logger
+	Audit    *audit.Logger
 	Now      func() time.Time
 }
 
