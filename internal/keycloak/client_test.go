@@ -86,7 +86,9 @@ func TestRefreshRetriesOnlyWhatKeycloakDidNotProcess(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t)
 			var n atomic.Int64
-			f.token = func(w http.ResponseWriter, r *http.Request) { tc.answers[min(int(n.Add(1))-1, len(tc.answers)-1)](w, r) }
+			f.token = func(w http.ResponseWriter, r *http.Request) {
+				tc.answers[min(int(n.Add(1))-1, len(tc.answers)-1)](w, r)
+			}
 			ts, err := f.client(2*time.Second).Refresh(context.Background(), "rt1", 2)
 			tc.check(t, ts, err)
 			assert.Equal(t, tc.wantCalls, f.tokenCalls.Load())
