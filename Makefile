@@ -29,6 +29,10 @@ test: stack-up ## bring the stack up if needed, then run every test (race detect
 test-short: ## unit tests only (no stack needed)
 	$(GO) test -race -short -count=1 $(PKGS)
 
+.PHONY: fuzz
+fuzz: ## run every Go fuzz target for FUZZTIME each (default 20s)
+	scripts/fuzz.sh
+
 .PHONY: cover
 cover: stack-up ## coverage report: coverage.html and the total
 	$(GO) test -count=1 -timeout 20m -coverpkg=./internal/... -coverprofile=coverage.out $(PKGS)
