@@ -18,6 +18,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/metrics"
+	"github.com/auth-manager/auth-manager/internal/offline"
 	"github.com/auth-manager/auth-manager/internal/seal"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/tokens"
@@ -33,6 +34,11 @@ type App struct {
 	Vault    *vault.Service
 	Tokens   *tokens.Service
 	Metrics  *metrics.Metrics
+
+	// Admin is the realm's admin API as the service account; Offline the offline-token
+	// service built on it.
+	Admin   *keycloak.Admin
+	Offline *offline.Service
 
 	vaultRows *metrics.VaultRows
 	Handler   http.Handler
@@ -94,6 +100,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 		return out, err
 	})
+	a.Admin = keycloak.NewAdmin(a.Keycloak)
+	a.Offline = offline.New(st, a.Vault, a.Keycloak, a.Admin, a.Tokens, offline.Options{
+		StateSecret: []byte(cfg.StateSecret.Reveal()), StateExpiry: cfg.StateExpiry, ClientID: cfg.Keycloak.ClientID,
+		Retries: cfg.Keycloak.Retries, KeycloakDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+2) + 5*time.Second,
+		Log: log, Audit: auditLog, Now: o.now,
+	})
 	auth := introspect.New(a.Keycloak, introspect.Options{
 		Mode: cfg.Auth.Mode, ServiceRole: cfg.Auth.ServiceRole, ClientID: cfg.Keycloak.ClientID,
 		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
@@ -111,6 +123,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Draining:     a.draining.Load,
 		Metrics:      a.Metrics,
 	}
+	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
 	}
@@ -123,6 +136,12 @@ type Option func(*options)
 
 type options struct {
 	wrapKeycloak func(http.RoundTripper) http.RoundTripper
+	now          func() time.Time
+}
+
+// WithClock replaces the clock of the offline-consent state (tests expire it).
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
 }
 
 // WithKeycloakTransport wraps the Keycloak client's HTTP transport.

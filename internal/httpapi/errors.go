@@ -8,6 +8,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/offline"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
@@ -40,9 +41,24 @@ func classify(err error) *apiError {
 	var ae *apiError
 	var ke *keycloak.Error
 	var invalidToken *vault.InvalidTokenError
+	var stateErr *offline.StateError
+	var callbackErr *offline.CallbackError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &stateErr):
+		return &apiError{status: http.StatusBadRequest, code: "invalid_ack_state", msg: stateMessage(stateErr.Reason), reason: stateErr.Reason}
+	case errors.As(err, &callbackErr):
+		return &apiError{status: http.StatusBadGateway, code: "keycloak_callback_error", msg: "Keycloak reported an error to the consent callback",
+			reason: callbackErr.Code, details: map[string]any{"error": callbackErr.Code, "error_description": callbackErr.Description}}
+	case errors.Is(err, offline.ErrMissingCode):
+		return validation("query.code", "field required")
+	case errors.Is(err, offline.ErrNotOffline):
+		return &apiError{status: http.StatusBadGateway, code: "keycloak_error", reason: "not_offline",
+			msg: "Keycloak did not issue an offline token (does the user have the offline_access role?)"}
+	case errors.Is(err, offline.ErrIDToken):
+		return &apiError{status: http.StatusBadGateway, code: "keycloak_error", reason: "invalid_id_token",
+			msg: "Keycloak's ID token was missing or invalid"}
 	case errors.Is(err, vault.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, code: "token_not_found", msg: "Token not found"}
 	case errors.Is(err, vault.ErrForbidden):

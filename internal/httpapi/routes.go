@@ -24,6 +24,10 @@ type Deps struct {
 	MetricsHandler http.Handler
 	// Draining reports that the server is shutting down; readiness answers 503 then.
 	Draining func() bool
+	// Offline serves the offline-token endpoints; AfterConsentURL, when set, is where
+	// the consent callback sends the browser (KEYCLOAK_AFTER_CONSENT_REDIRECT_URI).
+	Offline         Offline
+	AfterConsentURL string
 }
 
 // NewHandler returns the service's HTTP handler. This is the one list of routes.
@@ -49,6 +53,8 @@ func NewHandler(d Deps) http.Handler {
 	}
 
 	r.Route("/v1", func(r chi.Router) {
+		// Keycloak redirects the user's browser here: no bearer token, the state is the proof.
+		r.Get("/offline-token/callback", handleConsentCallback(d.Offline, d.AfterConsentURL, ew))
 		r.Group(func(r chi.Router) {
 			r.Use(requireCaller(d.Auth, ew))
 			r.Get("/validate-token", handleValidateToken())
@@ -57,6 +63,9 @@ func NewHandler(d Deps) http.Handler {
 			r.Post("/access-token", handleAccessToken(d.Tokens, ew))
 			r.Get("/tokens", handleListTokens(d.Vault, ew))
 			r.Delete("/tokens/{id}", handleDeleteToken(d.Vault, ew))
+			r.Get("/offline-token", handleOfflineConsent(d.Offline, ew))
+			r.Post("/offline-token-id", handleReissueOffline(d.Offline, ew))
+			r.Delete("/offline-token-id", handleRevokeOffline(d.Offline, ew))
 		})
 	})
 	return r
