@@ -48,6 +48,11 @@ func NewHandler(d Deps) http.Handler {
 	r.Get("/health", handleHealth())
 	r.Get("/health/ready", handleReady(d.Info, d.DB, d.Draining, ew))
 	r.Get("/version", handleVersion(d.Info, d.DB, ew))
+	r.Get("/openapi.json", handleOpenAPI())
+	r.Get("/docs", handlePage("docs.html", swaggerUIPage))
+	r.Get("/docs/*", handleDocsAssets(swaggerUIAssets(), ew))
+	r.Get("/redoc", handlePage("redoc.html", redocPage))
+	r.Get("/redoc/*", handleDocsAssets(redocAssets(), ew))
 	if d.MetricsHandler != nil {
 		r.Method(http.MethodGet, "/metrics", d.MetricsHandler)
 	}

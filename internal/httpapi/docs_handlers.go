@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/auth-manager/auth-manager/api"
+)
+
+// The docs pages load nothing but this service's own files (the assets are embedded
+// from api/ui), so they work offline and the policy can forbid every other origin.
+// Swagger UI and ReDoc set inline styles; ReDoc builds its search worker from a blob.
+const docsCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// Asset paths are relative so that the pages also work behind a path prefix:
+// from /docs, "docs/x" is /docs/x and "openapi.json" is /openapi.json.
+const swaggerUIPage = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Auth Manager Service: API (Swagger UI)</title>
+<link rel="stylesheet" href="docs/swagger-ui.css">
+<link rel="icon" type="image/png" href="docs/favicon-32x32.png" sizes="32x32">
+<link rel="icon" type="image/png" href="docs/favicon-16x16.png" sizes="16x16">
+<style>body { margin: 0; background: #fafafa; }</style>
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="docs/swagger-ui-bundle.js"></script>
+<script src="docs/swagger-initializer.js"></script>
+</body>
+</html>
+`
+
+// validatorUrl null: Swagger UI would otherwise ask a public validator about the spec.
+const swaggerUIInit = `window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({
+    url: "openapi.json",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout",
+    validatorUrl: null
+  });
+});
+`
+
+const redocPage = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Auth Manager Service: API (ReDoc)</title>
+<link rel="icon" type="image/png" href="docs/favicon-32x32.png" sizes="32x32">
+<style>body { margin: 0; padding: 0; }</style>
+</head>
+<body>
+<redoc spec-url="openapi.json"></redoc>
+<script src="redoc/redoc.standalone.js"></script>
+</body>
+</html>
+`
+
+// asset is one file served by the docs routes, with its validator precomputed.
+type asset struct {
+	name string
+	body []byte
+	etag string
+}
+
+func newAsset(name string, body []byte) asset {
+	sum := sha256.Sum256(body)
+	return asset{name: name, body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+}
+
+// serve answers with the asset; "no-cache" makes browsers revalidate, which costs a
+// 304 only, so a new build's assets are never stale.
+func (a asset) serve(w http.ResponseWriter, r *http.Request, contentType string) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", a.etag)
+	http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))
+}
+
+func contentTypeOf(name string) string {
+	switch path.Ext(name) {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".png":
+		return "image/png"
+	case ".json":
+		return "application/json"
+	}
+	return "text/plain; charset=utf-8"
+}
+
+// handleOpenAPI serves the committed spec (api/swagger.json) that the binary embeds.
+func handleOpenAPI() http.HandlerFunc {
+	a := newAsset("openapi.json", api.Spec)
+	return func(w http.ResponseWriter, r *http.Request) { a.serve(w, r, "application/json") }
+}
+
+// handlePage serves one of the docs HTML pages.
+func handlePage(name, html string) http.HandlerFunc {
+	a := newAsset(name, []byte(html))
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", docsCSP)
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		a.serve(w, r, "text/html; charset=utf-8")
+	}
+}
+
+// handleDocsAssets serves files by the name under the route's wildcard; the bare
+// directory (/docs/) goes back to the page.
+func handleDocsAssets(files map[string]asset, ew errorWriter) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := chi.URLParam(r, "*")
+		if name == "" {
+			http.Redirect(w, r, "../"+path.Base(path.Clean(r.URL.Path)), http.StatusMovedPermanently)
+			return
+		}
+		a, ok := files[name]
+		if !ok {
+			ew.write(w, r, &apiError{status: http.StatusNotFound, code: "not_found", msg: "No such file"})
+			return
+		}
+		a.serve(w, r, contentTypeOf(name))
+	}
+}
+
+// swaggerUIAssets are the files under /docs/: the vendored Swagger UI and its
+// initializer.
+func swaggerUIAssets() map[string]asset {
+	files := embeddedAssets("ui/swagger-ui")
+	files["swagger-initializer.js"] = newAsset("swagger-initializer.js", []byte(swaggerUIInit))
+	return files
+}
+
+// redocAssets are the files under /redoc/: the vendored ReDoc bundle.
+func redocAssets() map[string]asset { return embeddedAssets("ui/redoc") }
+
+// embeddedAssets reads one directory of api.UI. The files are part of the binary, so
+// a failure here is a broken build, not a runtime condition.
+func embeddedAssets(dir string) map[string]asset {
+	entries, err := fs.ReadDir(api.UI, dir)
+	if err != nil {
+		panic("httpapi: embedded docs assets: " + err.Error())
+	}
+	files := make(map[string]asset, len(entries)+1)
+	for _, e := range entries {
+		body, err := fs.ReadFile(api.UI, path.Join(dir, e.Name()))
+		if err != nil {
+			panic("httpapi: embedded docs assets: " + err.Error())
+		}
+		files[e.Name()] = newAsset(e.Name(), body)
+	}
+	return files
+}
