@@ -29,6 +29,10 @@ test: stack-up ## bring the stack up if needed, then run every test (race detect
 test-short: ## unit tests only (no stack needed)
 	$(GO) test -race -short -count=1 $(PKGS)
 
+.PHONY: resilience
+resilience: stack-up ## fault tests as real processes: replicas, Keycloak/PostgreSQL outages, crash during rotation (stops Keycloak!)
+	$(GO) test -tags resilience -count=1 -p 1 -timeout 15m -v -run . ./internal/resilience/ 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'
+
 .PHONY: fuzz
 fuzz: ## run every Go fuzz target for FUZZTIME each (default 20s)
 	scripts/fuzz.sh

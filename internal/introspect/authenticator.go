@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -134,10 +136,15 @@ func (a *Authenticator) verify(ctx context.Context, token string) (keycloak.Clai
 	idt, err := v.Verify(ctx, token)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
-		if errors.As(err, &expired) {
+		switch {
+		case errors.As(err, &expired):
 			return keycloak.Claims{}, ErrNotActive
+		case strings.Contains(err.Error(), "fetching keys"):
+			// The token's key is not among the cached ones and the JWKS could not be
+			// fetched: we cannot judge the token, Keycloak is unavailable.
+			return keycloak.Claims{}, fmt.Errorf("%w: jwks: %v", keycloak.ErrUnavailable, err)
 		}
-		return keycloak.Claims{}, ErrUnauthorized
+		return keycloak.Claims{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
 	var cl keycloak.Claims
 	if err := idt.Claims(&cl); err != nil || cl.Type != "Bearer" {

@@ -122,6 +122,13 @@ func wrap(op string, err error) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
+		// Connection exceptions (08), resource exhaustion (53) and operator intervention
+		// (57: shutdown, terminated backend) mean the database is not there for us, not
+		// that the statement was wrong.
+		switch pgErr.Code[:min(2, len(pgErr.Code))] {
+		case "08", "53", "57":
+			return fmt.Errorf("%w: %s: %s (SQLSTATE %s)", ErrUnavailable, op, pgErr.Message, pgErr.Code)
+		}
 		return fmt.Errorf("%w: %s: %s (SQLSTATE %s)", ErrDatabase, op, pgErr.Message, pgErr.Code)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -110,3 +110,6 @@ func Must(t testing.TB, err error, what string) {
 		t.Fatalf("testenv: %s: %v", what, err)
 	}
 }
+
+// DiscardLogger is a logger that writes nowhere.
+func DiscardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
