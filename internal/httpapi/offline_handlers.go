@@ -156,7 +156,7 @@ func handleReissueOffline(o Offline, ew errorWriter) http.HandlerFunc {
 // handleRevokeOffline deletes a stored offline token and ends its offline session.
 //
 //	@Summary		Delete a stored offline token and revoke its Keycloak offline session
-//	@Description	Deletes the OFFLINE row, then ends its Keycloak offline session through the admin API, unless another stored OFFLINE row shares that session (then only the row goes: had_shared_session). Owner or service caller; any other id, or an id of a refresh token, answers 404. When Keycloak fails after the row is gone the answer is still 200: token_deleted is true, session_revoked false, and the message says what failed (the token is then revoked at Keycloak's revocation endpoint where possible).
+//	@Description	Deletes the OFFLINE row, then revokes its token at Keycloak and ends its Keycloak offline session through the admin API, unless another stored OFFLINE row shares that session (then only the row goes: had_shared_session). Revoking the token first detaches only this service's client, so the browser session the consent came from (same id) stays signed in; a stored refresh token of that same session stops working, and the message names it. Owner or service caller; any other id, or the id of a refresh token, answers 404. When Keycloak fails after the row is gone the answer is still 200 with token_deleted true and session_revoked false, and the message says what failed.
 //	@Tags			offline
 //	@Security		Bearer
 //	@Produce		json

@@ -96,11 +96,14 @@ func (s *Service) Finish(ctx context.Context, cb Callback) (Stored, error) {
 // known.
 func (s *Service) finish(ctx context.Context, cb Callback) (Stored, string, error) {
 	if cb.Error != "" {
-		// The state is used up all the same, so that it cannot be replayed later.
-		if st, err := s.parseState(cb.State); err == nil {
-			_, _ = s.st.TakeConsent(ctx, st.ID)
+		// Anyone can craft this URL: Keycloak's error counts only with a state this
+		// service issued, which is spent all the same so that it cannot be replayed.
+		// Without one the answer is 400 invalid_ack_state, not a 502 about Keycloak.
+		p, err := s.take(ctx, cb.State)
+		if err != nil {
+			return Stored{}, "", err
 		}
-		return Stored{}, "", &CallbackError{Code: truncate(cb.Error, 64), Description: truncate(cb.ErrorDescription, 300)}
+		return Stored{}, p.UserID, &CallbackError{Code: truncate(cb.Error, 64), Description: truncate(cb.ErrorDescription, 300)}
 	}
 	p, err := s.take(ctx, cb.State)
 	if err != nil {

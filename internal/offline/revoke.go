@@ -18,10 +18,13 @@ import (
 // offline token cannot be revoked without ending the session for every token of it.
 //
 // The row is deleted first, so that nothing in the vault can mint tokens from it
-// whatever Keycloak or the database does next. The session is ended through the admin
-// API; should that fail, the token itself is revoked at the revocation endpoint, which
-// removes the service's client from the session. A failure after the row is gone is
-// not an error: the answer says truthfully what was and was not done.
+// whatever Keycloak or the database does next. Then the token is revoked at the
+// revocation endpoint, and the offline session ended through the admin API (which
+// usually finds it gone already). The order matters: Keycloak 26 ends the online
+// session of the same id too when the admin API ends an offline session, logging the
+// user out of the browser the consent came from, whereas revoking the token only
+// detaches this service's client from both sessions. A failure after the row is gone
+// is not an error: the answer says truthfully what was and was not done.
 func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault.Deletion, error) {
 	row, err := s.vault.Lookup(ctx, c, id)
 	if err != nil {
@@ -42,50 +45,61 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault
 	d := vault.Deletion{ID: row.ID, TokenDeleted: true, Message: "Offline token deleted"}
 	// Looked at after the delete: of two rows of one session deleted at once, the
 	// later delete sees the other gone and ends the session.
-	shared, err := s.sharesSession(ctx, row)
+	others, err := s.st.ListBySession(ctx, row.SessionID)
 	if err != nil {
-		d.Message += "; the database could not say whether another stored token shares the session, so the Keycloak session was kept"
 		s.opt.Log.WarnContext(ctx, "offline: shared-session check failed after the row was deleted", "row_id", row.ID, "error", err.Error())
+		d.Message += "; the database could not say whether another stored token shares the session, so the Keycloak session was kept"
 		return d, nil
 	}
-	d.HadSharedSession = shared
-	if shared {
+	var refreshRows []string
+	for _, r := range others {
+		switch {
+		case r.ID == row.ID:
+		case r.Type == store.Offline:
+			d.HadSharedSession = true
+		default:
+			refreshRows = append(refreshRows, r.ID)
+		}
+	}
+	if d.HadSharedSession {
 		d.Message += "; the Keycloak offline session is kept for the other stored offline token of it"
 		return d, nil
 	}
 
 	ctx, cancel := s.detached(ctx)
 	defer cancel()
+	var notes []string
+	revoked := false
+	if openErr != nil {
+		notes = append(notes, "the stored token could not be opened, so it was not revoked itself")
+	} else {
+		err := s.kc.Revoke(ctx, token, "refresh_token")
+		s.record(ctx, ev, audit.TokenRevoked, err)
+		if revoked = err == nil; !revoked {
+			s.opt.Log.WarnContext(ctx, "offline: revoking the token failed after the row was deleted", "row_id", row.ID, "error", err.Error())
+			notes = append(notes, "revoking the token at Keycloak failed ("+describe(err)+")")
+		}
+	}
 	err = s.admin.DeleteSession(ctx, row.SessionID, true)
 	s.record(ctx, ev, audit.SessionRevoked, err)
 	switch {
-	case err == nil:
+	case err == nil || errors.Is(err, keycloak.ErrNotFound):
 		d.SessionRevoked = true
-		d.Message += " and its Keycloak offline session revoked"
-		return d, nil
-	case errors.Is(err, keycloak.ErrNotFound):
-		d.SessionRevoked = true
-		d.Message += "; its Keycloak offline session had already ended"
-		return d, nil
-	}
-	s.opt.Log.WarnContext(ctx, "offline: ending the offline session failed after the row was deleted",
-		"row_id", row.ID, "error", err.Error())
-	notes := []string{"Keycloak could not end the offline session (" + describe(err) + ")"}
-	switch {
-	case openErr != nil:
-		notes = append(notes, "the stored token was unusable, so it could not be revoked either")
+		d.Message += " and its Keycloak offline session ended"
+	case revoked:
+		s.opt.Log.WarnContext(ctx, "offline: ending the offline session failed after the row was deleted", "row_id", row.ID, "error", err.Error())
+		d.Message += " and its token revoked at Keycloak"
+		notes = append(notes, "the admin API failed ("+describe(err)+"), so the end of the offline session could not be confirmed")
 	default:
-		rerr := s.kc.Revoke(ctx, token, "refresh_token")
-		s.record(ctx, ev, audit.TokenRevoked, rerr)
-		if rerr != nil {
-			s.opt.Log.WarnContext(ctx, "offline: revoking the token failed after the row was deleted",
-				"row_id", row.ID, "error", rerr.Error())
-			notes = append(notes, "revoking the token failed too ("+describe(rerr)+"); it stays valid at Keycloak until the offline session expires")
-		} else {
-			notes = append(notes, "the token was revoked at Keycloak instead")
-		}
+		s.opt.Log.WarnContext(ctx, "offline: ending the offline session failed after the row was deleted", "row_id", row.ID, "error", err.Error())
+		notes = append(notes, "ending the offline session failed too ("+describe(err)+"); it stays valid at Keycloak until it expires")
 	}
-	d.Message += "; " + strings.Join(notes, "; ")
+	if len(refreshRows) > 0 && (d.SessionRevoked || revoked) {
+		notes = append(notes, "the stored refresh token "+strings.Join(refreshRows, ", ")+" of the same Keycloak session can no longer be refreshed")
+	}
+	if len(notes) > 0 {
+		d.Message += "; " + strings.Join(notes, "; ")
+	}
 	return d, nil
 }
 
@@ -97,20 +111,6 @@ func (s *Service) record(ctx context.Context, e audit.Event, name string, err er
 		e.Outcome, e.ErrorCode = audit.Failed, codeOf(err)
 	}
 	s.opt.Audit.Record(ctx, e)
-}
-
-// sharesSession reports whether another OFFLINE row is bound to row's session.
-func (s *Service) sharesSession(ctx context.Context, row store.Row) (bool, error) {
-	rows, err := s.st.ListBySession(ctx, row.SessionID)
-	if err != nil {
-		return false, err
-	}
-	for _, r := range rows {
-		if r.ID != row.ID && r.Type == store.Offline {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // describe names a Keycloak failure for a caller: Keycloak's error code, never more.

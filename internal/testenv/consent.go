@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"encoding/json"
 	"html"
 	"io"
 	"log/slog"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/auth-manager/auth-manager/internal/app"
 	"github.com/auth-manager/auth-manager/internal/config"
@@ -102,17 +105,33 @@ func (b *Browser) Authorize(authURL string, u User) *url.URL {
 // tokens. A later Authorize in this browser reuses that session.
 func (b *Browser) Login(u User) Tokens {
 	b.t.Helper()
-	redirect := "http://127.0.0.1:9/after-login" // never followed
+	return b.LoginClient(ServiceClient, ServiceClientSecret, "http://127.0.0.1:9/after-login", u)
+}
+
+// AccountConsole is the realm's built-in public client (with PKCE): a stand-in for a
+// web front end other than this service, in tests of what a session keeps.
+const AccountConsole = "account-console"
+
+// LoginClient signs u in to client (secret "" for a public client) with the
+// authorization code flow and PKCE, redirecting to redirect (never followed).
+func (b *Browser) LoginClient(client, secret, redirect string, u User) Tokens {
+	b.t.Helper()
+	verifier := oauth2.GenerateVerifier()
 	auth := KeycloakBase(b.t) + "/realms/" + Realm + "/protocol/openid-connect/auth?" + url.Values{
-		"client_id": {ServiceClient}, "response_type": {"code"}, "scope": {"openid"},
-		"redirect_uri": {redirect}, "state": {"login"}}.Encode()
+		"client_id": {client}, "response_type": {"code"}, "scope": {"openid"}, "redirect_uri": {redirect},
+		"state": {"login"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)},
+		"code_challenge_method": {"S256"}}.Encode()
 	loc := b.Authorize(auth, u)
 	code := loc.Query().Get("code")
 	if code == "" {
 		b.t.Fatalf("testenv: login redirect carries no code (error %q)", loc.Query().Get("error"))
 	}
-	return tokenRequest(b.t, Realm, url.Values{"grant_type": {"authorization_code"}, "code": {code},
-		"redirect_uri": {redirect}, "client_id": {ServiceClient}, "client_secret": {ServiceClientSecret}})
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirect},
+		"client_id": {client}, "code_verifier": {verifier}}
+	if secret != "" {
+		form.Set("client_secret", secret)
+	}
+	return tokenRequest(b.t, Realm, form)
 }
 
 // Get fetches a URL (the service's callback) without following redirects.
@@ -193,4 +212,26 @@ func UserSessionIDs(t testing.TB, userID string) []string {
 		ids = append(ids, s.ID)
 	}
 	return ids
+}
+
+// RefreshClientAtKeycloak presents a refresh token of client (secret "" for a public
+// client) to the realm's token endpoint and returns the status and the OAuth error.
+func RefreshClientAtKeycloak(t testing.TB, client, secret, refreshToken string) (int, string) {
+	t.Helper()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "client_id": {client}}
+	if secret != "" {
+		form.Set("client_secret", secret)
+	}
+	resp, err := http.PostForm(TokenEndpoint(t, Realm), form)
+	Must(t, err, "refresh at Keycloak")
+	defer resp.Body.Close()
+	var e struct {
+		Error string `json:"error"`
+		Desc  string `json:"error_description"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	if e.Error != "" {
+		return resp.StatusCode, e.Error + ": " + e.Desc
+	}
+	return resp.StatusCode, ""
 }
