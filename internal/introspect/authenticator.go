@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -45,6 +46,14 @@ type Authenticator struct {
 	opt   Options
 	kc    Keycloak
 	cache *cache
+
+	// One verifier for the process: it checks signatures against the provider's shared
+	// key set, which keeps the realm's keys and fetches the JWKS again only for a key it
+	// does not hold. (Provider.VerifierContext builds a new, empty key set per call: one
+	// JWKS download per request.)
+	vmu      sync.Mutex
+	verifier *oidc.IDTokenVerifier
+	vfor     *oidc.Provider
 }
 
 // New returns an Authenticator.
@@ -132,8 +141,7 @@ func (a *Authenticator) verify(ctx context.Context, token string) (keycloak.Clai
 	}
 	// The client check is ours (azp or aud against a list): Keycloak access tokens carry
 	// aud "account", not the client that asked for them.
-	v := p.VerifierContext(ctx, &oidc.Config{SkipClientIDCheck: true, Now: a.opt.Now})
-	idt, err := v.Verify(ctx, token)
+	idt, err := a.jwtVerifier(p).Verify(ctx, token)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
 		switch {
@@ -155,6 +163,16 @@ func (a *Authenticator) verify(ctx context.Context, token string) (keycloak.Clai
 	}
 	cl.Active = true
 	return cl, nil
+}
+
+// jwtVerifier returns the verifier for p, built on first use (discovery is lazy).
+func (a *Authenticator) jwtVerifier(p *oidc.Provider) *oidc.IDTokenVerifier {
+	a.vmu.Lock()
+	defer a.vmu.Unlock()
+	if a.vfor != p {
+		a.verifier, a.vfor = p.Verifier(&oidc.Config{SkipClientIDCheck: true, Now: a.opt.Now}), p
+	}
+	return a.verifier
 }
 
 func (a *Authenticator) clientAllowed(cl keycloak.Claims) bool {
@@ -179,13 +197,26 @@ func looksLikeJWT(t string) bool {
 	}
 	dots := 0
 	for i := 0; i < len(t); i++ {
-		switch c := t[i]; {
-		case c == '.':
-			dots++
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
+		switch jwtChar[t[i]] {
+		case 0:
 			return false
+		case '.':
+			dots++
 		}
 	}
 	return dots == 2
 }
+
+// jwtChar maps the bytes of a compact JWS to non-zero ('.' for the separator): one
+// table load per byte, as this runs over every bearer token of every request.
+var jwtChar = func() (t [256]byte) {
+	for c := range 256 {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+			t[c] = 1
+		case c == '.':
+			t[c] = '.'
+		}
+	}
+	return t
+}()
