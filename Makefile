@@ -106,3 +106,7 @@ api-check: ## fail when the committed api/ spec is not what the swag annotations
 .PHONY: docs-check
 docs-check: stack-up ## headless Chromium on /docs and /redoc: every operation listed, Try it out on /health shows 200, nothing loaded from outside
 	scripts/docs-check.sh
+
+.PHONY: fuzz-api
+fuzz-api: stack-up ## schemathesis against the service and api/swagger.json: no 5xx, no undocumented status, no answer off the spec (~2 min)
+	scripts/fuzz-api.sh

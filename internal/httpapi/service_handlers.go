@@ -75,6 +75,7 @@ func handleReady(info AppInfo, db Database, draining func() bool, ew errorWriter
 //	@Tags		service
 //	@Produce	json
 //	@Success	200	{object}	DataEnvelope[VersionAnswer]
+//	@Failure	502	{object}	ErrorEnvelope	"database_error"
 //	@Failure	503	{object}	ErrorEnvelope
 //	@Router		/version [get]
 func handleVersion(info AppInfo, db Database, ew errorWriter) http.HandlerFunc {
