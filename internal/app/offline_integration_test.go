@@ -190,6 +190,7 @@ func TestOfflineConsentFlow(t *testing.T) {
 		"nonce": q.Get("nonce"), "offline token": offlineToken} {
 		assert.NotContains(t, logs, secret, "the log must not contain the %s", what)
 	}
+	assert.NotContains(t, logs, "eyJ", "no JWT in any log line")
 }
 
 // clock is a settable clock for the service under test.
@@ -284,6 +285,7 @@ func TestOfflineConsentRefused(t *testing.T) {
 		assert.Equal(t, "keycloak_error", resp.JSON(t)["code"])
 		assertBadState(t, callback(t, cb), "used")
 	})
+	assert.NotContains(t, svc.Logs.String(), "eyJ", "no JWT (state, token) in any log line")
 }
 
 // tamperPayload changes the state's subject while keeping its signature.

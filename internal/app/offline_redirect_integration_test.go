@@ -49,6 +49,7 @@ func TestOfflineConsentAfterConsentRedirect(t *testing.T) {
 	for _, secret := range []string{cb.Query().Get("code"), cb.Query().Get("state")} {
 		assert.NotContains(t, resp.Header.Get("Location"), secret)
 	}
+	assert.NotContains(t, svc.Logs.String(), "eyJ", "no JWT (state, token) in any log line")
 }
 
 // faults makes the service's calls to Keycloak's admin API and revocation endpoint
