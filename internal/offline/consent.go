@@ -81,7 +81,8 @@ type Stored struct {
 // if what follows fails), exchanges the code with its verifier, checks the ID token
 // (signature, audience, nonce) and that it names the user who asked, requires an
 // offline token, and stores it as a new OFFLINE row bound to its offline session.
-// Anything obtained but not stored is revoked.
+// Anything obtained but not stored is revoked. Keycloak's error= is a *CallbackError,
+// but only with a genuine state (spent all the same): anyone can craft that URL.
 func (s *Service) Finish(ctx context.Context, cb Callback) (Stored, error) {
 	st, userID, err := s.finish(ctx, cb)
 	e := audit.Event{Name: audit.OfflineConsent, Subject: userID, RowID: st.ID, SessionID: st.SessionID}
