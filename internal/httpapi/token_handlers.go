@@ -32,7 +32,7 @@ type AccessTokenAnswer struct {
 //	@Security		Bearer
 //	@Produce		json
 //	@Param			id		query		string	true	"persistent token id"	format(uuid)
-//	@Param			min_ttl	query		int		false	"minimum remaining lifetime of a cached token, seconds (0-3600)"
+//	@Param			min_ttl	query		int		false	"minimum remaining lifetime of a cached token, seconds"	minimum(0)	maximum(3600)
 //	@Success		200		{object}	DataEnvelope[AccessTokenAnswer]
 //	@Failure		401		{object}	ErrorEnvelope
 //	@Failure		404		{object}	ErrorEnvelope
