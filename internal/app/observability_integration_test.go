@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -50,6 +51,8 @@ func TestMetricsMoveWhenExercised(t *testing.T) {
 	require.Equal(t, http.StatusOK, accessToken(t, svc, alice.AccessToken, id, "").Status) // hit
 	require.Equal(t, http.StatusOK, svc.Do(t, http.MethodDelete, "/v1/tokens/"+id, alice.AccessToken, nil).Status)
 	svc.Do(t, http.MethodGet, "/no/such/path/"+id, "", nil)
+	// The delete reaches the cache through the database's NOTIFY, asynchronously.
+	require.Eventually(t, func() bool { return svc.App.Tokens.CacheStats().Evictions > 0 }, 5*time.Second, 10*time.Millisecond)
 	svc.App.RefreshVaultRows(t.Context())
 	after := scrape(t, svc)
 
