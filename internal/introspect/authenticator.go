@@ -35,7 +35,7 @@ type Options struct {
 	Mode           string        // "introspect" or "jwt"
 	ServiceRole    string        // role that makes a service caller
 	ClientID       string        // the service's client, whose client roles count too
-	CacheTTL       time.Duration // introspect mode; 0 disables the cache
+	CacheTTL       time.Duration // reuse of an accepted token's claims (both modes); 0 disables the cache
 	CacheSize      int           // bound on cached tokens
 	AllowedClients []string      // jwt mode; empty allows any client of the realm
 	Now            func() time.Time
@@ -100,12 +100,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (caller.
 }
 
 func (a *Authenticator) introspect(ctx context.Context, token string) (keycloak.Claims, error) {
-	key := sha256.Sum256([]byte(token))
-	now := a.opt.Now()
-	if a.opt.CacheTTL > 0 {
-		if cl, ok := a.cache.get(key, now); ok {
-			return cl, nil
-		}
+	key, now := sha256.Sum256([]byte(token)), a.opt.Now()
+	if cl, ok := a.cached(key, now); ok {
+		return cl, nil
 	}
 	cl, err := a.kc.Introspect(ctx, token, "access_token")
 	var ke *keycloak.Error
@@ -124,17 +121,40 @@ func (a *Authenticator) introspect(ctx context.Context, token string) (keycloak.
 		// An ID token or a refresh token presented as a bearer token.
 		return keycloak.Claims{}, ErrUnauthorized
 	}
-	if a.opt.CacheTTL > 0 {
-		until := now.Add(a.opt.CacheTTL)
-		if exp := time.Unix(cl.Expiry, 0); cl.Expiry > 0 && exp.Before(until) {
-			until = exp
-		}
-		a.cache.put(key, cl, until, now)
-	}
+	a.remember(key, cl, now)
 	return cl, nil
 }
 
+// cached returns the claims of a token accepted less than CacheTTL ago (and not past
+// its exp), keyed by the token's SHA-256.
+func (a *Authenticator) cached(key [32]byte, now time.Time) (keycloak.Claims, bool) {
+	if a.opt.CacheTTL <= 0 {
+		return keycloak.Claims{}, false
+	}
+	return a.cache.get(key, now)
+}
+
+// remember caches an accepted token's claims for CacheTTL, never past its exp.
+func (a *Authenticator) remember(key [32]byte, cl keycloak.Claims, now time.Time) {
+	if a.opt.CacheTTL <= 0 {
+		return
+	}
+	until := now.Add(a.opt.CacheTTL)
+	if exp := time.Unix(cl.Expiry, 0); cl.Expiry > 0 && exp.Before(until) {
+		until = exp
+	}
+	a.cache.put(key, cl, until, now)
+}
+
+// verify checks the token locally. A token it accepted is remembered like an
+// introspection answer: the same signature check against the same keys would accept
+// it again until its exp, and the check (RSA, two JSON decodings, go-jose's parsing)
+// is most of a jwt-mode request's CPU.
 func (a *Authenticator) verify(ctx context.Context, token string) (keycloak.Claims, error) {
+	key, now := sha256.Sum256([]byte(token)), a.opt.Now()
+	if cl, ok := a.cached(key, now); ok {
+		return cl, nil
+	}
 	p, err := a.kc.Provider(ctx)
 	if err != nil {
 		return keycloak.Claims{}, err
@@ -162,6 +182,7 @@ func (a *Authenticator) verify(ctx context.Context, token string) (keycloak.Clai
 		return keycloak.Claims{}, ErrUnauthorized
 	}
 	cl.Active = true
+	a.remember(key, cl, now)
 	return cl, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/stretchr/testify/assert"
@@ -61,4 +62,28 @@ func TestJWTModeFetchesKeysOnce(t *testing.T) {
 
 	_, err = a.Authenticate(ctx, alice.IDToken)
 	assert.ErrorIs(t, err, introspect.ErrUnauthorized, "an ID token is not a bearer token")
+}
+
+// TestJWTModeRemembersTokensUntilExp: an accepted token's claims are reused for the
+// cache TTL, never past the token's exp, after which it is verified again (and refused).
+func TestJWTModeRemembersTokensUntilExp(t *testing.T) {
+	cfg := testenv.Config(t)
+	p, err := oidc.NewProvider(context.Background(), cfg.Keycloak.IssuerURL())
+	require.NoError(t, err)
+	alice := testenv.Login(t, testenv.Alice)
+	exp := time.Unix(int64(testenv.Claims(t, alice.AccessToken)["exp"].(float64)), 0)
+
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	a := introspect.New(providerOnly{p}, introspect.Options{Mode: "jwt", CacheTTL: time.Hour,
+		Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	first, err := a.Authenticate(context.Background(), alice.AccessToken)
+	require.NoError(t, err)
+	again, err := a.Authenticate(context.Background(), alice.AccessToken)
+	require.NoError(t, err)
+	assert.Equal(t, first, again)
+
+	now.Store(exp.Add(time.Second).UnixNano())
+	_, err = a.Authenticate(context.Background(), alice.AccessToken)
+	assert.ErrorIs(t, err, introspect.ErrNotActive, "past exp the cached answer is not used")
 }
