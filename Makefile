@@ -110,3 +110,24 @@ docs-check: stack-up ## headless Chromium on /docs and /redoc: every operation l
 .PHONY: fuzz-api
 fuzz-api: stack-up ## schemathesis against the service and api/swagger.json: no 5xx, no undocumented status, no answer off the spec (~2 min)
 	scripts/fuzz-api.sh
+
+# --- bench (issue 9) ---
+
+BENCH_FLAGS ?=
+PROFILE_PATHS := introspect/access-token-cache-hit introspect/validate-token jwt/access-token-cache-hit jwt/validate-token \
+                 nocache/access-token-refresh
+
+.PHONY: bench
+bench: stack-up ## load benchmarks vs baselines in the same run (~6 min): docs/BENCHMARKS.md, docs/bench.svg, ratios on stdout
+	$(GO) run ./cmd/loadgen $(BENCH_FLAGS)
+
+.PHONY: bench-profile
+bench-profile: stack-up ## CPU profiles of the cache-hit, validate and refresh paths, in-process: bin/pprof/*.pprof and the top of each
+	@mkdir -p bin/pprof
+	$(GO) test -c -o bin/pprof/loadgen.test ./internal/loadgen
+	@for p in $(PROFILE_PATHS); do \
+	  n=$${p//\//-}; echo "== $$p"; \
+	  bin/pprof/loadgen.test -test.run '^$$' -test.bench "HotPath/$$p\$$" -test.benchtime 3s \
+	    -test.cpuprofile bin/pprof/$$n.pprof | grep '^Benchmark'; \
+	  $(GO) tool pprof -top -cum -nodecount 25 bin/pprof/loadgen.test bin/pprof/$$n.pprof 2>/dev/null | tail -n +5; \
+	done

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auth-manager/auth-manager/internal/loadgen"
+)
+
+// run is the whole program; main only supplies its world.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return bench(ctx, args, stdout, stderr)
+	case "baseline":
+		fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		addr := fs.String("addr", "127.0.0.1:0", "loopback address to serve baseline A on")
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		return loadgen.ServeBaseline(ctx, *addr)
+	}
+	return fmt.Errorf("unknown command %q (run, baseline)", cmd)
+}
+
+func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		repo     = fs.String("repo", ".", "repository root (the service is built from it)")
+		envFile  = fs.String("env", "deploy/dev.env", "the stack's environment file (the process environment wins)")
+		out      = fs.String("out", "docs/BENCHMARKS.md", "Markdown report to write (notes below its marker are kept)")
+		svg      = fs.String("svg", "docs/bench.svg", "SVG chart to write")
+		levels   = fs.String("levels", "1,16,128", "concurrency levels")
+		wide     = fs.Int("wide", 500, "connections of the RSS check")
+		warmup   = fs.Duration("warmup", time.Second, "unrecorded warm-up per point")
+		duration = fs.Duration("duration", 6*time.Second, "recorded window per point")
+		maxReq   = fs.Int64("max-requests", 2_000_000, "bound on requests per point")
+		timeout  = fs.Duration("timeout", 15*time.Second, "per-request timeout")
+		users    = fs.Int("users", 128, "Keycloak users to create, hence stored tokens (ids)")
+		perSess  = fs.Int("per-session", 4, "refresh tokens per user the write path alternates")
+		callers  = fs.Int("callers", 16, "distinct service-caller tokens of the cache-hit scenario")
+		par      = fs.Int("seed-parallelism", 4, "concurrent Keycloak calls while seeding")
+		callerID = fs.String("caller-client", "auth-manager-service-caller", "client whose tokens carry the service role")
+		callerSe = fs.String("caller-secret", "service-caller-secret", "its secret (the dev realm's fixture)")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	lv, err := parseLevels(*levels)
+	if err != nil {
+		return err
+	}
+	if *users < 1 || *perSess < 1 || *callers < 1 || *par < 1 || *wide < 1 {
+		return errors.New("-users, -per-session, -callers, -seed-parallelism and -wide must be positive")
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	root, err := filepath.Abs(*repo)
+	if err != nil {
+		return err
+	}
+	cfg := loadgen.Config{
+		Repo: root, EnvFile: under(root, *envFile), Self: self, Levels: lv, WideConns: *wide,
+		Warmup: *warmup, Duration: *duration, MaxRequests: *maxReq, Timeout: *timeout,
+		Seed:     loadgen.SeedOptions{Users: *users, PerSession: *perSess, Callers: *callers, Parallelism: *par},
+		CallerID: *callerID, CallerSecret: *callerSe, Log: stderr,
+	}
+	r, err := loadgen.Execute(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	svgPath, mdPath := under(root, *svg), under(root, *out)
+	rel, err := filepath.Rel(filepath.Dir(mdPath), svgPath)
+	if err != nil {
+		rel = svgPath
+	}
+	if err := os.MkdirAll(filepath.Dir(svgPath), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(svgPath, loadgen.Chart(r), 0o644); err != nil {
+		return err
+	}
+	if err := loadgen.WriteMarkdown(mdPath, filepath.ToSlash(rel), r); err != nil {
+		return err
+	}
+	loadgen.PrintSummary(stdout, r)
+	fmt.Fprintf(stdout, "\nwrote %s and %s\n", *out, *svg)
+	return nil
+}
+
+func parseLevels(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 10000 {
+			return nil, fmt.Errorf("-levels: %q is not a concurrency between 1 and 10000", f)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("-levels: none given")
+	}
+	return out, nil
+}
+
+// under resolves p against the repository root unless it is absolute.
+func under(root, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
+}

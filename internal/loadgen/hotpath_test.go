@@ -1,0 +1,126 @@
+package loadgen_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auth-manager/auth-manager/internal/app"
+	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/testenv"
+)
+
+// BenchmarkHotPath drives the service's handler in-process (no sockets), so that a CPU
+// profile shows the service's own work on the paths issue 9 sets targets for:
+//
+//	go test -run '^$' -bench 'HotPath/jwt/validate' -cpuprofile cpu.out ./internal/loadgen
+//
+// (`make bench-profile` runs each path and prints the top of its profile.) It needs the
+// local stack: a fresh database, the real Keycloak for logins, introspection and JWKS.
+// The service logs at INFO as JSON to a file, as in production, so logging is counted.
+func BenchmarkHotPath(b *testing.B) {
+	for _, mode := range []string{config.AuthModeIntrospect, config.AuthModeJWT} {
+		b.Run(mode, func(b *testing.B) {
+			h, id, service, user := startInProcess(b, mode, 10000)
+			b.Run("access-token-cache-hit", func(b *testing.B) {
+				benchHandler(b, h, http.MethodPost, "/v1/access-token?id="+id, service)
+			})
+			b.Run("validate-token", func(b *testing.B) {
+				benchHandler(b, h, http.MethodGet, "/v1/validate-token", user)
+			})
+		})
+	}
+	// The service's own CPU around a refresh (Keycloak's wait is not CPU): row lock,
+	// decryption, the token call, the update.
+	b.Run("nocache", func(b *testing.B) {
+		h, id, service, _ := startInProcess(b, config.AuthModeIntrospect, 0)
+		b.Run("access-token-refresh", func(b *testing.B) {
+			benchHandler(b, h, http.MethodPost, "/v1/access-token?id="+id, service)
+		})
+	})
+}
+
+// startInProcess wires the whole service on a fresh database, stores alice's refresh
+// token through the API and fills the access-token cache (when it has one); it returns
+// the handler, the row id, a service-caller token and alice's access token.
+func startInProcess(b *testing.B, mode string, cacheSize int) (http.Handler, string, string, string) {
+	b.Helper()
+	cfg := testenv.NewServiceConfig(b)
+	cfg.Auth.Mode = mode
+	cfg.Tokens.CacheSize = cacheSize
+	logf, err := os.Create(filepath.Join(b.TempDir(), "service.log"))
+	testenv.Must(b, err, "log file")
+	b.Cleanup(func() { logf.Close() })
+	log := slog.New(slog.NewJSONHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := app.New(ctx, cfg, log)
+	testenv.Must(b, err, "start service")
+	b.Cleanup(a.Close)
+	h := a.Handler
+
+	alice := testenv.Login(b, testenv.Alice)
+	body, _ := json.Marshal(map[string]string{"refresh_token": alice.RefreshToken})
+	rec := serve(h, http.MethodPost, "/v1/refresh-token", alice.AccessToken, string(body))
+	if rec.Code != http.StatusOK {
+		b.Fatalf("store refresh token: %d %s", rec.Code, rec.Body)
+	}
+	var env struct {
+		Data struct {
+			ID string `json:"persistent_token_id"`
+		} `json:"data"`
+	}
+	testenv.Must(b, json.Unmarshal(rec.Body.Bytes(), &env), "decode store answer")
+	service := testenv.ClientToken(b, testenv.Realm, testenv.ServiceCallerClient, testenv.ServiceCallerSecret).AccessToken
+
+	// The cache serves only once the eviction feed (LISTEN) is connected.
+	deadline := time.Now().Add(15 * time.Second)
+	for cacheSize > 0 && !a.Tokens.CacheStats().Healthy {
+		if time.Now().After(deadline) {
+			b.Fatal("access-token cache never became trusted (eviction feed not connected)")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, path := range []string{"/v1/access-token?id=" + env.Data.ID} {
+		if rec := serve(h, http.MethodPost, path, service, ""); rec.Code != http.StatusOK {
+			b.Fatalf("warm %s: %d %s", path, rec.Code, rec.Body)
+		}
+	}
+	return h, env.Data.ID, service, alice.AccessToken
+}
+
+func benchHandler(b *testing.B, h http.Handler, method, path, bearer string) {
+	// One call outside the timer fills the introspection cache for this token.
+	if rec := serve(h, method, path, bearer, ""); rec.Code != http.StatusOK {
+		b.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if rec := serve(h, method, path, bearer, ""); rec.Code != http.StatusOK {
+				b.Error(fmt.Sprintf("%s %s: %d %s", method, path, rec.Code, rec.Body))
+				return
+			}
+		}
+	})
+}
+
+func serve(h http.Handler, method, path, bearer, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}

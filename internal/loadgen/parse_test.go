@@ -1,0 +1,100 @@
+package loadgen
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// Field 2 may hold spaces and parentheses; utime=250 and stime=50 ticks are fields 14, 15.
+	stat := "4242 (we (ird) name) S 1 4242 4242 0 -1 4194560 1234 0 0 0 250 50 0 0 20 0 8 0 100 0 0"
+	d, err := parseStatCPU(stat)
+	require.NoError(t, err)
+	assert.Equal(t, 3*time.Second, d)
+
+	for _, bad := range []string{"", "4242 no-paren S 1", "1 (x) S 1 2 3"} {
+		_, err := parseStatCPU(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestStatusKB(t *testing.T) {
+	status := "Name:\tauth-manager\nVmHWM:\t   40960 kB\nVmRSS:\t   20480 kB\n"
+	assert.EqualValues(t, 40960, statusKB(status, "VmHWM:"))
+	assert.EqualValues(t, 20480, statusKB(status, "VmRSS:"))
+	assert.EqualValues(t, 0, statusKB(status, "VmSwap:"))
+}
+
+func TestOwnProcessCounters(t *testing.T) {
+	p := &Proc{Pid: os.Getpid()}
+	_, err := p.CPU()
+	require.NoError(t, err)
+	peak, rss, err := p.Memory()
+	require.NoError(t, err)
+	assert.Positive(t, rss)
+	assert.GreaterOrEqual(t, peak, rss)
+}
+
+func TestSample(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		name string
+		v    float64
+		ok   bool
+	}{
+		{`auth_manager_keycloak_requests_total{op="introspect",outcome="ok"} 42`, "auth_manager_keycloak_requests_total", 42, true},
+		{`process_cpu_seconds_total 1.5`, "process_cpu_seconds_total", 1.5, true},
+		{`weird{label="a } b"} 3`, "weird", 3, true},
+		{`# HELP x y`, "", 0, false},
+		{``, "", 0, false},
+		{`novalue{a="b"}`, "", 0, false},
+	} {
+		name, v, ok := sample(tc.line)
+		assert.Equal(t, tc.ok, ok, tc.line)
+		if tc.ok {
+			assert.Equal(t, tc.name, name)
+			assert.InDelta(t, tc.v, v, 1e-9)
+		}
+	}
+}
+
+func TestLoadEnv(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dev.env")
+	require.NoError(t, os.WriteFile(path, []byte("# comment\n\nexport A=1\nB='two words'\nLOADGEN_TEST_C=file\n"), 0o600))
+	t.Setenv("LOADGEN_TEST_C", "environment")
+	e, err := LoadEnv(path)
+	require.NoError(t, err)
+	assert.Equal(t, Env{"A": "1", "B": "two words", "LOADGEN_TEST_C": "environment"}, e)
+
+	require.NoError(t, os.WriteFile(path, []byte("not a pair\n"), 0o600))
+	_, err = LoadEnv(path)
+	assert.Error(t, err)
+}
+
+func TestKeycloakBase(t *testing.T) {
+	base, realm, err := Env{"KEYCLOAK_ISSUER": "http://127.0.0.1:8080/", "KEYCLOAK_REALM": "r"}.KeycloakBase()
+	require.NoError(t, err)
+	assert.Equal(t, [2]string{"http://127.0.0.1:8080", "r"}, [2]string{base, realm})
+	base, realm, err = Env{"KEYCLOAK_ISSUER": "http://localhost:8080/auth/realms/x"}.KeycloakBase()
+	require.NoError(t, err)
+	assert.Equal(t, [2]string{"http://localhost:8080/auth", "x"}, [2]string{base, realm})
+	_, _, err = Env{"KEYCLOAK_ISSUER": "http://127.0.0.1:8080"}.KeycloakBase()
+	assert.Error(t, err, "realm missing")
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"http://127.0.0.1:8080":                    true,
+		"postgres://u:p@localhost:5432/db":         true,
+		"http://[::1]:8080":                        true,
+		"http://keycloak.example.com":              false,
+		"postgres://u:p@10.0.0.5:5432/db?sslmode=": false,
+	} {
+		assert.Equal(t, ok, loopbackOnly("X", raw) == nil, raw)
+	}
+}
