@@ -84,7 +84,7 @@ service_start() {
   SERVICE_LOG=$CHECK_TMP/service.log
   # The working directory is the temp dir so that no .env of the checkout is read.
   (
-    cd "$CHECK_TMP"
+    cd "$CHECK_TMP" || exit 1
     export HOST=127.0.0.1 PORT=$port DATABASE_URL=$db_url LOG_LEVEL=${CHECK_LOG_LEVEL:-INFO}
     export KEYCLOAK_CONSENT_REDIRECT_URI=$SERVICE_URL/v1/offline-token/callback
     exec ./auth-manager serve >"$SERVICE_LOG" 2>&1 </dev/null

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Contract fuzzing (issue 7): schemathesis, pinned, against the service running on a
 # free port over the local stack (scripts/docs-check-service.sh) and the committed
-# spec api/swagger.json, with a real bearer token of the test realm (alice, password
-# grant on the service's own client). Fails on any 5xx, any status the spec does not
+# spec api/swagger.json, with a real bearer token of the test realm (password grant on
+# the service's own client). Fails on any 5xx, any status the spec does not
 # document for the operation, and any answer whose body or Content-Type breaks the spec.
+#
+# The fuzzer acts as its own user of the dev realm, "fuzz-api" (created through the admin
+# API with the service's client credentials when missing): it feeds ids from answers
+# back into requests and so ends real Keycloak sessions (DELETE /v1/sessions/{id}),
+# which must never be sessions that a concurrent test run of alice or bob relies on.
 #
 # The run is bounded: FUZZ_MAX_EXAMPLES cases per operation and phase (default 30) and
 # FUZZ_MAX_TIME seconds in all (default 120). schemathesis comes from PyPI into a venv
@@ -33,17 +38,52 @@ ensure_schemathesis() {
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
+readonly FUZZ_USER=fuzz-api
+readonly FUZZ_PASSWORD=fuzz-api-dev-password # dev realm only, like alice's
+
+realm_url() {
+  local base=${KEYCLOAK_ISSUER%/}
+  base=${base%/realms/*}
+  echo "$base/realms/$KEYCLOAK_REALM"
+}
+
+admin_url() {
+  local base=${KEYCLOAK_ISSUER%/}
+  base=${base%/realms/*}
+  echo "$base/admin/realms/$KEYCLOAK_REALM"
+}
+
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)'"$1"')'; }
+
+# ensure_fuzz_user creates the fuzzer's user when the realm lacks it and sets its
+# password, with the service account of the service's client (it may manage users).
+ensure_fuzz_user() {
+  local admin auth code id
+  admin=$(curl -fsS -m 10 "$(realm_url)/protocol/openid-connect/token" --data-urlencode grant_type=client_credentials \
+    --data-urlencode "client_id=$KEYCLOAK_CLIENT_ID" --data-urlencode "client_secret=$KEYCLOAK_CLIENT_SECRET" |
+    json_field '["access_token"]') || return 1
+  auth=$(printf 'Authorization: Bearer %s' "$admin")
+  code=$(printf '{"username":"%s","enabled":true,"emailVerified":true,"email":"%s@example.com","firstName":"Fuzz","lastName":"API"}' \
+    "$FUZZ_USER" "$FUZZ_USER" | curl -sS -m 10 -o /dev/null -w '%{http_code}' -X POST "$(admin_url)/users" \
+    -H @<(echo "$auth") -H "Content-Type: application/json" --data-binary @-)
+  [[ $code == 201 || $code == 409 ]] || { log "creating user $FUZZ_USER: HTTP $code"; return 1; }
+  id=$(curl -fsS -m 10 "$(admin_url)/users?exact=true&username=$FUZZ_USER" -H @<(echo "$auth") | json_field '[0]["id"]') || return 1
+  printf '{"type":"password","value":"%s","temporary":false}' "$FUZZ_PASSWORD" |
+    curl -fsS -m 10 -X PUT "$(admin_url)/users/$id/reset-password" -H @<(echo "$auth") \
+      -H "Content-Type: application/json" --data-binary @- || return 1
+}
+
 # login USER PASSWORD: a password grant on the service's own client; prints the access
 # token and the refresh token, one a line.
 login() {
-  curl -fsS -m 10 "${KEYCLOAK_ISSUER%/}/realms/$KEYCLOAK_REALM/protocol/openid-connect/token" \
+  curl -fsS -m 10 "$(realm_url)/protocol/openid-connect/token" \
     --data-urlencode grant_type=password --data-urlencode "client_id=$KEYCLOAK_CLIENT_ID" \
     --data-urlencode "client_secret=$KEYCLOAK_CLIENT_SECRET" --data-urlencode "username=$1" \
     --data-urlencode "password=$2" --data-urlencode "scope=openid" |
     python3 -c 'import json, sys; t = json.load(sys.stdin); print(t["access_token"]); print(t["refresh_token"])'
 }
 
-# seed stores alice's refresh token through the API, so that the fuzzer meets real data:
+# seed stores the user's refresh token through the API, so that the fuzzer meets real data:
 # GET /v1/tokens lists a row, POST /v1/refresh-token-id finds it, and POST
 # /v1/access-token is given its id. Prints the persistent token id.
 seed() {
@@ -61,20 +101,28 @@ CHECK_LOG_LEVEL=WARNING service_start fuzz-api
 
 reports=${FUZZ_REPORT_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/auth-manager-fuzz.XXXXXX")}
 mkdir -p "$reports"
-tokens=$(login alice alice-password) || die "no token for alice from Keycloak (is the stack up? make stack-up)"
+ensure_fuzz_user || die "cannot set up the realm's $FUZZ_USER user (is the stack up? make stack-up)"
+tokens=$(login "$FUZZ_USER" "$FUZZ_PASSWORD") || die "no token for $FUZZ_USER from Keycloak"
 FUZZ_TOKEN=$(sed -n 1p <<<"$tokens")
-FUZZ_TOKEN_ID=$(seed "$FUZZ_TOKEN" "$(sed -n 2p <<<"$tokens")") || die "could not store alice's refresh token"
+FUZZ_TOKEN_ID=$(seed "$FUZZ_TOKEN" "$(sed -n 2p <<<"$tokens")") || die "could not store the refresh token of $FUZZ_USER"
 unset tokens
 export FUZZ_TOKEN FUZZ_TOKEN_ID
 # The token reaches schemathesis through the environment and this config's
-# substitution, not the command line. DELETE routes are not given the seeded id: that
-# would end alice's session, and with it the fuzzer's bearer token.
+# substitution, not the command line. DELETE routes get neither the seeded id nor ids
+# taken from answers (schemathesis's default): they would end the session of the
+# fuzzer's own bearer token, and every later case would be a 401 that tests nothing.
 cat >"$CHECK_TMP/schemathesis.toml" <<'TOML'
 headers = { Authorization = "Bearer ${FUZZ_TOKEN}" }
 
 [[operations]]
 include-name = "POST /v1/access-token"
 parameters = { "query.id" = "${FUZZ_TOKEN_ID}" }
+
+[[operations]]
+include-method = "DELETE"
+phases.examples.extra-data-sources.responses = false
+phases.coverage.extra-data-sources.responses = false
+phases.fuzzing.extra-data-sources.responses = false
 TOML
 
 log "schemathesis $SCHEMATHESIS_VERSION against $SERVICE_URL with api/swagger.json"
