@@ -1,0 +1,234 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/auth-manager/auth-manager/internal/audit"
+	"github.com/auth-manager/auth-manager/internal/store"
+)
+
+// Logout is what a back-channel logout did at once.
+type Logout struct {
+	Subject       string
+	SessionID     string
+	TokensDeleted int
+	// Reconciling is true when the user's stored tokens will be checked against
+	// Keycloak's sessions shortly (see Logout).
+	Reconciling bool
+}
+
+// Logout acts on a back-channel logout token (OpenID Connect Back-Channel Logout 1.0).
+// It verifies the token, records its jti so that it works once on any replica, and
+// deletes at once the stored refresh tokens bound to the session that ended (sid), or
+// all of the user's when the token names only sub; the offline tokens too when the
+// token says revoke_offline_access.
+//
+// Then it schedules a reconciliation of the user's stored tokens with the sessions
+// Keycloak still has (see Reconcile), because the notice does not say everything:
+// Keycloak sends the same notice when an offline session ends as when an online one
+// does, sends it before it removes the session, and its "sign out" of a user (admin
+// console, POST /users/{id}/logout) ends every session of the user but notifies only
+// one of them.
+//
+// A bad token is a *LogoutTokenError and changes nothing.
+func (s *Service) Logout(ctx context.Context, raw string) (Logout, error) {
+	tok, err := s.verifier.Verify(ctx, raw)
+	if err != nil {
+		s.recordLogout(ctx, LogoutToken{}, 0, err)
+		return Logout{}, err
+	}
+	fresh, err := s.st.RecordLogoutJTI(ctx, tok.JTI, tok.RetainUntil)
+	if err == nil && !fresh {
+		err = badToken("replayed")
+	}
+	if err != nil {
+		s.recordLogout(ctx, tok, 0, err)
+		return Logout{}, err
+	}
+	if _, err := s.st.PurgeLogoutJTIs(ctx, s.opt.Now()); err != nil {
+		s.opt.Log.WarnContext(ctx, "sessions: purging expired logout jtis failed", "error", err.Error())
+	}
+
+	types := []store.TokenType{store.Refresh}
+	if tok.RevokeOffline {
+		types = append(types, store.Offline)
+	}
+	var rows []store.Row
+	if tok.SessionID != "" {
+		rows, err = s.st.DeleteBySession(ctx, tok.SessionID, tok.Subject, types...)
+	} else {
+		rows, err = s.st.DeleteByUser(ctx, tok.Subject, types...)
+	}
+	if err != nil {
+		s.recordLogout(ctx, tok, 0, err)
+		return Logout{}, err
+	}
+	s.deleted(ctx, rows, "back-channel logout")
+	s.recordLogout(ctx, tok, len(rows), nil)
+
+	users := map[string]bool{}
+	if tok.Subject != "" {
+		users[tok.Subject] = true
+	} else {
+		// Keycloak always names the user; a sid-only token is reconciled for the
+		// owners of the rows bound to that session.
+		for _, r := range rows {
+			users[r.UserID] = true
+		}
+		if left, err := s.st.ListBySession(ctx, tok.SessionID); err == nil {
+			for _, r := range left {
+				users[r.UserID] = true
+			}
+		}
+	}
+	out := Logout{Subject: tok.Subject, SessionID: tok.SessionID, TokensDeleted: len(rows)}
+	for uid := range users {
+		if s.reconcileLater(ctx, uid) {
+			out.Reconciling = true
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) recordLogout(ctx context.Context, tok LogoutToken, deleted int, err error) {
+	ev := audit.Event{Name: audit.BackchannelLogout, Subject: tok.Subject, SessionID: tok.SessionID,
+		Detail: "tokens_deleted=" + strconv.Itoa(deleted)}
+	var te *LogoutTokenError
+	switch {
+	case errors.As(err, &te):
+		ev.Outcome, ev.ErrorCode, ev.Detail = audit.Failed, "invalid_logout_token:"+te.Reason, ""
+	case err != nil:
+		ev.Outcome, ev.ErrorCode, ev.Detail = audit.Failed, audit.CodeOf(err), ""
+	}
+	s.opt.Audit.Record(ctx, ev)
+}
+
+// reconcileCheck is a pending reconciliation of one user's stored tokens.
+type reconcileCheck struct {
+	userID string
+	// reqCtx carries the values (request id) of the logout that asked for it, for the
+	// audit trail; never its deadline.
+	reqCtx context.Context
+}
+
+// maxConcurrentChecks bounds the reconciliations in flight.
+const maxConcurrentChecks = 32
+
+// reconcileLater queues a reconciliation of userID unless one is already waiting. A
+// full queue drops it (logged): the rows then stay until they are found refused.
+func (s *Service) reconcileLater(ctx context.Context, userID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending[userID] {
+		return true
+	}
+	select {
+	case s.checks <- reconcileCheck{userID: userID, reqCtx: context.WithoutCancel(ctx)}:
+		s.pending[userID] = true
+		return true
+	default:
+		s.opt.Log.WarnContext(ctx, "sessions: reconciliation queue full; stored tokens not checked", "subject", userID)
+		return false
+	}
+}
+
+// Run performs the queued reconciliations until ctx ends, then waits for those in
+// flight to stop.
+func (s *Service) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, maxConcurrentChecks)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case chk := <-s.checks:
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				s.reconcileAfterDelays(ctx, chk)
+			})
+		}
+	}
+}
+
+// reconcileAfterDelays reconciles after each of ReconcileDelays: Keycloak removes a
+// session only after it has notified the clients, so the first look waits a little and
+// a later one catches a slow Keycloak.
+func (s *Service) reconcileAfterDelays(ctx context.Context, chk reconcileCheck) {
+	for i, d := range s.opt.ReconcileDelays {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+		if i == 0 {
+			// From now on a new logout of the user needs a reconciliation of its own.
+			s.mu.Lock()
+			delete(s.pending, chk.userID)
+			s.mu.Unlock()
+		}
+		cctx, cancel := context.WithTimeout(ctx, s.opt.KeycloakDeadline)
+		n, err := s.Reconcile(cctx, chk.reqCtx, chk.userID)
+		cancel()
+		if err != nil {
+			s.opt.Log.WarnContext(ctx, "sessions: reconciliation after a back-channel logout failed",
+				"subject", chk.userID, "error", err.Error())
+			continue
+		}
+		s.opt.Log.InfoContext(chk.reqCtx, "sessions: stored tokens reconciled with Keycloak's sessions",
+			"subject", chk.userID, "attempt", i+1, "tokens_deleted", n)
+	}
+}
+
+// Reconcile deletes userID's stored tokens whose Keycloak session is gone: refresh
+// tokens bound to a session that is no longer among the user's online sessions, and
+// offline tokens bound to one that is no longer among the user's offline sessions of
+// the service's client. It deletes nothing unless Keycloak answered both lists. audit
+// carries the values for the audit trail. It returns how many rows it deleted.
+func (s *Service) Reconcile(ctx, audit context.Context, userID string) (int, error) {
+	online, err := s.admin.UserSessions(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	offline, err := s.admin.OfflineSessions(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	live := map[store.TokenType]map[string]bool{store.Refresh: {}, store.Offline: {}}
+	for _, ks := range online {
+		live[store.Refresh][ks.ID] = true
+	}
+	for _, ks := range offline {
+		live[store.Offline][ks.ID] = true
+	}
+	rows, err := s.st.ListByUser(ctx, userID)
+	if err != nil {
+		return 0, err
+	}
+	dead := map[string][]string{} // session id → row ids
+	for _, r := range rows {
+		if !live[r.Type][r.SessionID] {
+			dead[r.SessionID] = append(dead[r.SessionID], r.ID)
+		}
+	}
+	n := 0
+	for sid, ids := range dead {
+		// Only rows still bound to that session: one stored anew meanwhile is kept.
+		gone, err := s.st.DeleteRows(ctx, sid, ids)
+		if err != nil {
+			return n, err
+		}
+		s.deleted(audit, gone, "session ended at Keycloak")
+		n += len(gone)
+	}
+	return n, nil
+}

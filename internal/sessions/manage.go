@@ -1,0 +1,197 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/auth-manager/auth-manager/internal/audit"
+	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/store"
+)
+
+// List returns the Keycloak sessions of the caller, or of userID for a service
+// caller: online ones, then offline ones of the service's client, each with the ids
+// of the stored tokens bound to it (refresh tokens to online sessions, offline tokens
+// to offline ones).
+func (s *Service) List(ctx context.Context, c caller.Caller, userID string) ([]Session, error) {
+	uid, err := subject(c, userID)
+	if err != nil {
+		return nil, err
+	}
+	online, offline, err := s.sessionsOf(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.st.ListByUser(ctx, uid)
+	if err != nil {
+		return nil, err
+	}
+	bound := map[string][]string{} // type + " " + session id → row ids, oldest first
+	for _, r := range rows {
+		k := string(r.Type) + " " + r.SessionID
+		bound[k] = append(bound[k], r.ID)
+	}
+	out := make([]Session, 0, len(online)+len(offline))
+	add := func(list []keycloak.Session, typ string) {
+		for _, ks := range list {
+			clients := make([]string, 0, len(ks.Clients))
+			for _, id := range ks.Clients {
+				clients = append(clients, id)
+			}
+			sort.Strings(clients)
+			stored := bound[string(rowType(typ))+" "+ks.ID]
+			if stored == nil {
+				stored = []string{}
+			}
+			out = append(out, Session{ID: ks.ID, Type: typ, Start: time.UnixMilli(ks.Start).UTC(),
+				LastAccess: time.UnixMilli(ks.LastAccess).UTC(), IPAddress: ks.IPAddress, Clients: clients,
+				StoredTokenIDs: stored})
+		}
+	}
+	add(online, Online)
+	add(offline, Offline)
+	return out, nil
+}
+
+// Revocation reports truthfully what a revocation did.
+type Revocation struct {
+	SessionID string
+	// Revoked: no Keycloak session of that id (of the types asked for) is left, either
+	// because this call ended it (Ended) or because it had ended already.
+	Revoked       bool
+	Ended         []string // the session types this call ended at Keycloak
+	TokensDeleted int
+	Message       string
+}
+
+// Revoke ends Keycloak session sid and then deletes the stored tokens bound to it. typ
+// is Online, Offline or "" for both (Keycloak gives an offline session the id of the
+// login it was created from, so one id can name two sessions). A user caller may only
+// end a session Keycloak lists as theirs, or clean up their own stored tokens bound to
+// a session that has already ended; anything else is ErrNotFound. A service caller may
+// end any session.
+//
+// When Keycloak cannot end the session nothing is deleted and the error is returned.
+// Once the session has ended, a failure to delete the rows is reported in the answer,
+// not as an error: the rows are dead and a repeated call deletes them.
+func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) (Revocation, error) {
+	types := []string{Online, Offline}
+	if typ != "" {
+		types = []string{typ}
+	}
+	owner := ""
+	targets := types // a service caller ends whatever Keycloak has under that id
+	if !c.Service {
+		owner = c.Subject
+		var err error
+		if targets, err = s.ownSessions(ctx, c.Subject, sid, types); err != nil {
+			return Revocation{}, err
+		}
+	}
+
+	// Ending the session is the part that must not be abandoned half-way.
+	kctx, cancel := s.detached(ctx)
+	defer cancel()
+	rev := Revocation{SessionID: sid}
+	var notes []string
+	for _, t := range targets {
+		err := s.admin.DeleteSession(kctx, sid, t == Offline)
+		ev := audit.Event{Name: audit.SessionRevoked, Subject: owner, SessionID: sid, Detail: t}
+		switch {
+		case err == nil:
+			rev.Ended = append(rev.Ended, t)
+		case errors.Is(err, keycloak.ErrNotFound):
+			ev.Detail += ": already ended"
+		default:
+			ev.Outcome, ev.ErrorCode = audit.Failed, audit.CodeOf(err)
+			s.opt.Audit.Record(kctx, ev)
+			if len(rev.Ended) > 0 {
+				s.opt.Log.WarnContext(kctx, "sessions: ended part of a session, then Keycloak failed; nothing deleted",
+					"session_id", sid, "ended", strings.Join(rev.Ended, ","), "error", err.Error())
+			}
+			return Revocation{}, err
+		}
+		s.opt.Audit.Record(kctx, ev)
+	}
+
+	rowTypes := make([]store.TokenType, 0, len(types))
+	for _, t := range types {
+		rowTypes = append(rowTypes, rowType(t))
+	}
+	rows, err := s.st.DeleteBySession(kctx, sid, owner, rowTypes...)
+	if err != nil {
+		if c.Service && len(rev.Ended) == 0 {
+			return Revocation{}, err
+		}
+		s.opt.Log.WarnContext(kctx, "sessions: session ended but its stored tokens could not be deleted",
+			"session_id", sid, "error", err.Error())
+		notes = append(notes, "the stored tokens bound to it could not be deleted now (they no longer work; repeat the call to delete them)")
+	}
+	s.deleted(kctx, rows, "session revoked")
+	rev.TokensDeleted = len(rows)
+	if c.Service && len(rev.Ended) == 0 && len(rows) == 0 && err == nil {
+		return Revocation{}, ErrNotFound
+	}
+	rev.Revoked = true
+	rev.Message = describeRevocation(rev, notes)
+	return rev, nil
+}
+
+// ownSessions returns which of types the user's session sid exists as at Keycloak. It
+// is ErrNotFound when it exists as none of them and no stored token of the user is
+// bound to it.
+func (s *Service) ownSessions(ctx context.Context, userID, sid string, types []string) ([]string, error) {
+	online, offline, err := s.sessionsOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	has := func(list []keycloak.Session) bool {
+		return slices.ContainsFunc(list, func(ks keycloak.Session) bool { return ks.ID == sid })
+	}
+	if slices.Contains(types, Online) && has(online) {
+		found = append(found, Online)
+	}
+	if slices.Contains(types, Offline) && has(offline) {
+		found = append(found, Offline)
+	}
+	if len(found) > 0 {
+		return found, nil
+	}
+	rows, err := s.st.ListBySession(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if r.UserID == userID && slices.ContainsFunc(types, func(t string) bool { return rowType(t) == r.Type }) {
+			return nil, nil // already ended at Keycloak: only the rows are left to delete
+		}
+	}
+	return nil, ErrNotFound
+}
+
+func describeRevocation(rev Revocation, notes []string) string {
+	msg := "Keycloak session had already ended"
+	if len(rev.Ended) > 0 {
+		msg = "Keycloak session ended (" + strings.Join(rev.Ended, ", ") + ")"
+	}
+	switch {
+	case len(notes) > 0:
+	case rev.TokensDeleted == 0:
+		msg += "; no stored token was bound to it"
+	case rev.TokensDeleted == 1:
+		msg += "; 1 stored token deleted"
+	default:
+		msg += "; " + strconv.Itoa(rev.TokensDeleted) + " stored tokens deleted"
+	}
+	if len(notes) > 0 {
+		msg += "; " + strings.Join(notes, "; ")
+	}
+	return msg
+}

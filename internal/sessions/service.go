@@ -1,0 +1,166 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/auth-manager/auth-manager/internal/audit"
+	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/vault"
+)
+
+// ErrNotFound means no Keycloak session with that id that the caller may see, and no
+// stored token of the caller bound to it.
+var ErrNotFound = errors.New("sessions: session not found")
+
+// Session types, as the API names them.
+const (
+	Online  = "online"
+	Offline = "offline"
+)
+
+// Store is the repository the service needs.
+type Store interface {
+	ListByUser(ctx context.Context, userID string) ([]store.Row, error)
+	ListBySession(ctx context.Context, sid string) ([]store.Row, error)
+	DeleteBySession(ctx context.Context, sid, userID string, types ...store.TokenType) ([]store.Row, error)
+	DeleteByUser(ctx context.Context, userID string, types ...store.TokenType) ([]store.Row, error)
+	DeleteRows(ctx context.Context, sid string, ids []string) ([]store.Row, error)
+	RecordLogoutJTI(ctx context.Context, jti string, expiresAt time.Time) (bool, error)
+	PurgeLogoutJTIs(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Admin is the part of Keycloak's admin API the service needs.
+type Admin interface {
+	UserSessions(ctx context.Context, userID string) ([]keycloak.Session, error)
+	OfflineSessions(ctx context.Context, userID string) ([]keycloak.Session, error)
+	DeleteSession(ctx context.Context, sid string, offline bool) error
+}
+
+// Evicter drops a row's cached access token in this process (the database's eviction
+// feed does it on every replica; this is for the one that knows first).
+type Evicter interface {
+	Evict(id string)
+}
+
+// Options configures the service.
+type Options struct {
+	Log   *slog.Logger
+	Audit *audit.Logger // nil records nothing
+	Now   func() time.Time
+	// KeycloakDeadline bounds Keycloak calls that must finish even when the caller
+	// goes away (a revocation in progress).
+	KeycloakDeadline time.Duration
+	// ReconcileDelays are when, after a back-channel logout, the user's stored tokens
+	// are reconciled with Keycloak's sessions (default 0.5 s and 3 s). Keycloak sends
+	// the notice before it removes the session, so looking at once would find it.
+	ReconcileDelays []time.Duration
+}
+
+// Service is the session service. Safe for concurrent use; Run must be running for
+// back-channel logouts to be followed by a reconciliation.
+type Service struct {
+	st       Store
+	admin    Admin
+	cache    Evicter
+	verifier *Verifier
+	opt      Options
+	checks   chan reconcileCheck
+
+	mu      sync.Mutex
+	pending map[string]bool // users with a reconciliation queued and not yet started
+}
+
+// New returns the service.
+func New(st Store, admin Admin, cache Evicter, verifier *Verifier, opt Options) *Service {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.KeycloakDeadline <= 0 {
+		opt.KeycloakDeadline = 30 * time.Second
+	}
+	if len(opt.ReconcileDelays) == 0 {
+		opt.ReconcileDelays = []time.Duration{500 * time.Millisecond, 3 * time.Second}
+	}
+	return &Service{st: st, admin: admin, cache: cache, verifier: verifier, opt: opt,
+		checks: make(chan reconcileCheck, 1024), pending: map[string]bool{}}
+}
+
+// Session is a Keycloak session of a user with the stored tokens bound to it.
+type Session struct {
+	ID             string
+	Type           string // Online or Offline
+	Start          time.Time
+	LastAccess     time.Time
+	IPAddress      string
+	Clients        []string // client ids
+	StoredTokenIDs []string
+}
+
+// subject resolves whose sessions a call is about: the caller's own, or userID for a
+// service caller. A user caller naming another user is vault.ErrForbidden.
+func subject(c caller.Caller, userID string) (string, error) {
+	switch {
+	case userID == "" || userID == c.Subject:
+		return c.Subject, nil
+	case c.Service:
+		return userID, nil
+	}
+	return "", vault.ErrForbidden
+}
+
+// rowType is the vault token type bound to a session of type t: a refresh token lives
+// in an online session, an offline token in an offline one.
+func rowType(t string) store.TokenType {
+	if t == Offline {
+		return store.Offline
+	}
+	return store.Refresh
+}
+
+// sessionsOf returns userID's online and offline sessions. A user Keycloak does not
+// know has none.
+func (s *Service) sessionsOf(ctx context.Context, userID string) (online, offline []keycloak.Session, err error) {
+	online, err = s.admin.UserSessions(ctx, userID)
+	if errors.Is(err, keycloak.ErrNotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	offline, err = s.admin.OfflineSessions(ctx, userID)
+	if errors.Is(err, keycloak.ErrNotFound) {
+		return online, nil, nil
+	}
+	return online, offline, err
+}
+
+// detached is ctx without its cancellation, bounded by KeycloakDeadline.
+func (s *Service) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), s.opt.KeycloakDeadline)
+}
+
+// deleted evicts and audits rows that were deleted because their session ended.
+func (s *Service) deleted(ctx context.Context, rows []store.Row, detail string) {
+	for _, r := range rows {
+		s.cache.Evict(r.ID)
+		s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: r.UserID, RowID: r.ID,
+			SessionID: r.SessionID, Detail: detail})
+	}
+}
+
+func ids(rows []store.Row) []string {
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.ID)
+	}
+	return out
+}
