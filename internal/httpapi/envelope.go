@@ -31,7 +31,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store") // answers may carry tokens
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // answers are JSON for programs: keep "&" in URLs readable, as the Python service did
+	_ = enc.Encode(v)
 }
 
 // decode reads a JSON object body into v: one object, no unknown fields, bounded size
