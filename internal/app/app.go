@@ -20,6 +20,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/metrics"
 	"github.com/auth-manager/auth-manager/internal/offline"
 	"github.com/auth-manager/auth-manager/internal/seal"
+	"github.com/auth-manager/auth-manager/internal/sessions"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/tokens"
 	"github.com/auth-manager/auth-manager/internal/vault"
@@ -39,6 +40,10 @@ type App struct {
 	// service built on it.
 	Admin   *keycloak.Admin
 	Offline *offline.Service
+	// Sessions lists and revokes Keycloak sessions and receives back-channel logouts;
+	// KeepAlive is the offline keep-alive and clean-up job (nil when disabled).
+	Sessions  *sessions.Service
+	KeepAlive *sessions.Job
 
 	vaultRows *metrics.VaultRows
 	Handler   http.Handler
@@ -106,6 +111,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Retries: cfg.Keycloak.Retries, KeycloakDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+2) + 5*time.Second,
 		Log: log, Audit: auditLog, Now: o.now,
 	})
+	a.Sessions = sessions.New(st, a.Admin, a.Tokens,
+		sessions.NewVerifier(a.Keycloak, cfg.Keycloak.IssuerURL(), cfg.Keycloak.ClientID, o.now), sessions.Options{
+			Log: log, Audit: auditLog, Now: o.now,
+			KeycloakDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+2) + 5*time.Second,
+		})
+	if ka := cfg.KeepAlive; ka.Enabled {
+		onPass := a.Metrics.RegisterKeepAlive()
+		a.KeepAlive = sessions.NewJob(st, a.Tokens, sessions.JobOptions{
+			Interval: ka.Interval, IdleThreshold: ka.IdleThreshold, Retention: ka.Retention, DryRun: ka.DryRun,
+			RefreshDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+1) + 5*time.Second,
+			Log:             log, Audit: auditLog, Now: o.now,
+			OnPass: func(r sessions.Report, err error) {
+				onPass(metrics.KeepAlivePass{Ran: r.Ran, Failed: err != nil, Refreshed: r.Refreshed,
+					Invalidated: r.Invalidated, Errors: r.Failed, Deleted: r.Deleted})
+			},
+		})
+	}
 	auth := introspect.New(a.Keycloak, introspect.Options{
 		Mode: cfg.Auth.Mode, ServiceRole: cfg.Auth.ServiceRole, ClientID: cfg.Keycloak.ClientID,
 		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
@@ -124,6 +146,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Metrics:      a.Metrics,
 	}
 	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
+	deps.Sessions = a.Sessions
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
 	}
@@ -196,13 +219,18 @@ func migrateUp(ctx context.Context, st *store.Store, log *slog.Logger) error {
 	return nil
 }
 
-// startBackground runs the App's workers (the cache eviction feed) until Close. They
+// startBackground runs the App's workers (the cache eviction feed, the deferred checks
+// of back-channel logouts, the keep-alive job) until Close. They
 // outlive the ctx New was given, which may be a start-up deadline.
 func (a *App) startBackground(ctx context.Context) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBackground = cancel
 	a.background.Go(func() { a.Tokens.Run(bg) })
 	a.background.Go(func() { a.vaultRows.Run(bg, 30*time.Second) })
+	a.background.Go(func() { a.Sessions.Run(bg) })
+	if a.KeepAlive != nil {
+		a.background.Go(func() { a.KeepAlive.Run(bg) })
+	}
 }
 
 // Close stops the background workers and releases the App's resources.

@@ -50,8 +50,9 @@ type Config struct {
 	CORSOrigins          []string
 	CORSAllowCredentials bool
 
-	HTTP   HTTP
-	Tokens Tokens
+	HTTP      HTTP
+	Tokens    Tokens
+	KeepAlive KeepAlive
 	// MetricsAddr, when set (e.g. ":9100"), serves /metrics on its own listener instead
 	// of the API's.
 	MetricsAddr string
@@ -99,6 +100,15 @@ type Auth struct {
 type Tokens struct {
 	MinTTL    time.Duration // default min_ttl: a cached token must live longer than this
 	CacheSize int           // cached access tokens; 0 disables the cache
+}
+
+// KeepAlive configures the offline keep-alive and clean-up job.
+type KeepAlive struct {
+	Enabled       bool
+	Interval      time.Duration // between passes
+	IdleThreshold time.Duration // OFFLINE rows unused for longer are refreshed
+	Retention     time.Duration // rows marked invalid for longer are deleted; 0 keeps them
+	DryRun        bool          // log what a pass would do, change nothing
 }
 
 // HTTP configures the server.
@@ -167,6 +177,12 @@ type env struct {
 	DrainDelay      int    `envconfig:"SHUTDOWN_DRAIN_DELAY" default:"0"`
 	SkipMigrations  bool   `envconfig:"AUTH_MANAGER_SKIP_MIGRATIONS" default:"false"`
 	MetricsAddr     string `envconfig:"METRICS_ADDR"`
+
+	KeepAliveEnabled   bool `envconfig:"AUTH_MANAGER_KEEPALIVE_ENABLED" default:"true"`
+	KeepAliveInterval  int  `envconfig:"AUTH_MANAGER_KEEPALIVE_INTERVAL" default:"3600"`
+	KeepAliveIdle      int  `envconfig:"AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD" default:"86400"`
+	KeepAliveRetention int  `envconfig:"AUTH_MANAGER_KEEPALIVE_RETENTION" default:"604800"`
+	KeepAliveDryRun    bool `envconfig:"AUTH_MANAGER_KEEPALIVE_DRY_RUN" default:"false"`
 }
 
 // Load reads .env from dotenvPath (if it exists; real environment variables win), then
@@ -260,7 +276,24 @@ func (e env) build() (Config, error) {
 		return Config{}, invalid("AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE", "must be between 0 and 1000000")
 	}
 	c.Tokens = Tokens{MinTTL: seconds(e.AccessMinTTL), CacheSize: e.AccessCacheSize}
+	if c.KeepAlive, err = e.keepAlive(); err != nil {
+		return Config{}, err
+	}
 	return c, nil
+}
+
+func (e env) keepAlive() (KeepAlive, error) {
+	const day = 24 * 3600
+	switch {
+	case e.KeepAliveInterval < 1 || e.KeepAliveInterval > day:
+		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_INTERVAL", "must be between 1 and 86400 seconds")
+	case e.KeepAliveIdle < 1 || e.KeepAliveIdle > 365*day:
+		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD", "must be between 1 and 31536000 seconds")
+	case e.KeepAliveRetention < 0 || e.KeepAliveRetention > 365*day:
+		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_RETENTION", "must be between 0 and 31536000 seconds")
+	}
+	return KeepAlive{Enabled: e.KeepAliveEnabled, Interval: seconds(e.KeepAliveInterval),
+		IdleThreshold: seconds(e.KeepAliveIdle), Retention: seconds(e.KeepAliveRetention), DryRun: e.KeepAliveDryRun}, nil
 }
 
 func (e env) database() (Database, error) {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -68,6 +69,8 @@ func TestLoadValid(t *testing.T) {
 	assert.Equal(t, []string{"http://localhost:3000"}, c.CORSOrigins)
 	assert.Equal(t, "auth-manager-service", c.Auth.ServiceRole)
 	assert.Equal(t, AuthModeIntrospect, c.Auth.Mode)
+	assert.Equal(t, KeepAlive{Enabled: true, Interval: time.Hour, IdleThreshold: 24 * time.Hour,
+		Retention: 7 * 24 * time.Hour}, c.KeepAlive)
 }
 
 func TestLoadRequiredMissing(t *testing.T) {
@@ -99,6 +102,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"KEYCLOAK_ISSUER", "not a url"},
 		{"KEYCLOAK_REALM", "other"},
 		{"AUTH_MANAGER_AUTH_MODE", "magic"},
+		{"AUTH_MANAGER_KEEPALIVE_INTERVAL", "0"},
+		{"AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD", "0"},
+		{"AUTH_MANAGER_KEEPALIVE_RETENTION", "-1"},
+		{"AUTH_MANAGER_KEEPALIVE_ENABLED", "maybe"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/offline"
+	"github.com/auth-manager/auth-manager/internal/sessions"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
@@ -43,6 +44,7 @@ func classify(err error) *apiError {
 	var invalidToken *vault.InvalidTokenError
 	var stateErr *offline.StateError
 	var callbackErr *offline.CallbackError
+	var logoutErr *sessions.LogoutTokenError
 	switch {
 	case errors.As(err, &ae):
 		return ae
@@ -59,6 +61,10 @@ func classify(err error) *apiError {
 	case errors.Is(err, offline.ErrIDToken):
 		return &apiError{status: http.StatusBadGateway, code: "keycloak_error", reason: "invalid_id_token",
 			msg: "Keycloak's ID token was missing or invalid"}
+	case errors.As(err, &logoutErr):
+		return &apiError{status: http.StatusBadRequest, code: "invalid_request", msg: "Invalid logout token", reason: logoutErr.Reason}
+	case errors.Is(err, sessions.ErrNotFound):
+		return &apiError{status: http.StatusNotFound, code: "session_not_found", msg: "Session not found"}
 	case errors.Is(err, vault.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, code: "token_not_found", msg: "Token not found"}
 	case errors.Is(err, vault.ErrForbidden):

@@ -28,6 +28,8 @@ type Deps struct {
 	// the consent callback sends the browser (KEYCLOAK_AFTER_CONSENT_REDIRECT_URI).
 	Offline         Offline
 	AfterConsentURL string
+	// Sessions serves the session endpoints and the back-channel logout receiver.
+	Sessions Sessions
 }
 
 // NewHandler returns the service's HTTP handler. This is the one list of routes.
@@ -60,6 +62,8 @@ func NewHandler(d Deps) http.Handler {
 	r.Route("/v1", func(r chi.Router) {
 		// Keycloak redirects the user's browser here: no bearer token, the state is the proof.
 		r.Get("/offline-token/callback", handleConsentCallback(d.Offline, d.AfterConsentURL, ew))
+		// Keycloak posts logout tokens here: no bearer token, the signed logout token is the proof.
+		r.Post("/backchannel-logout", handleBackchannelLogout(d.Sessions, ew))
 		r.Group(func(r chi.Router) {
 			r.Use(requireCaller(d.Auth, ew))
 			r.Get("/validate-token", handleValidateToken())
@@ -71,6 +75,8 @@ func NewHandler(d Deps) http.Handler {
 			r.Get("/offline-token", handleOfflineConsent(d.Offline, ew))
 			r.Post("/offline-token-id", handleReissueOffline(d.Offline, ew))
 			r.Delete("/offline-token-id", handleRevokeOffline(d.Offline, ew))
+			r.Get("/sessions", handleListSessions(d.Sessions, ew))
+			r.Delete("/sessions/{session_id}", handleRevokeSession(d.Sessions, ew))
 		})
 	})
 	return r
