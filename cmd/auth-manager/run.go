@@ -25,6 +25,7 @@ commands:
                           apply, roll back one, or list migrations
   rotate-keys [--dry-run] [--batch N]
                           re-seal every vault row not under the current key
+  keepalive [--dry-run]   run one pass of the offline keep-alive and clean-up job now
   keygen                  print a new random AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY
   version                 print the version
 
@@ -45,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "help", "--help", "-h":
 		fmt.Fprintln(stdout, usage)
 		return nil
-	case "serve", "migrate", "rotate-keys":
+	case "serve", "migrate", "rotate-keys", "keepalive":
 	default:
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, cfg, log, args, stdout)
 	case "rotate-keys":
 		return rotateKeys(ctx, cfg, log, args, stdout)
+	case "keepalive":
+		return keepAlive(ctx, cfg, log, args, stdout)
 	}
 	return serve(ctx, cfg, log)
 }

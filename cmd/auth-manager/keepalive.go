@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/auth-manager/auth-manager/internal/app"
+	"github.com/auth-manager/auth-manager/internal/audit"
+	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/sessions"
+)
+
+// keepAlive runs one pass of the offline keep-alive and clean-up job now, with the
+// AUTH_MANAGER_KEEPALIVE_* settings, and prints what it did. It takes the same
+// advisory lock as the serving replicas' passes: when one of them is running a pass,
+// this one does nothing.
+func keepAlive(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("keepalive", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	dryRun := fs.Bool("dry-run", cfg.KeepAlive.DryRun, "report what would be refreshed and deleted, change nothing")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.KeepAlive.Enabled = false // this process runs the one pass below, nothing in the background
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	job := sessions.NewJob(a.Store, a.Tokens, sessions.JobOptions{
+		IdleThreshold: cfg.KeepAlive.IdleThreshold, Retention: cfg.KeepAlive.Retention, DryRun: *dryRun,
+		RefreshDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+1) + 5*time.Second,
+		Log:             log, Audit: audit.New(log),
+	})
+	rep, err := job.RunOnce(ctx)
+	if err != nil {
+		return err
+	}
+	if !rep.Ran {
+		fmt.Fprintln(stdout, "keepalive: another replica is running a pass; nothing done")
+		return nil
+	}
+	if rep.DryRun {
+		fmt.Fprintf(stdout, "dry run: %d idle offline token(s) would be refreshed, %d invalid row(s) past retention would be deleted\n",
+			rep.Idle, rep.Expired)
+		return nil
+	}
+	fmt.Fprintf(stdout, "done: %d idle offline token(s): %d refreshed, %d refused by Keycloak and marked invalid, %d failed (retried next pass); %d invalid row(s) deleted; %d expired logout-token id(s) purged\n",
+		rep.Idle, rep.Refreshed, rep.Invalidated, rep.Failed, rep.Deleted, rep.JTIsPurged)
+	if rep.Failed > 0 {
+		return fmt.Errorf("keepalive: %d refresh(es) failed", rep.Failed)
+	}
+	return nil
+}
