@@ -11,6 +11,7 @@ import (
 type entry struct {
 	id          string
 	userID      string
+	sessionID   string // for the audit trail
 	accessToken string
 	tokenType   string
 	scope       string

@@ -118,7 +118,7 @@ func (s *Service) AccessToken(ctx context.Context, c caller.Caller, id string, m
 		if !c.CanActFor(e.userID) {
 			return Access{}, vault.ErrNotFound
 		}
-		ev.Subject, ev.Detail = e.userID, "cache"
+		ev.Subject, ev.SessionID, ev.Detail = e.userID, e.sessionID, "cache"
 		return s.answer(e), nil
 	}
 	row, err := s.vault.Lookup(ctx, c, id)
@@ -268,7 +268,7 @@ func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, 
 		ev.Name, ev.Detail = audit.TokenRotated, "successor stored in the same row"
 	}
 	s.opt.Audit.Record(ctx, ev)
-	e := entry{id: id, userID: row.UserID, accessToken: ts.AccessToken, tokenType: ts.TokenType,
+	e := entry{id: id, userID: row.UserID, sessionID: row.SessionID, accessToken: ts.AccessToken, tokenType: ts.TokenType,
 		scope: ts.Scope, expiry: ts.Expiry}
 	s.cache.put(e)
 	return e, nil
