@@ -90,7 +90,7 @@ func handleListSessions(s Sessions, ew errorWriter) http.HandlerFunc {
 // handleRevokeSession ends a Keycloak session and deletes its stored tokens.
 //
 //	@Summary		Revoke a Keycloak session
-//	@Description	Ends the Keycloak session (online and offline, or only the type given) and then deletes the stored tokens bound to it. A user caller may only name a session Keycloak lists as theirs (or one that has ended but still has stored tokens of theirs bound to it); any other id answers 404 session_not_found. A service caller may name any session. When Keycloak cannot end the session nothing is deleted (502/503). revoked is true when no such session is left at Keycloak; ended lists the types this call ended; a failure to delete the rows after the session ended is reported in message.
+//	@Description	Ends the Keycloak session (online and offline, or only the type given) and then deletes the stored tokens bound to it (refresh tokens for the online session, offline tokens for the offline one). Keycloak ends the online session of the same id along with an offline session, so type=offline deletes both kinds of tokens; type=online leaves the offline session and its tokens alone. A user caller may only name a session Keycloak lists as theirs (or one that has ended but still has stored tokens of theirs bound to it); any other id answers 404 session_not_found. A service caller may name any session. When Keycloak cannot end the session nothing is deleted (502/503). revoked is true when no such session is left at Keycloak; ended lists the types this call ended; a failure to delete the rows after the session ended is reported in message.
 //	@Tags			sessions
 //	@Security		Bearer
 //	@Produce		json

@@ -100,6 +100,7 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 	defer cancel()
 	rev := Revocation{SessionID: sid}
 	var notes []string
+	deleteFailed := false
 	for _, t := range targets {
 		err := s.admin.DeleteSession(kctx, sid, t == Offline)
 		ev := audit.Event{Name: audit.SessionRevoked, Subject: owner, SessionID: sid, Detail: t}
@@ -120,17 +121,23 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 		s.opt.Audit.Record(kctx, ev)
 	}
 
-	rowTypes := make([]store.TokenType, 0, len(types))
+	rowTypes := make([]store.TokenType, 0, 2)
 	for _, t := range types {
 		rowTypes = append(rowTypes, rowType(t))
 	}
+	if slices.Contains(rev.Ended, Offline) && !slices.Contains(types, Online) {
+		// Keycloak ends the online session of the same id with an offline one.
+		rowTypes = append(rowTypes, store.Refresh)
+		notes = append(notes, "Keycloak ended the online session of the same id with it")
+	}
 	rows, err := s.st.DeleteBySession(kctx, sid, owner, rowTypes...)
 	if err != nil {
-		if c.Service && len(rev.Ended) == 0 {
+		if len(rev.Ended) == 0 {
 			return Revocation{}, err
 		}
 		s.opt.Log.WarnContext(kctx, "sessions: session ended but its stored tokens could not be deleted",
 			"session_id", sid, "error", err.Error())
+		deleteFailed = true
 		notes = append(notes, "the stored tokens bound to it could not be deleted now (they no longer work; repeat the call to delete them)")
 	}
 	s.deleted(kctx, rows, "session revoked")
@@ -139,7 +146,7 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 		return Revocation{}, ErrNotFound
 	}
 	rev.Revoked = true
-	rev.Message = describeRevocation(rev, notes)
+	rev.Message = describeRevocation(rev, deleteFailed, notes)
 	return rev, nil
 }
 
@@ -176,13 +183,13 @@ func (s *Service) ownSessions(ctx context.Context, userID, sid string, types []s
 	return nil, ErrNotFound
 }
 
-func describeRevocation(rev Revocation, notes []string) string {
+func describeRevocation(rev Revocation, deleteFailed bool, notes []string) string {
 	msg := "Keycloak session had already ended"
 	if len(rev.Ended) > 0 {
 		msg = "Keycloak session ended (" + strings.Join(rev.Ended, ", ") + ")"
 	}
 	switch {
-	case len(notes) > 0:
+	case deleteFailed:
 	case rev.TokensDeleted == 0:
 		msg += "; no stored token was bound to it"
 	case rev.TokensDeleted == 1:
