@@ -56,7 +56,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		par      = fs.Int("seed-parallelism", 4, "concurrent Keycloak calls while seeding")
 		callerID = fs.String("caller-client", "auth-manager-service-caller", "client whose tokens carry the service role")
 		callerSe = fs.String("caller-secret", "service-caller-secret", "its secret (the dev realm's fixture)")
+		svcEnv   envList
 	)
+	fs.Var(&svcEnv, "service-env", "KEY=VALUE for the service's environment on top of -env (repeatable), e.g. GOMEMLIMIT=48MiB")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,7 +81,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Repo: root, EnvFile: under(root, *envFile), Self: self, Levels: lv, WideConns: *wide,
 		Warmup: *warmup, Duration: *duration, MaxRequests: *maxReq, Timeout: *timeout,
 		Seed:     loadgen.SeedOptions{Users: *users, PerSession: *perSess, Callers: *callers, Parallelism: *par},
-		CallerID: *callerID, CallerSecret: *callerSe, Log: stderr,
+		CallerID: *callerID, CallerSecret: *callerSe, ServiceEnv: svcEnv, Log: stderr,
 	}
 	r, err := loadgen.Execute(ctx, cfg)
 	if err != nil {
@@ -125,4 +127,21 @@ func under(root, p string) string {
 		return p
 	}
 	return filepath.Join(root, p)
+}
+
+// envList collects repeated KEY=VALUE flags.
+type envList map[string]string
+
+func (e *envList) String() string { return fmt.Sprint(map[string]string(*e)) }
+
+func (e *envList) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q is not KEY=VALUE", v)
+	}
+	if *e == nil {
+		*e = envList{}
+	}
+	(*e)[k] = val
+	return nil
 }

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -53,7 +55,8 @@ func Markdown(w io.Writer, svgName string, r *Run) {
 		c.Warmup, c.Duration, c.MaxRequests)
 	p("| fixture | %d Keycloak users created for the run, each with one stored refresh token (so %d ids); %d distinct service-caller tokens |\n",
 		c.Seed.Users, c.Seed.Users, c.Seed.Callers)
-	p("| service | built with `-trimpath`, own process, fresh database, `LOG_LEVEL=INFO` (access and audit lines to a file), other settings from `deploy/dev.env` and the defaults (DB pool 30) |\n\n")
+	p("| service | built with `-trimpath`, own process, fresh database, `LOG_LEVEL=INFO` (access and audit lines to a file), other settings from `deploy/dev.env` and the defaults (DB pool 30)%s |\n\n",
+		extraEnv(c.ServiceEnv))
 
 	p("## Targets (issue 9)\n\n| target | figures | verdict |\n| --- | --- | --- |\n")
 	for _, v := range Evaluate(r) {
@@ -215,4 +218,15 @@ func PrintSummary(w io.Writer, r *Run) {
 		}
 		fmt.Fprintf(w, "  %-20s %s\n", s.Key, strings.Join(cells, " | "))
 	}
+}
+
+func extraEnv(env map[string]string) string {
+	if len(env) == 0 {
+		return ""
+	}
+	var kv []string
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		kv = append(kv, "`"+k+"="+env[k]+"`")
+	}
+	return "; **also** " + strings.Join(kv, ", ")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +28,10 @@ type Config struct {
 	Seed         SeedOptions
 	CallerID     string // service-caller client (has the service role)
 	CallerSecret string
-	Log          io.Writer // progress and the ratios
+	// ServiceEnv is laid over the env file for the service only (settings under study,
+	// e.g. GOMEMLIMIT); the harness's own settings (port, database, mode, cache) win.
+	ServiceEnv map[string]string
+	Log        io.Writer // progress and the ratios
 }
 
 // Point is one measured concurrency level of a scenario.
@@ -192,11 +196,16 @@ func (r *runner) startService(ctx context.Context, name, mode string, cacheSize 
 	if err != nil {
 		return nil, err
 	}
-	env := r.env.Child(map[string]string{
+	over := maps.Clone(r.cfg.ServiceEnv)
+	if over == nil {
+		over = map[string]string{}
+	}
+	maps.Copy(over, map[string]string{
 		"HOST": "127.0.0.1", "PORT": strconv.Itoa(port), "DATABASE_URL": r.dbURL,
 		"AUTH_MANAGER_AUTH_MODE": mode, "AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE": strconv.Itoa(cacheSize),
 		"LOG_LEVEL": "INFO", "METRICS_ADDR": "", "SHUTDOWN_TIMEOUT": "5", "SHUTDOWN_DRAIN_DELAY": "0",
 	})
+	env := r.env.Child(over)
 	r.logf("starting the service (%s): auth mode %s, access-token cache size %d, port %d", name, mode, cacheSize, port)
 	// Its working directory is the temp dir, so that no stray .env is read.
 	return StartProc(ctx, name, fmt.Sprintf("http://127.0.0.1:%d", port), r.bin, []string{"serve"}, env,
