@@ -185,6 +185,12 @@ func TestAccessTokenInvalidGrantMarksRow(t *testing.T) {
 	assert.Equal(t, store.StatusInvalid, row.Status)
 	assert.Contains(t, row.LastError, "invalid_grant")
 
+	listed := svc.Do(t, http.MethodGet, "/v1/tokens?user_id="+row.UserID, service, nil)
+	require.Equal(t, http.StatusOK, listed.Status)
+	item := listed.JSON(t)["data"].([]any)[0].(map[string]any)
+	assert.Equal(t, "invalid", item["status"], "GET /v1/tokens shows the row unusable")
+	assert.Contains(t, item["last_error"], "invalid_grant")
+
 	before := calls.TokenCalls()
 	again := accessToken(t, svc, service, id, "")
 	assert.Equal(t, http.StatusBadGateway, again.Status)

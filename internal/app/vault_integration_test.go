@@ -153,6 +153,8 @@ func TestListAndDeleteTokens(t *testing.T) {
 	item := items[0].(map[string]any)
 	assert.Equal(t, id, item["persistent_token_id"])
 	assert.Equal(t, "refresh", item["token_type"])
+	assert.Equal(t, "active", item["status"])
+	assert.Nil(t, item["last_error"])
 	assert.Equal(t, testenv.Claims(t, alice.AccessToken)["sid"], item["session_state_id"])
 	assert.NotEmpty(t, item["created_at"])
 	assert.NotContains(t, string(resp.Body), alice.RefreshToken)

@@ -39,6 +39,8 @@ type TokenMeta struct {
 	Attributes        map[string]any `json:"attributes" extensions:"x-nullable"`
 	CreatedAt         time.Time      `json:"created_at" format:"date-time"`
 	UpdatedAt         *time.Time     `json:"updated_at" format:"date-time" extensions:"x-nullable"`
+	Status            string         `json:"status" enums:"active,invalid" example:"active"`
+	LastError         *string        `json:"last_error" extensions:"x-nullable" example:"invalid_grant: Session not active"`
 } // @name TokenMeta
 
 // DeletionAnswer reports what a delete did.
@@ -116,8 +118,13 @@ func handleListTokens(v Vault, ew errorWriter) http.HandlerFunc {
 		}
 		out := make([]TokenMeta, 0, len(metas))
 		for _, m := range metas {
-			out = append(out, TokenMeta{PersistentTokenID: m.ID, TokenType: strings.ToLower(string(m.Type)),
-				SessionStateID: m.SessionID, Attributes: m.Attributes, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt})
+			tm := TokenMeta{PersistentTokenID: m.ID, TokenType: strings.ToLower(string(m.Type)),
+				SessionStateID: m.SessionID, Attributes: m.Attributes, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+				Status: string(m.Status)}
+			if m.LastError != "" {
+				tm.LastError = &m.LastError
+			}
+			out = append(out, tm)
 		}
 		encode(w, http.StatusOK, out)
 	}

@@ -20,6 +20,8 @@ type Meta struct {
 	Attributes map[string]any
 	CreatedAt  time.Time
 	UpdatedAt  *time.Time
+	Status     store.Status // active, or invalid once Keycloak refused the token for good
+	LastError  string       // Keycloak's reason for an invalid row
 }
 
 // List returns the metadata of the caller's rows, or of userID's for a service caller.
@@ -35,7 +37,7 @@ func (s *Service) List(ctx context.Context, c caller.Caller, userID string) ([]M
 	out := make([]Meta, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, Meta{ID: r.ID, Type: r.Type, SessionID: r.SessionID, Attributes: r.Attributes,
-			CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt})
+			CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Status: r.Status, LastError: r.LastError})
 	}
 	return out, nil
 }
