@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/auth-manager/auth-manager/internal/app"
 	"github.com/auth-manager/auth-manager/internal/audit"
@@ -33,7 +32,7 @@ func keepAlive(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	defer a.Close()
 	job := sessions.NewJob(a.Store, a.Tokens, sessions.JobOptions{
 		IdleThreshold: cfg.KeepAlive.IdleThreshold, Retention: cfg.KeepAlive.Retention, DryRun: *dryRun,
-		RefreshDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+1) + 5*time.Second,
+		RefreshDeadline: cfg.Keycloak.RefreshDeadline(),
 		Log:             log, Audit: audit.New(log),
 	})
 	rep, err := job.RunOnce(ctx)

@@ -89,7 +89,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	})
 	a.Tokens = tokens.New(st, a.Vault, a.Keycloak, tokens.Options{
 		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,
-		RefreshDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+1) + 5*time.Second, Log: log,
+		RefreshDeadline: cfg.Keycloak.RefreshDeadline(), Log: log,
 		Audit: auditLog, OnRefresh: a.Metrics.Refresh,
 	})
 	a.Metrics.RegisterCache(func() metrics.CacheStats {
@@ -120,7 +120,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		onPass := a.Metrics.RegisterKeepAlive()
 		a.KeepAlive = sessions.NewJob(st, a.Tokens, sessions.JobOptions{
 			Interval: ka.Interval, IdleThreshold: ka.IdleThreshold, Retention: ka.Retention, DryRun: ka.DryRun,
-			RefreshDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+1) + 5*time.Second,
+			RefreshDeadline: cfg.Keycloak.RefreshDeadline(),
 			Log:             log, Audit: auditLog, Now: o.now,
 			OnPass: func(r sessions.Report, err error) {
 				onPass(metrics.KeepAlivePass{Ran: r.Ran, Failed: err != nil, Refreshed: r.Refreshed,

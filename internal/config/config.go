@@ -85,6 +85,12 @@ type Keycloak struct {
 	Retries int
 }
 
+// RefreshDeadline bounds one refresh of a stored token: every allowed attempt at its
+// timeout, plus time to wait for the row lock and write the successor.
+func (k Keycloak) RefreshDeadline() time.Duration {
+	return k.Timeout*time.Duration(k.Retries+1) + 5*time.Second
+}
+
 // IssuerURL is the realm's issuer, {base}/realms/{realm}.
 func (k Keycloak) IssuerURL() string { return k.BaseURL + "/realms/" + url.PathEscape(k.Realm) }
 
