@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
-	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
@@ -50,7 +48,7 @@ func (s *Service) reissue(ctx context.Context, c caller.Caller) (Stored, string,
 	var permanent error
 	_, err = s.st.Update(ctx, src.ID, func(ctx context.Context, cur store.Row) (store.Row, error) {
 		if cur.Status == store.StatusInvalid {
-			permanent = storedFailure(cur)
+			permanent = vault.Refusal(cur)
 			return store.Row{}, store.ErrUnchanged
 		}
 		token, err := s.vault.Open(cur)
@@ -58,11 +56,9 @@ func (s *Service) reissue(ctx context.Context, c caller.Caller) (Stored, string,
 			return store.Row{}, err
 		}
 		ts, err := s.kc.Refresh(ctx, token, s.opt.Retries)
-		var ke *keycloak.Error
-		if keycloak.IsInvalidGrant(err) && errors.As(err, &ke) {
+		if refused, ok := vault.MarkRefused(cur, err); ok {
 			permanent = err
-			cur.Status, cur.LastError = store.StatusInvalid, ke.Code+": "+ke.Description
-			return cur, nil
+			return refused, nil
 		}
 		if err != nil {
 			return store.Row{}, err
@@ -100,14 +96,4 @@ func (s *Service) reissue(ctx context.Context, c caller.Caller) (Stored, string,
 		return Stored{}, src.ID, err
 	}
 	return Stored{ID: row.ID, SessionID: row.SessionID}, src.ID, nil
-}
-
-// storedFailure is the error a row marked invalid answers with, shaped like the
-// Keycloak refusal that marked it (as the access-token path answers).
-func storedFailure(row store.Row) error {
-	code, desc, _ := strings.Cut(row.LastError, ": ")
-	if code == "" {
-		code = "invalid_grant"
-	}
-	return &keycloak.Error{Op: "refresh", Status: 400, Code: code, Description: desc}
 }

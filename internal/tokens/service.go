@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -127,7 +126,7 @@ func (s *Service) AccessToken(ctx context.Context, c caller.Caller, id string, m
 	}
 	ev.Subject, ev.SessionID = row.UserID, row.SessionID
 	if row.Status == store.StatusInvalid {
-		return Access{}, storedFailure(row)
+		return Access{}, vault.Refusal(row)
 	}
 	e, err := s.refreshShared(ctx, row.ID, minTTL, false)
 	if err != nil {
@@ -150,7 +149,7 @@ func (s *Service) RefreshBySession(ctx context.Context, c caller.Caller) (string
 		return "", err
 	}
 	if row.Status == store.StatusInvalid {
-		return "", storedFailure(row)
+		return "", vault.Refusal(row)
 	}
 	if _, err := s.refreshShared(ctx, row.ID, 0, true); err != nil {
 		return "", err
@@ -214,7 +213,7 @@ func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, 
 	)
 	row, err := s.st.Update(ctx, id, func(ctx context.Context, cur store.Row) (store.Row, error) {
 		if cur.Status == store.StatusInvalid {
-			permanent = storedFailure(cur)
+			permanent = vault.Refusal(cur)
 			return store.Row{}, store.ErrUnchanged
 		}
 		token, err := s.vault.Open(cur)
@@ -223,13 +222,9 @@ func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, 
 		}
 		ts, err = s.kc.Refresh(ctx, token, s.opt.Retries)
 		s.opt.OnRefresh(refreshOutcome(err))
-		if keycloak.IsInvalidGrant(err) {
-			permanent = err
-			var ke *keycloak.Error
-			errors.As(err, &ke)
-			cur.Status, cur.LastError = store.StatusInvalid, ke.Code+": "+ke.Description
-			marked = true
-			return cur, nil
+		if refused, ok := vault.MarkRefused(cur, err); ok {
+			permanent, marked = err, true
+			return refused, nil
 		}
 		if err != nil {
 			return store.Row{}, err
@@ -298,14 +293,4 @@ func failure(err error) string {
 		return "invalid_request"
 	}
 	return audit.CodeOf(err)
-}
-
-// storedFailure is the error a row marked invalid answers with, identical in shape to
-// the Keycloak refusal that marked it.
-func storedFailure(row store.Row) error {
-	code, desc, _ := strings.Cut(row.LastError, ": ")
-	if code == "" {
-		code = "invalid_grant"
-	}
-	return &keycloak.Error{Op: "refresh", Status: 400, Code: code, Description: desc}
 }
