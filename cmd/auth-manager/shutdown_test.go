@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,7 +40,7 @@ const (
 // closed are refused, and the process exits 0 within drain delay + shutdown timeout.
 func TestGracefulShutdown(t *testing.T) {
 	testenv.Integration(t)
-	bin := buildBinary(t)
+	bin := testenv.Binary(t)
 	base, proc, logs := startService(t, bin)
 
 	ctx, stopLoad := context.WithCancel(context.Background())
@@ -106,39 +105,19 @@ func TestGracefulShutdown(t *testing.T) {
 		rec.answered, rec.first503.Sub(sigAt), rec.firstRefused.Sub(sigAt), exitAfter)
 }
 
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "auth-manager")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
-}
-
 // startService runs `auth-manager serve` with the stack's configuration on a fresh
 // database and a free port, and waits until it is ready.
-func startService(t *testing.T, bin string) (string, *exec.Cmd, *syncBuffer) {
+func startService(t *testing.T, bin string) (string, *exec.Cmd, *testenv.LogBuffer) {
 	t.Helper()
-	cfg := testenv.Config(t)
-	db := testenv.Database(t)
-	port := freePort(t)
-	k := cfg.Keycloak
+	port := testenv.FreePort(t)
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = t.TempDir() // no .env there
-	cmd.Env = append(os.Environ(),
-		"HOST=127.0.0.1", "PORT="+strconv.Itoa(port), "LOG_LEVEL=INFO",
-		"DATABASE_URL="+db,
-		"KEYCLOAK_ISSUER="+k.BaseURL, "KEYCLOAK_REALM="+k.Realm,
-		"KEYCLOAK_CLIENT_ID="+k.ClientID, "KEYCLOAK_CLIENT_SECRET="+k.ClientSecret.Reveal(),
-		"KEYCLOAK_CONSENT_REDIRECT_URI="+k.ConsentRedirectURI,
-		"AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY="+cfg.EncryptionKey.Reveal(),
-		"STATE_TOKEN_SECRET="+cfg.StateSecret.Reveal(),
-		"AUTH_MANAGER_SKIP_MIGRATIONS=false",
+	cmd.Env = append(os.Environ(), testenv.ProcessEnv(testenv.NewServiceConfig(t), port)...)
+	cmd.Env = append(cmd.Env,
 		"SHUTDOWN_DRAIN_DELAY="+strconv.Itoa(int(drainDelay/time.Second)),
 		"SHUTDOWN_TIMEOUT="+strconv.Itoa(int(shutdownTimeout/time.Second)),
 	)
-	logs := &syncBuffer{}
+	logs := &testenv.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -157,14 +136,6 @@ func startService(t *testing.T, bin string) (string, *exec.Cmd, *syncBuffer) {
 		return resp.StatusCode == http.StatusOK
 	}, 60*time.Second, 100*time.Millisecond, "service not ready; log:\n%s", logs)
 	return base, cmd, logs
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // slowRequest is a POST /v1/refresh-token (a real user's token, stored by the handler)
@@ -362,22 +333,4 @@ func checkEnvelope(body []byte, status int) error {
 		}
 	}
 	return nil
-}
-
-// syncBuffer is the child's stdout+stderr, written by exec's copiers, read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

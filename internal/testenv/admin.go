@@ -3,7 +3,6 @@ package testenv
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -55,12 +54,20 @@ func Introspect(t testing.TB, realm, token, hint string) map[string]any {
 	return m
 }
 
-// RefreshAtKeycloak presents a refresh token to the realm's token endpoint directly
-// and returns the status code and the OAuth error, if any.
+// RefreshAtKeycloak presents a refresh token of the service's client to realm's token
+// endpoint directly and returns the status code and the OAuth error, if any.
 func RefreshAtKeycloak(t testing.TB, realm, refreshToken string) (int, string) {
 	t.Helper()
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken},
-		"client_id": {ServiceClient}, "client_secret": {ServiceClientSecret}}
+	return refreshAt(t, realm, ServiceClient, ServiceClientSecret, refreshToken)
+}
+
+// refreshAt runs the refresh_token grant for client (secret "" for a public client).
+func refreshAt(t testing.TB, realm, client, secret, refreshToken string) (int, string) {
+	t.Helper()
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "client_id": {client}}
+	if secret != "" {
+		form.Set("client_secret", secret)
+	}
 	resp, err := http.PostForm(TokenEndpoint(t, realm), form)
 	Must(t, err, "refresh at Keycloak")
 	defer resp.Body.Close()
@@ -70,7 +77,7 @@ func RefreshAtKeycloak(t testing.TB, realm, refreshToken string) (int, string) {
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&e)
 	if e.Error != "" {
-		return resp.StatusCode, fmt.Sprintf("%s: %s", e.Error, e.Desc)
+		return resp.StatusCode, e.Error + ": " + e.Desc
 	}
 	return resp.StatusCode, ""
 }

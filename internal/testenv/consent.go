@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"encoding/json"
 	"html"
 	"io"
 	"log/slog"
@@ -215,23 +214,8 @@ func UserSessionIDs(t testing.TB, userID string) []string {
 }
 
 // RefreshClientAtKeycloak presents a refresh token of client (secret "" for a public
-// client) to the realm's token endpoint and returns the status and the OAuth error.
+// client) to the main realm's token endpoint and returns the status and the OAuth error.
 func RefreshClientAtKeycloak(t testing.TB, client, secret, refreshToken string) (int, string) {
 	t.Helper()
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "client_id": {client}}
-	if secret != "" {
-		form.Set("client_secret", secret)
-	}
-	resp, err := http.PostForm(TokenEndpoint(t, Realm), form)
-	Must(t, err, "refresh at Keycloak")
-	defer resp.Body.Close()
-	var e struct {
-		Error string `json:"error"`
-		Desc  string `json:"error_description"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&e)
-	if e.Error != "" {
-		return resp.StatusCode, e.Error + ": " + e.Desc
-	}
-	return resp.StatusCode, ""
+	return refreshAt(t, Realm, client, secret, refreshToken)
 }

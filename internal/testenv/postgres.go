@@ -32,7 +32,7 @@ func ThrowawayPostgres(t testing.TB) *Postgres {
 		t.Fatal("testenv: PostgreSQL server binaries not found (run `make stack-up`)")
 	}
 	sort.Strings(bins)
-	p := &Postgres{t: t, bin: filepath.Dir(bins[len(bins)-1]), Port: freePort(t)}
+	p := &Postgres{t: t, bin: filepath.Dir(bins[len(bins)-1]), Port: FreePort(t)}
 	dir, err := os.MkdirTemp("", "am-pg-*")
 	Must(t, err, "temp dir")
 	p.dir = dir
@@ -80,7 +80,8 @@ func (p *Postgres) run(name string, args ...string) error {
 	return nil
 }
 
-func freePort(t testing.TB) int {
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	Must(t, err, "free port")

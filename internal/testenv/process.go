@@ -83,7 +83,7 @@ func ProcessEnv(cfg config.Config, port int) []string {
 // It is killed when the test ends.
 func StartProcess(t testing.TB, cfg config.Config) *Process {
 	t.Helper()
-	port := freePort(t)
+	port := FreePort(t)
 	p := &Process{t: t, bin: Binary(t), env: ProcessEnv(cfg, port), URL: fmt.Sprintf("http://127.0.0.1:%d", port), Logs: &LogBuffer{}}
 	p.Start()
 	t.Cleanup(func() { p.Kill() })
