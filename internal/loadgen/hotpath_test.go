@@ -105,13 +105,51 @@ func benchHandler(b *testing.B, h http.Handler, method, path, bearer string) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
+		// The request and the writer are the benchmark's, built once per goroutine, so
+		// that allocs/op and B/op count the service's handler chain only (httptest's
+		// request and recorder would add a dozen allocations of their own).
+		req := httptest.NewRequest(method, path, nil)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		w := &discardWriter{h: http.Header{}}
 		for pb.Next() {
-			if rec := serve(h, method, path, bearer, ""); rec.Code != http.StatusOK {
-				b.Error(fmt.Sprintf("%s %s: %d %s", method, path, rec.Code, rec.Body))
+			req.Body = http.NoBody // limitBody wraps the body of the request it is given
+			w.reset()
+			h.ServeHTTP(w, req)
+			if w.code != http.StatusOK {
+				b.Error(fmt.Sprintf("%s %s: %d", method, path, w.code))
 				return
 			}
 		}
 	})
+}
+
+// discardWriter is a reusable http.ResponseWriter that keeps the status and drops the
+// body, as a server's connection writer would (from the handler's side).
+type discardWriter struct {
+	h    http.Header
+	code int
+	n    int
+}
+
+func (d *discardWriter) reset() {
+	clear(d.h)
+	d.code, d.n = 0, 0
+}
+
+func (d *discardWriter) Header() http.Header { return d.h }
+
+func (d *discardWriter) WriteHeader(code int) {
+	if d.code == 0 {
+		d.code = code
+	}
+}
+
+func (d *discardWriter) Write(p []byte) (int, error) {
+	if d.code == 0 {
+		d.code = http.StatusOK
+	}
+	d.n += len(p)
+	return len(p), nil
 }
 
 func serve(h http.Handler, method, path, bearer, body string) *httptest.ResponseRecorder {
