@@ -3,7 +3,6 @@ package metrics
 import (
 	"net/http"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +20,7 @@ type Metrics struct {
 	kcCalls      *prometheus.CounterVec
 	kcDuration   *prometheus.HistogramVec
 	refreshes    *prometheus.CounterVec
+	http         *httpObservers
 }
 
 // BuildInfo labels the build_info gauge.
@@ -48,6 +48,7 @@ func New(info BuildInfo) *Metrics {
 	build.WithLabelValues(info.Version, info.Commit, runtime.Version()).Set(1)
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.kcCalls, m.kcDuration, m.refreshes, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.http = newHTTPObservers(m.httpRequests, m.httpDuration)
 	for _, o := range []string{"ok", "invalid_grant", "transient", "error"} {
 		m.refreshes.WithLabelValues(o)
 	}
@@ -68,8 +69,7 @@ func (m *Metrics) ObserveHTTP(route, method string, status int, d time.Duration)
 	if route == "" {
 		route = "unmatched"
 	}
-	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
+	m.http.observe(route, method, status, d)
 }
 
 // ObserveKeycloak records one Keycloak call.
