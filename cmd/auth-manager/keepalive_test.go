@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/testenv"
 )
 
@@ -18,17 +19,18 @@ import (
 // one row Keycloak refused an hour ago: a dry run reports it, a real run deletes it.
 func TestKeepAliveCommand(t *testing.T) {
 	cfg := testenv.NewServiceConfig(t)
+	env := map[string]string{}
 	for _, kv := range testenv.ProcessEnv(cfg, 8000) {
 		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
+		env[k] = v
 	}
-	t.Setenv("AUTH_MANAGER_KEEPALIVE_RETENTION", "60")
-	t.Setenv("AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD", "86400")
-	t.Setenv("AUTH_MANAGER_KEEPALIVE_DRY_RUN", "false")
+	env["AUTH_MANAGER_KEEPALIVE_RETENTION"] = "60"
+	env["AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD"] = "86400"
+	env["AUTH_MANAGER_KEEPALIVE_DRY_RUN"] = "false"
 	ctx := context.Background()
 	run := func(args ...string) (string, error) {
 		var out, errs bytes.Buffer
-		err := run(ctx, args, &out, &errs)
+		err := run(ctx, args, config.MapEnv(env), &out, &errs)
 		return out.String(), err
 	}
 	_, err := run("migrate", "up")

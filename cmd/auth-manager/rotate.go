@@ -17,7 +17,7 @@ import (
 // rotateKeys re-seals every row that is not under the current key. Run it after
 // moving the old key to AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS; it is safe while the
 // service serves traffic and resumes where it stopped when interrupted.
-func rotateKeys(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+func rotateKeys(ctx context.Context, db config.Database, keys config.Keys, log *slog.Logger, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("rotate-keys", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	dryRun := fs.Bool("dry-run", false, "report what would be re-sealed, change nothing")
@@ -28,11 +28,11 @@ func rotateKeys(ctx context.Context, cfg config.Config, log *slog.Logger, args [
 	if *batch < 1 || *batch > 10000 {
 		return fmt.Errorf("rotate-keys: --batch must be between 1 and 10000")
 	}
-	ring, err := app.NewRing(cfg)
+	ring, err := app.NewRing(keys)
 	if err != nil {
 		return err
 	}
-	st, err := app.OpenStore(ctx, cfg, log)
+	st, err := app.OpenStore(ctx, db, log)
 	if err != nil {
 		return err
 	}

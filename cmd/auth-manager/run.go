@@ -31,8 +31,10 @@ commands:
 
 Configuration comes from the environment and ./.env; see README.md.`
 
-// run is the whole program; main only supplies its world.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// run is the whole program; main only supplies its world: the arguments, the
+// environment (os.LookupEnv's shape; ./.env is read into it, never into the process
+// environment) and the output streams.
+func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
@@ -52,18 +54,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unknown command %q", cmd)
 	}
 
-	cfg, err := config.Load(".env", version)
+	getenv, err := config.WithDotEnv(".env", getenv)
+	if err != nil {
+		return err
+	}
+	// migrate and rotate-keys read only what they use, so a migration job needs no
+	// Keycloak secret and a key rotation no Keycloak at all.
+	switch cmd {
+	case "migrate":
+		db, level, err := config.LoadDatabase(getenv)
+		if err != nil {
+			return err
+		}
+		return migrate(ctx, db, newLogger(stderr, level), args, stdout)
+	case "rotate-keys":
+		db, level, err := config.LoadDatabase(getenv)
+		if err != nil {
+			return err
+		}
+		keys, err := config.LoadKeys(getenv)
+		if err != nil {
+			return err
+		}
+		return rotateKeys(ctx, db, keys, newLogger(stderr, level), args, stdout)
+	}
+	cfg, err := config.Load(getenv, version)
 	if err != nil {
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	slog.SetDefault(log)
-	switch cmd {
-	case "migrate":
-		return migrate(ctx, cfg, log, args, stdout)
-	case "rotate-keys":
-		return rotateKeys(ctx, cfg, log, args, stdout)
-	case "keepalive":
+	if cmd == "keepalive" {
 		return keepAlive(ctx, cfg, log, args, stdout)
 	}
 	return serve(ctx, cfg, log)
@@ -95,12 +115,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return a.Serve(ctx, ln)
 }
 
-func migrate(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+func migrate(ctx context.Context, db config.Database, log *slog.Logger, args []string, stdout io.Writer) error {
 	action := "up"
 	if len(args) > 0 {
 		action = args[0]
 	}
-	st, err := app.OpenStore(ctx, cfg, log)
+	st, err := app.OpenStore(ctx, db, log)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	st, err := OpenStore(ctx, cfg, log)
+	st, err := OpenStore(ctx, cfg.Database, log)
 	if err != nil {
 		return nil, err
 	}
@@ -79,18 +79,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		RedirectURL: cfg.Keycloak.ConsentRedirectURI, Timeout: cfg.Keycloak.Timeout,
 		WrapTransport: o.wrapKeycloak, Observe: a.Metrics.ObserveKeycloak,
 	}, log)
-	ring, err := NewRing(cfg)
+	ring, err := NewRing(cfg.Keys)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
-		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog,
+		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
 	})
 	a.Tokens = tokens.New(st, a.Vault, a.Keycloak, tokens.Options{
 		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,
 		RefreshDeadline: cfg.Keycloak.RefreshDeadline(), Log: log,
-		Audit: auditLog, OnRefresh: a.Metrics.Refresh,
+		Audit: auditLog, OnRefresh: a.Metrics.Refresh, Now: o.now,
 	})
 	a.Metrics.RegisterCache(func() metrics.CacheStats {
 		s := a.Tokens.CacheStats()
@@ -108,13 +108,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Admin = keycloak.NewAdmin(a.Keycloak)
 	a.Offline = offline.New(st, a.Vault, a.Keycloak, a.Admin, a.Tokens, offline.Options{
 		StateSecret: []byte(cfg.StateSecret.Reveal()), StateExpiry: cfg.StateExpiry, ClientID: cfg.Keycloak.ClientID,
-		Retries: cfg.Keycloak.Retries, KeycloakDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+2) + 5*time.Second,
+		Retries: cfg.Keycloak.Retries, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		Log: log, Audit: auditLog, Now: o.now,
 	})
 	a.Sessions = sessions.New(st, a.Admin, a.Tokens,
 		sessions.NewVerifier(a.Keycloak, cfg.Keycloak.IssuerURL(), cfg.Keycloak.ClientID, o.now), sessions.Options{
 			Log: log, Audit: auditLog, Now: o.now,
-			KeycloakDeadline: cfg.Keycloak.Timeout*time.Duration(cfg.Keycloak.Retries+2) + 5*time.Second,
+			KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		})
 	if ka := cfg.KeepAlive; ka.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive()
@@ -162,7 +162,8 @@ type options struct {
 	now          func() time.Time
 }
 
-// WithClock replaces the clock of the offline-consent state (tests expire it).
+// WithClock replaces the clock of every service (vault, tokens, offline, sessions,
+// keep-alive): tests move time instead of waiting for it.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
@@ -173,7 +174,7 @@ func WithKeycloakTransport(wrap func(http.RoundTripper) http.RoundTripper) Optio
 }
 
 // NewRing builds the vault's key ring: the current key seals, previous keys only open.
-func NewRing(cfg config.Config) (*seal.Ring, error) {
+func NewRing(cfg config.Keys) (*seal.Ring, error) {
 	cur, err := seal.ParseKey(cfg.EncryptionKey.Reveal())
 	if err != nil {
 		return nil, errors.New("config: AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY: not a valid key")
@@ -197,10 +198,10 @@ func NewRing(cfg config.Config) (*seal.Ring, error) {
 }
 
 // OpenStore opens the pgx pool sized from the configuration.
-func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*store.Store, error) {
+func OpenStore(ctx context.Context, db config.Database, log *slog.Logger) (*store.Store, error) {
 	return store.Open(ctx, store.Options{
-		URL: cfg.Database.URL.Reveal(), MaxConns: cfg.Database.MaxConns(),
-		ConnTimeout: cfg.Database.PoolTimeout, Echo: cfg.Database.Echo,
+		URL: db.URL.Reveal(), MaxConns: db.MaxConns(),
+		ConnTimeout: db.PoolTimeout, Echo: db.Echo,
 	}, log)
 }
 

@@ -2,14 +2,11 @@ package config
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/kelseyhightower/envconfig"
 )
 
 // Auth modes for caller authentication.
@@ -35,14 +32,8 @@ type Config struct {
 	Keycloak Keycloak
 	Auth     Auth
 
-	// EncryptionKey is the vault key as 64 validated hex characters
-	// (AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY).
-	EncryptionKey Secret
-	// PreviousKeys are older vault keys (same form), accepted for reading only.
-	PreviousKeys []Secret
-	// RejectLegacy refuses rows without an integrity tag (set it once rotate-keys has
-	// sealed every row: untagged rows are not bound to their owner).
-	RejectLegacy bool
+	// Keys are the vault's keys and legacy-row rules (embedded: cfg.EncryptionKey).
+	Keys
 
 	StateSecret Secret
 	StateExpiry time.Duration
@@ -58,6 +49,18 @@ type Config struct {
 	MetricsAddr string
 	// SkipMigrations leaves the schema alone at serve start (a separate job migrates).
 	SkipMigrations bool
+}
+
+// Keys are the vault's keys and its rules for rows the Python service wrote.
+type Keys struct {
+	// EncryptionKey is the vault key as 64 validated hex characters
+	// (AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY).
+	EncryptionKey Secret
+	// PreviousKeys are older vault keys (same form), accepted for reading only.
+	PreviousKeys []Secret
+	// RejectLegacy refuses rows without an integrity tag (set it once rotate-keys has
+	// sealed every row: untagged rows are not bound to their owner).
+	RejectLegacy bool
 }
 
 // Database configures the pgx pool.
@@ -86,7 +89,8 @@ type Keycloak struct {
 }
 
 // RefreshDeadline bounds one refresh of a stored token: every allowed attempt at its
-// timeout, plus time to wait for the row lock and write the successor.
+// timeout, plus time to wait for the row lock and write the successor. It is also the
+// bound of the Keycloak clean-up calls that must finish after a caller went away.
 func (k Keycloak) RefreshDeadline() time.Duration {
 	return k.Timeout*time.Duration(k.Retries+1) + 5*time.Second
 }
@@ -191,19 +195,13 @@ type env struct {
 	KeepAliveDryRun    bool `envconfig:"AUTH_MANAGER_KEEPALIVE_DRY_RUN" default:"false"`
 }
 
-// Load reads .env from dotenvPath (if it exists; real environment variables win), then
-// the environment, validates everything and returns the Config. version is the build's
-// version, the default for APP_VERSION. Every error names exactly one variable and
-// never contains a secret value.
-func Load(dotenvPath, version string) (Config, error) {
-	if dotenvPath != "" {
-		if err := loadDotEnv(dotenvPath); err != nil {
-			return Config{}, err
-		}
-	}
+// Load reads the variables through getenv (see WithDotEnv for .env), validates
+// everything and returns the Config. version is the build's version, the default for
+// APP_VERSION. Every error names exactly one variable and never contains a secret value.
+func Load(getenv Getenv, version string) (Config, error) {
 	var e env
-	if err := envconfig.Process("", &e); err != nil {
-		return Config{}, describe(err)
+	if err := process(getenv, &e, all); err != nil {
+		return Config{}, err
 	}
 	if e.AppVersion == "" {
 		e.AppVersion = version
@@ -211,19 +209,30 @@ func Load(dotenvPath, version string) (Config, error) {
 	return e.build()
 }
 
-// describe turns envconfig's errors into one line naming the variable, without echoing
-// the value (which could be a secret).
-func describe(err error) error {
-	var pe *envconfig.ParseError
-	if errors.As(err, &pe) {
-		return fmt.Errorf("config: %s: invalid %s value", pe.KeyName, pe.TypeName)
+// LoadDatabase reads only what `migrate` needs: the DATABASE_* variables and
+// LOG_LEVEL. Nothing else is required, so a migration job needs no Keycloak secret
+// and no vault key.
+func LoadDatabase(getenv Getenv) (Database, slog.Level, error) {
+	var e env
+	if err := process(getenv, &e, func(k string) bool { return strings.HasPrefix(k, "DATABASE_") || k == "LOG_LEVEL" }); err != nil {
+		return Database{}, 0, err
 	}
-	msg := err.Error()
-	if key, ok := strings.CutPrefix(msg, "required key "); ok {
-		key, _, _ = strings.Cut(key, " ")
-		return fmt.Errorf("config: %s: required but not set", key)
+	level, err := parseLevel(e.LogLevel)
+	if err != nil {
+		return Database{}, 0, err
 	}
-	return fmt.Errorf("config: %s", msg)
+	d, err := e.database()
+	return d, level, err
+}
+
+// LoadKeys reads only the vault's key settings (AUTH_MANAGER_TOKEN_VAULT_*), for
+// `rotate-keys`, which needs the database and the keys and nothing else.
+func LoadKeys(getenv Getenv) (Keys, error) {
+	var e env
+	if err := process(getenv, &e, func(k string) bool { return strings.HasPrefix(k, "AUTH_MANAGER_TOKEN_VAULT_") }); err != nil {
+		return Keys{}, err
+	}
+	return e.keys()
 }
 
 func invalid(key, why string) error { return fmt.Errorf("config: %s: %s", key, why) }
@@ -234,7 +243,6 @@ func (e env) build() (Config, error) {
 		Host: e.Host, Port: e.Port, Debug: e.Debug,
 		CORSAllowCredentials: e.CORSAllowCredentials,
 		SkipMigrations:       e.SkipMigrations,
-		RejectLegacy:         e.RejectLegacy,
 		MetricsAddr:          e.MetricsAddr,
 	}
 	var err error
@@ -253,15 +261,8 @@ func (e env) build() (Config, error) {
 	if c.Auth, err = e.auth(); err != nil {
 		return Config{}, err
 	}
-	if c.EncryptionKey, err = parseKey("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", e.EncryptionKey.Reveal()); err != nil {
+	if c.Keys, err = e.keys(); err != nil {
 		return Config{}, err
-	}
-	for _, k := range splitList(e.PreviousKeys.Reveal()) {
-		key, err := parseKey("AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS", k)
-		if err != nil {
-			return Config{}, err
-		}
-		c.PreviousKeys = append(c.PreviousKeys, key)
 	}
 	if len(e.StateSecret) < 32 {
 		return Config{}, invalid("STATE_TOKEN_SECRET", "must be at least 32 characters")
@@ -286,6 +287,25 @@ func (e env) build() (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+func (e env) keys() (Keys, error) {
+	if e.EncryptionKey == "" {
+		return Keys{}, invalid("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", "required but not set")
+	}
+	k := Keys{RejectLegacy: e.RejectLegacy}
+	var err error
+	if k.EncryptionKey, err = parseKey("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", e.EncryptionKey.Reveal()); err != nil {
+		return Keys{}, err
+	}
+	for _, p := range splitList(e.PreviousKeys.Reveal()) {
+		key, err := parseKey("AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS", p)
+		if err != nil {
+			return Keys{}, err
+		}
+		k.PreviousKeys = append(k.PreviousKeys, key)
+	}
+	return k, nil
 }
 
 func (e env) keepAlive() (KeepAlive, error) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -58,7 +59,7 @@ func with(overrides map[string]string, drop ...string) map[string]string {
 
 func TestLoadValid(t *testing.T) {
 	setEnv(t, valid)
-	c, err := Load("", "1.2.3")
+	c, err := Load(os.LookupEnv, "1.2.3")
 	require.NoError(t, err)
 	assert.Equal(t, "Auth Manager Service", c.AppName)
 	assert.Equal(t, "1.2.3", c.AppVersion)
@@ -78,7 +79,7 @@ func TestLoadRequiredMissing(t *testing.T) {
 		"KEYCLOAK_CLIENT_SECRET", "KEYCLOAK_CONSENT_REDIRECT_URI", "AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", "STATE_TOKEN_SECRET"} {
 		t.Run(key, func(t *testing.T) {
 			setEnv(t, with(nil, key))
-			_, err := Load("", "dev")
+			_, err := Load(os.LookupEnv, "dev")
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), key)
 			assert.NotContains(t, err.Error(), "\n")
@@ -114,7 +115,7 @@ func TestLoadInvalid(t *testing.T) {
 				vars["KEYCLOAK_ISSUER"] = "http://127.0.0.1:8080/realms/auth-manager"
 			}
 			setEnv(t, vars)
-			_, err := Load("", "dev")
+			_, err := Load(os.LookupEnv, "dev")
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.key)
 			if strings.Contains(tc.key, "KEY") || strings.Contains(tc.key, "SECRET") {
@@ -132,7 +133,7 @@ func TestLoadAliasesAndForms(t *testing.T) {
 		"CORS_ORIGINS":          "https://a.example, https://b.example",
 		"LOG_LEVEL":             "warning",
 	}, "KEYCLOAK_CONSENT_REDIRECT_URI", "KEYCLOAK_REALM"))
-	c, err := Load("", "dev")
+	c, err := Load(os.LookupEnv, "dev")
 	require.NoError(t, err)
 	assert.Equal(t, "postgres://u:p@db:5432/auth?sslmode=require", c.Database.URL.Reveal())
 	assert.Equal(t, "https://sso.example.com/auth", c.Keycloak.BaseURL)
@@ -148,8 +149,12 @@ func TestDotEnvLoadedAndEnvironmentWins(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ".env")
 	content := "# comment\nAPP_NAME=from-dotenv\nexport KEYCLOAK_CLIENT_ID='dotenv-client'\nSTATE_TOKEN_SECRET=\"abcdefghijklmnopqrstuvwxyz0123456789\"\n"
 	require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
-	c, err := Load(path, "dev")
+	getenv, err := WithDotEnv(path, os.LookupEnv)
 	require.NoError(t, err)
+	c, err := Load(getenv, "dev")
+	require.NoError(t, err)
+	_, leaked := os.LookupEnv("KEYCLOAK_CLIENT_ID")
+	assert.False(t, leaked, ".env must not be written into the process environment")
 	assert.Equal(t, "from-environment", c.AppName)
 	assert.Equal(t, "dotenv-client", c.Keycloak.ClientID)
 	assert.Equal(t, "abcdefghijklmnopqrstuvwxyz0123456789", c.StateSecret.Reveal())
@@ -157,7 +162,7 @@ func TestDotEnvLoadedAndEnvironmentWins(t *testing.T) {
 
 func TestSecretsNeverPrinted(t *testing.T) {
 	setEnv(t, valid)
-	c, err := Load("", "dev")
+	c, err := Load(os.LookupEnv, "dev")
 	require.NoError(t, err)
 	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
 		out := fmt.Sprintf(format, c)
@@ -191,4 +196,26 @@ func TestEnvExampleMatchesConfig(t *testing.T) {
 	for k := range documented {
 		assert.True(t, read[k], "%s is in .env.example but not read", k)
 	}
+}
+
+// TestPartialLoads: migrate needs only DATABASE_URL, rotate-keys only the keys; every
+// other variable may be missing.
+func TestPartialLoads(t *testing.T) {
+	db, level, err := LoadDatabase(MapEnv(map[string]string{"DATABASE_URL": valid["DATABASE_URL"]}))
+	require.NoError(t, err)
+	assert.Equal(t, valid["DATABASE_URL"], db.URL.Reveal())
+	assert.Equal(t, 30, db.MaxConns())
+	assert.Equal(t, slog.LevelInfo, level)
+	_, _, err = LoadDatabase(MapEnv(nil))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "DATABASE_URL")
+
+	keys, err := LoadKeys(MapEnv(map[string]string{"AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY": testKey,
+		"AUTH_MANAGER_TOKEN_VAULT_REJECT_LEGACY": "true"}))
+	require.NoError(t, err)
+	assert.Equal(t, testKey, keys.EncryptionKey.Reveal())
+	assert.True(t, keys.RejectLegacy)
+	_, err = LoadKeys(MapEnv(nil))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY")
 }

@@ -9,19 +9,21 @@ import (
 	"strings"
 )
 
-// loadDotEnv reads KEY=VALUE lines from path into the process environment, without
-// overriding variables that are already set: real environment variables win. A missing
-// file is not an error. Values may be single- or double-quoted; '#' starts a comment
-// line. The parser is deliberately small: no interpolation, no multi-line values.
-func loadDotEnv(path string) error {
+// WithDotEnv returns a Getenv that answers from getenv first and then from the
+// KEY=VALUE lines of the file at path: real environment variables win, and the process
+// environment is never modified. A missing file is not an error. Values may be single-
+// or double-quoted; '#' starts a comment line. The parser is deliberately small: no
+// interpolation, no multi-line values.
+func WithDotEnv(path string, getenv Getenv) (Getenv, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return getenv, nil
 	}
 	if err != nil {
-		return fmt.Errorf("config: open %s: %w", path, err)
+		return nil, fmt.Errorf("config: open %s: %w", path, err)
 	}
 	defer f.Close()
+	file := map[string]string{}
 
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
@@ -34,17 +36,20 @@ func loadDotEnv(path string) error {
 		key = strings.TrimSpace(key)
 		if !ok || key == "" {
 			// The line may hold a secret: name only the position.
-			return fmt.Errorf("config: %s line %d: expected KEY=VALUE", path, n)
+			return nil, fmt.Errorf("config: %s line %d: expected KEY=VALUE", path, n)
 		}
-		value = unquote(strings.TrimSpace(value))
-		if _, set := os.LookupEnv(key); set {
-			continue
-		}
-		if err := os.Setenv(key, value); err != nil {
-			return fmt.Errorf("config: %s line %d: %w", path, n, err)
-		}
+		file[key] = unquote(strings.TrimSpace(value))
 	}
-	return sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	return func(k string) (string, bool) {
+		if v, ok := getenv(k); ok {
+			return v, true
+		}
+		v, ok := file[k]
+		return v, ok
+	}, nil
 }
 
 func unquote(v string) string {

@@ -45,7 +45,10 @@ func Config(t testing.TB) config.Config {
 	t.Helper()
 	Integration(t)
 	loadOnce.Do(func() {
-		loaded, loadErr = config.Load(filepath.Join(RepoRoot(), "deploy", "dev.env"), "test")
+		var getenv config.Getenv
+		if getenv, loadErr = config.WithDotEnv(filepath.Join(RepoRoot(), "deploy", "dev.env"), os.LookupEnv); loadErr == nil {
+			loaded, loadErr = config.Load(getenv, "test")
+		}
 	})
 	if loadErr != nil {
 		t.Fatalf("testenv: %v", loadErr)
