@@ -44,13 +44,13 @@ cover: stack-up ## coverage report: coverage.html and the total
 	@$(GO) tool cover -func=coverage.out | tail -1
 
 .PHONY: lint
-lint: api-check ## gofmt check and go vet
-	@out=$$(gofmt -l cmd internal migrations); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+lint: api-check ## gofmt check, go vet, and the OpenAPI 3 document valid (kin-openapi) and up to date
+	@out=$$(gofmt -l api cmd internal migrations); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 .PHONY: format
 format: ## gofmt -w
-	gofmt -w cmd internal migrations
+	gofmt -w api cmd internal migrations
 
 .PHONY: build
 build: ## build bin/auth-manager (static, version stamped)
@@ -96,11 +96,11 @@ replicas-down: ## stop what `make replicas` started
 # --- API docs (issue 7) ---
 
 .PHONY: api
-api: ## regenerate api/swagger.{json,yaml} from the swag annotations; refresh the vendored Swagger UI and ReDoc (npm)
+api: ## regenerate api/openapi.{json,yaml} (OpenAPI 3.0.3) via swag's api/swagger.{json,yaml}; refresh the vendored Swagger UI and ReDoc (npm)
 	scripts/api-gen.sh all
 
 .PHONY: api-check
-api-check: ## fail when the committed api/ spec is not what the swag annotations generate
+api-check: ## fail when the committed api/ documents are not what the annotations generate, or openapi.json is not valid OpenAPI 3
 	scripts/api-gen.sh check
 
 .PHONY: docs-check
@@ -108,7 +108,7 @@ docs-check: stack-up ## headless Chromium on /docs and /redoc: every operation l
 	scripts/docs-check.sh
 
 .PHONY: fuzz-api
-fuzz-api: stack-up ## schemathesis against the service and api/swagger.json: no 5xx, no undocumented status, no answer off the spec (~2 min)
+fuzz-api: stack-up ## schemathesis against the service and api/openapi.json: no 5xx, no undocumented status, no answer off the spec (~2 min)
 	scripts/fuzz-api.sh
 
 # --- bench (issue 9) ---

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"io/fs"
 	"strings"
 	"testing"
@@ -52,18 +51,4 @@ func TestVendoredFilesMatchSources(t *testing.T) {
 	for path := range listed {
 		assert.True(t, seen[path], "%s is listed in ui/SOURCES but missing", path)
 	}
-}
-
-func TestSpecIsSwagger2(t *testing.T) {
-	var spec struct {
-		Swagger string `json:"swagger"`
-		Info    struct {
-			Title string `json:"title"`
-		} `json:"info"`
-		Paths map[string]any `json:"paths"`
-	}
-	require.NoError(t, json.Unmarshal(Spec, &spec))
-	assert.Equal(t, "2.0", spec.Swagger)
-	assert.Equal(t, "Auth Manager Service", spec.Info.Title)
-	assert.NotEmpty(t, spec.Paths)
 }

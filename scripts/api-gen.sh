@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# The OpenAPI spec and the docs pages' vendored assets (issue 7).
+# The OpenAPI documents and the docs pages' vendored assets (issues 7 and 14).
 #
-#   scripts/api-gen.sh spec [DIR]  generate swagger.json and swagger.yaml from the swag
-#                                  annotations in internal/httpapi into DIR (default api/)
+#   scripts/api-gen.sh spec [DIR]  generate the spec from the swag annotations in
+#                                  internal/httpapi into DIR (default api/): swagger.json and
+#                                  swagger.yaml (swag's Swagger 2.0 output, the intermediate),
+#                                  then openapi.json and openapi.yaml (OpenAPI 3.0.3, the
+#                                  published contract: cmd/apigen, internal/apispec)
 #   scripts/api-gen.sh ui          refresh api/ui/ from the pinned npm packages
 #                                  (swagger-ui-dist, redoc) and rewrite api/ui/SOURCES
 #   scripts/api-gen.sh all         spec, then ui (what `make api` runs)
 #   scripts/api-gen.sh check       generate the spec into a temp dir and fail when it
-#                                  differs from the committed api/ (what `make api-check` runs)
+#                                  differs from the committed api/; validate the committed
+#                                  api/openapi.json with kin-openapi (what `make api-check`
+#                                  and so `make lint` run)
 #
-# swag is installed once, pinned, into $AUTH_MANAGER_CACHE/bin (default
-# ~/.cache/auth-manager/bin). The ui step needs npm and the npm registry.
+# swag is pinned as a `tool` directive in go.mod (`go tool swag`), so its version is the
+# module's and needs no install. The ui step needs npm and the npm registry.
 set -euo pipefail
 export LC_ALL=C
 
-readonly SWAG_VERSION=v1.16.6
 readonly SWAGGER_UI_VERSION=5.35.0
 # redoc 3 sends OpenTelemetry traces to Redocly's cloud and loads its logo from their
 # CDN, which an offline docs page must not do; 2.5 does neither.
@@ -22,33 +26,20 @@ readonly REDOC_VERSION=2.5.4
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly REPO_ROOT
-readonly TOOLS=${AUTH_MANAGER_CACHE:-$HOME/.cache/auth-manager}/bin
-readonly SWAG=$TOOLS/swag
 
 log() { printf '[api] %s\n' "$*" >&2; }
 die() { printf '[api] ERROR: %s\n' "$*" >&2; exit 1; }
-
-# swag prints v1.16.4 as its own version in the v1.16.6 release, so the build info of the
-# binary is what tells which module version it is.
-ensure_swag() {
-  if [[ -x $SWAG ]] && go version -m "$SWAG" 2>/dev/null | grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/swaggo/swag[[:space:]]+$SWAG_VERSION([[:space:]]|$)"; then
-    return
-  fi
-  log "installing swag $SWAG_VERSION into $TOOLS"
-  mkdir -p "$TOOLS"
-  GOBIN=$TOOLS go install "github.com/swaggo/swag/cmd/swag@$SWAG_VERSION"
-}
 
 # --requiredByDefault: encoding/json always writes a field without omitempty, so the
 # spec says so and the contract fuzzer holds the service to it.
 gen_spec() {
   local out=$1
-  ensure_swag
   mkdir -p "$out"
-  (cd "$REPO_ROOT" && "$SWAG" init --quiet \
+  (cd "$REPO_ROOT" && go tool swag init --quiet \
     --generalInfo openapi.go --dir internal/httpapi \
     --output "$out" --outputTypes json,yaml \
     --requiredByDefault)
+  (cd "$REPO_ROOT" && go run ./cmd/apigen convert "$out/swagger.json" "$out")
 }
 
 # vendor PKG VERSION DEST FILE...: copies FILEs (paths inside the npm package) into
@@ -99,12 +90,14 @@ check() {
   # shellcheck disable=SC2064
   trap "rm -rf '$tmp'" EXIT
   gen_spec "$tmp"
-  for f in swagger.json swagger.yaml; do
+  for f in swagger.json swagger.yaml openapi.json openapi.yaml; do
     if ! diff -u "$REPO_ROOT/api/$f" "$tmp/$f" >"$tmp/$f.diff" 2>&1; then
       head -n 60 "$tmp/$f.diff" >&2
       die "api/$f is stale: the swag annotations in internal/httpapi generate something else. Run \`make api\` and commit api/."
     fi
   done
+  (cd "$REPO_ROOT" && go run ./cmd/apigen validate api/openapi.json) ||
+    die "api/openapi.json is not a valid OpenAPI 3 document"
   for f in "swagger-ui-dist@$SWAGGER_UI_VERSION" "redoc@$REDOC_VERSION"; do
     grep -q "^$f " "$REPO_ROOT/api/ui/SOURCES" ||
       die "api/ui does not hold $f as scripts/api-gen.sh pins it. Run \`make api\` and commit api/."

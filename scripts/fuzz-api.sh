@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Contract fuzzing (issue 7): schemathesis, pinned, against the service running on a
 # free port over the local stack (scripts/docs-check-service.sh) and the committed
-# spec api/swagger.json, with a real bearer token of the test realm (password grant on
+# OpenAPI 3 document api/openapi.json, with a real bearer token of the test realm (password grant on
 # the service's own client). Fails on any 5xx, any status the spec does not
 # document for the operation, and any answer whose body or Content-Type breaks the spec.
 #
@@ -125,9 +125,9 @@ phases.coverage.extra-data-sources.responses = false
 phases.fuzzing.extra-data-sources.responses = false
 TOML
 
-log "schemathesis $SCHEMATHESIS_VERSION against $SERVICE_URL with api/swagger.json"
+log "schemathesis $SCHEMATHESIS_VERSION against $SERVICE_URL with api/openapi.json"
 rc=0
-(cd "$CHECK_TMP" && "$ST" --config-file "$CHECK_TMP/schemathesis.toml" run "$REPO_ROOT/api/swagger.json" \
+(cd "$CHECK_TMP" && "$ST" --config-file "$CHECK_TMP/schemathesis.toml" run "$REPO_ROOT/api/openapi.json" \
   --url "$SERVICE_URL" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing \

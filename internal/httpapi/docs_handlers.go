@@ -110,10 +110,11 @@ func contentTypeOf(name string) string {
 	return "text/plain; charset=utf-8"
 }
 
-// handleOpenAPI serves the committed spec (api/swagger.json) that the binary embeds.
-func handleOpenAPI() http.HandlerFunc {
-	a := newAsset("openapi.json", api.Spec)
-	return func(w http.ResponseWriter, r *http.Request) { a.serve(w, r, "application/json") }
+// handleOpenAPI serves the committed OpenAPI 3 document (api/openapi.json or
+// api/openapi.yaml) that the binary embeds.
+func handleOpenAPI(name string, doc []byte, contentType string) http.HandlerFunc {
+	a := newAsset(name, doc)
+	return func(w http.ResponseWriter, r *http.Request) { a.serve(w, r, contentType) }
 }
 
 // handlePage serves one of the docs HTML pages.

@@ -43,16 +43,26 @@ func get(t *testing.T, url string, header ...string) (*http.Response, []byte) {
 
 func TestOpenAPIServesTheEmbeddedSpec(t *testing.T) {
 	srv := docsServer(t)
-	resp, body := get(t, srv.URL+"/openapi.json")
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
-	assert.Equal(t, api.Spec, body)
-	etag := resp.Header.Get("ETag")
-	require.NotEmpty(t, etag)
+	for _, tc := range []struct {
+		path, contentType string
+		doc               []byte
+	}{
+		{"/openapi.json", "application/json", api.Spec},
+		{"/openapi.yaml", "application/yaml", api.SpecYAML},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			resp, body := get(t, srv.URL+tc.path)
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+			assert.Equal(t, tc.contentType, resp.Header.Get("Content-Type"))
+			assert.Equal(t, tc.doc, body)
+			etag := resp.Header.Get("ETag")
+			require.NotEmpty(t, etag)
 
-	resp, body = get(t, srv.URL+"/openapi.json", "If-None-Match", etag)
-	assert.Equal(t, http.StatusNotModified, resp.StatusCode)
-	assert.Empty(t, body)
+			resp, body = get(t, srv.URL+tc.path, "If-None-Match", etag)
+			assert.Equal(t, http.StatusNotModified, resp.StatusCode)
+			assert.Empty(t, body)
+		})
+	}
 }
 
 // TestDocsPagesLoadOnlyTheirOwnAssets: every file a page names is served, with the
@@ -110,30 +120,45 @@ func TestDocsAssetRoutes(t *testing.T) {
 	}
 }
 
-// swaggerDoc is the part of api/swagger.json that the coverage checks read.
-type swaggerDoc struct {
+// openAPIDoc is the part of api/openapi.json that the coverage checks read.
+type openAPIDoc struct {
 	Paths map[string]map[string]struct {
-		Security   []map[string][]string `json:"security"`
+		Security   *[]map[string][]string `json:"security"`
 		Parameters []struct {
 			In string `json:"in"`
 		} `json:"parameters"`
-		Responses map[string]struct {
-			Schema *struct {
-				Ref  string `json:"$ref"`
-				Type string `json:"type"`
-			} `json:"schema"`
+		RequestBody *struct{} `json:"requestBody"`
+		Responses   map[string]struct {
+			Content map[string]struct {
+				Schema *struct {
+					Ref  string `json:"$ref"`
+					Type string `json:"type"`
+				} `json:"schema"`
+				Examples map[string]struct {
+					Value struct {
+						Code string `json:"code"`
+					} `json:"value"`
+				} `json:"examples"`
+			} `json:"content"`
 		} `json:"responses"`
 	} `json:"paths"`
 }
 
+func loadDoc(t *testing.T) openAPIDoc {
+	t.Helper()
+	var doc openAPIDoc
+	require.NoError(t, json.Unmarshal(api.Spec, &doc))
+	require.NotEmpty(t, doc.Paths)
+	return doc
+}
+
 // Routes that are not part of the API contract: the docs themselves and metrics.
-var undocumentedRoutes = []string{"/openapi.json", "/docs", "/docs/*", "/redoc", "/redoc/*", "/metrics"}
+var undocumentedRoutes = []string{"/openapi.json", "/openapi.yaml", "/docs", "/docs/*", "/redoc", "/redoc/*", "/metrics"}
 
 // TestSpecDocumentsEveryRoute: the committed spec and routes.go name the same
 // operations, so a new handler without annotations (or a stale api/) fails here.
 func TestSpecDocumentsEveryRoute(t *testing.T) {
-	var doc swaggerDoc
-	require.NoError(t, json.Unmarshal(api.Spec, &doc))
+	doc := loadDoc(t)
 	var inSpec []string
 	for path, ops := range doc.Paths {
 		for method := range ops {
@@ -151,31 +176,62 @@ func TestSpecDocumentsEveryRoute(t *testing.T) {
 	}))
 	slices.Sort(inSpec)
 	slices.Sort(routed)
-	assert.Equal(t, routed, inSpec, "routes.go and api/swagger.json differ: annotate the handler and run `make api`")
+	assert.Equal(t, routed, inSpec, "routes.go and api/openapi.json differ: annotate the handler and run `make api`")
 }
 
-// TestSpecAnswersUseTheEnvelope: every error answer is an ErrorEnvelope, every JSON
-// success a DataEnvelope; bearer routes document 401, routes with input 422 (or 400).
+// TestSpecSecurityMatchesTheRoutes: every operation states its security requirement,
+// and it is the truth: a Bearer operation answers 401 without a token, a public one
+// does not.
+func TestSpecSecurityMatchesTheRoutes(t *testing.T) {
+	srv := docsServer(t)
+	params := regexp.MustCompile(`\{[^}]+\}`)
+	for path, ops := range loadDoc(t).Paths {
+		for method, op := range ops {
+			name := strings.ToUpper(method) + " " + path
+			if !assert.NotNil(t, op.Security, "%s states no security requirement", name) {
+				continue
+			}
+			req, err := http.NewRequest(strings.ToUpper(method), srv.URL+params.ReplaceAllString(path, "x"), nil)
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			if len(*op.Security) > 0 {
+				assert.Equal(t, []map[string][]string{{"Bearer": {}}}, *op.Security, name)
+				assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "%s is documented as needing a bearer token", name)
+			} else {
+				assert.NotEqual(t, http.StatusUnauthorized, resp.StatusCode, "%s is documented as public", name)
+			}
+		}
+	}
+}
+
+// TestSpecAnswersUseTheEnvelope: every error answer is an ErrorEnvelope with an example
+// per code it may carry, every JSON success a DataEnvelope; bearer routes document 401,
+// routes with input 422 (or 400).
 func TestSpecAnswersUseTheEnvelope(t *testing.T) {
-	var doc swaggerDoc
-	require.NoError(t, json.Unmarshal(api.Spec, &doc))
-	for path, ops := range doc.Paths {
+	for path, ops := range loadDoc(t).Paths {
 		for method, op := range ops {
 			name := strings.ToUpper(method) + " " + path
 			for status, r := range op.Responses {
+				media, hasJSON := r.Content["application/json"]
 				switch {
 				case status >= "400":
-					if assert.NotNil(t, r.Schema, "%s %s has no schema", name, status) {
-						assert.Equal(t, "#/definitions/ErrorEnvelope", r.Schema.Ref, "%s %s", name, status)
+					if assert.True(t, hasJSON, "%s %s has no JSON body", name, status) && assert.NotNil(t, media.Schema) {
+						assert.Equal(t, "#/components/schemas/ErrorEnvelope", media.Schema.Ref, "%s %s", name, status)
+						assert.NotEmpty(t, media.Examples, "%s %s names no error code", name, status)
+						for code, ex := range media.Examples {
+							assert.Equal(t, code, ex.Value.Code, "%s %s", name, status)
+						}
 					}
-				case status >= "200" && status < "300" && r.Schema != nil && path != "/health":
-					assert.True(t, strings.HasPrefix(r.Schema.Ref, "#/definitions/DataEnvelope-"), "%s %s: %s", name, status, r.Schema.Ref)
+				case status >= "200" && status < "300" && hasJSON && path != "/health":
+					assert.True(t, strings.HasPrefix(media.Schema.Ref, "#/components/schemas/DataEnvelope-"), "%s %s: %s", name, status, media.Schema.Ref)
 				}
 			}
-			if len(op.Security) > 0 {
+			if op.Security != nil && len(*op.Security) > 0 {
 				assert.Contains(t, op.Responses, "401", "%s needs a bearer token, so it can answer 401", name)
 			}
-			if len(op.Parameters) > 0 {
+			if len(op.Parameters) > 0 || op.RequestBody != nil {
 				_, has400 := op.Responses["400"]
 				_, has422 := op.Responses["422"]
 				assert.True(t, has400 || has422, "%s validates its input, so it can answer 422 (or 400)", name)

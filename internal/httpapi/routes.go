@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/auth-manager/auth-manager/api"
 )
 
 // Deps are everything the HTTP layer needs. Each handler takes only the parts it uses.
@@ -50,7 +52,8 @@ func NewHandler(d Deps) http.Handler {
 	r.Get("/health", handleHealth())
 	r.Get("/health/ready", handleReady(d.Info, d.DB, d.Draining, ew))
 	r.Get("/version", handleVersion(d.Info, d.DB, ew))
-	r.Get("/openapi.json", handleOpenAPI())
+	r.Get("/openapi.json", handleOpenAPI("openapi.json", api.Spec, "application/json"))
+	r.Get("/openapi.yaml", handleOpenAPI("openapi.yaml", api.SpecYAML, "application/yaml"))
 	r.Get("/docs", handlePage("docs.html", swaggerUIPage))
 	r.Get("/docs/*", handleDocsAssets(swaggerUIAssets(), ew))
 	r.Get("/redoc", handlePage("redoc.html", redocPage))

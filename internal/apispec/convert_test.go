@@ -1,0 +1,90 @@
+package apispec
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestConvertReproducesTheCommittedDocument: api/openapi.{json,yaml} are what Convert
+// makes of the committed api/swagger.json (the same guard as `make api-check`, without
+// running swag).
+func TestConvertReproducesTheCommittedDocument(t *testing.T) {
+	in, err := os.ReadFile("../../api/swagger.json")
+	require.NoError(t, err)
+	j, y, err := Convert(context.Background(), in)
+	require.NoError(t, err)
+	wantJSON, err := os.ReadFile("../../api/openapi.json")
+	require.NoError(t, err)
+	wantYAML, err := os.ReadFile("../../api/openapi.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, string(wantJSON), string(j), "api/openapi.json is stale: run `make api`")
+	assert.Equal(t, string(wantYAML), string(y), "api/openapi.yaml is stale: run `make api`")
+}
+
+func TestConvertRefusesWhatItCannotDocument(t *testing.T) {
+	for name, doc := range map[string]string{
+		"not JSON":             `swagger: "2.0"`,
+		"no bearer":            `{"swagger":"2.0","info":{"title":"t","version":"1"},"paths":{}}`,
+		"unknown code":         `{"swagger":"2.0","info":{"title":"t","version":"1"},"securityDefinitions":{"Bearer":{"type":"apiKey","in":"header","name":"Authorization"}},"paths":{"/x":{"get":{"produces":["application/json"],"responses":{"418":{"description":"teapot","schema":{"type":"object"}}}}}}}`,
+		"error without a body": `{"swagger":"2.0","info":{"title":"t","version":"1"},"securityDefinitions":{"Bearer":{"type":"apiKey","in":"header","name":"Authorization"}},"paths":{"/x":{"get":{"responses":{"404":{"description":"gone"}}}}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, err := Convert(context.Background(), []byte(doc))
+			assert.Error(t, err)
+		})
+	}
+}
+
+// TestVocabularyCoversTheHandlers: every error code internal/httpapi writes is one the
+// spec can document, with the status the handlers give it.
+func TestVocabularyCoversTheHandlers(t *testing.T) {
+	files, err := filepath.Glob("../httpapi/*.go")
+	require.NoError(t, err)
+	literal := regexp.MustCompile(`status:\s*(http\.Status\w+|\d{3}),\s*code:\s*"([a-z_]+)"`)
+	statuses := map[string]int{}
+	for name, v := range map[string]int{
+		"http.StatusBadRequest": 400, "http.StatusUnauthorized": 401, "http.StatusForbidden": 403,
+		"http.StatusNotFound": 404, "http.StatusMethodNotAllowed": 405, "http.StatusConflict": 409,
+		"http.StatusRequestEntityTooLarge": 413, "http.StatusUnprocessableEntity": 422,
+		"http.StatusTooManyRequests": 429, "http.StatusInternalServerError": 500,
+		"http.StatusBadGateway": 502, "http.StatusServiceUnavailable": 503,
+	} {
+		statuses[name] = v
+	}
+	found := 0
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		require.NoError(t, err)
+		for _, m := range literal.FindAllStringSubmatch(string(src), -1) {
+			found++
+			c, ok := codes[m[2]]
+			if !assert.True(t, ok, "%s writes code %q, which apispec's vocabulary lacks", f, m[2]) {
+				continue
+			}
+			status, known := statuses[m[1]]
+			if !known {
+				status, err = strconv.Atoi(m[1])
+				require.NoError(t, err, "status %s", m[1])
+			}
+			if m[2] != "validation_error" { // 422, and 413 for a body too large
+				assert.Equal(t, c.status, status, "code %q", m[2])
+			}
+		}
+	}
+	assert.Greater(t, found, 10, "the scan found the handlers' error codes")
+	for status, cs := range defaultCodes {
+		for _, c := range cs {
+			assert.Contains(t, codes, c)
+			if c != "validation_error" {
+				assert.Equal(t, status, codes[c].status, "default %s for %d", c, status)
+			}
+		}
+	}
+}
