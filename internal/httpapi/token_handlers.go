@@ -62,7 +62,8 @@ func handleAccessToken(t Tokens, ew errorWriter) http.HandlerFunc {
 			ew.write(w, r, err)
 			return
 		}
-		encode(w, http.StatusOK, AccessTokenAnswer{AccessToken: a.AccessToken, ExpiresIn: a.ExpiresIn, TokenType: a.TokenType, Scope: a.Scope})
+		encodeWith(w, http.StatusOK, AccessTokenAnswer{AccessToken: a.AccessToken, ExpiresIn: a.ExpiresIn, TokenType: a.TokenType, Scope: a.Scope},
+			appendAccessToken)
 	}
 }
 
