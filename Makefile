@@ -45,12 +45,12 @@ cover: stack-up ## coverage report: coverage.html and the total
 
 .PHONY: lint
 lint: api-check ## gofmt check, go vet, and the OpenAPI 3 document valid (kin-openapi) and up to date
-	@out=$$(gofmt -l api cmd internal migrations); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l api client cmd internal migrations); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 .PHONY: format
 format: ## gofmt -w
-	gofmt -w api cmd internal migrations
+	gofmt -w api client cmd internal migrations
 
 .PHONY: build
 build: ## build bin/auth-manager (static, version stamped)
