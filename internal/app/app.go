@@ -74,7 +74,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Metrics = metrics.New(metrics.BuildInfo{Version: cfg.AppVersion, Commit: cfg.CommitSHA})
 	auditLog := audit.New(log)
 	a.Keycloak = keycloak.New(keycloak.Options{
-		IssuerURL: cfg.Keycloak.IssuerURL(), BaseURL: cfg.Keycloak.BaseURL, Realm: cfg.Keycloak.Realm,
+		IssuerURL: cfg.Keycloak.IssuerURL(), ConnectURL: cfg.Keycloak.ConnectURL(),
+		BaseURL: cfg.Keycloak.ConnectBase(), Realm: cfg.Keycloak.Realm,
 		ClientID: cfg.Keycloak.ClientID, ClientSecret: cfg.Keycloak.ClientSecret.Reveal(),
 		RedirectURL: cfg.Keycloak.ConsentRedirectURI, Timeout: cfg.Keycloak.Timeout,
 		WrapTransport: o.wrapKeycloak, Observe: a.Metrics.ObserveKeycloak,
@@ -130,7 +131,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	auth := introspect.New(a.Keycloak, introspect.Options{
 		Mode: cfg.Auth.Mode, ServiceRole: cfg.Auth.ServiceRole, ClientID: cfg.Keycloak.ClientID,
-		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
+		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients, Issuer: cfg.Keycloak.IssuerURL(),
 	})
 	a.startBackground(ctx)
 	deps := httpapi.Deps{

@@ -77,7 +77,10 @@ func (d Database) MaxConns() int { return d.PoolSize + d.MaxOverflow }
 
 // Keycloak configures the realm and the service's confidential client.
 type Keycloak struct {
-	BaseURL                 string // e.g. http://127.0.0.1:8080 or https://sso.example.com/auth
+	BaseURL string // e.g. http://127.0.0.1:8080 or https://sso.example.com/auth
+	// URL is where the service connects to Keycloak when that is not BaseURL
+	// (KEYCLOAK_URL, e.g. http://keycloak:8080 inside a cluster); "" means BaseURL.
+	URL                     string
 	Realm                   string
 	ClientID                string
 	ClientSecret            Secret
@@ -97,6 +100,18 @@ func (k Keycloak) RefreshDeadline() time.Duration {
 
 // IssuerURL is the realm's issuer, {base}/realms/{realm}.
 func (k Keycloak) IssuerURL() string { return k.BaseURL + "/realms/" + url.PathEscape(k.Realm) }
+
+// ConnectBase is the base URL the service calls Keycloak at: KEYCLOAK_URL, else the
+// issuer's base.
+func (k Keycloak) ConnectBase() string {
+	if k.URL != "" {
+		return k.URL
+	}
+	return k.BaseURL
+}
+
+// ConnectURL is the realm at ConnectBase, where discovery is fetched.
+func (k Keycloak) ConnectURL() string { return k.ConnectBase() + "/realms/" + url.PathEscape(k.Realm) }
 
 // Auth configures caller authentication.
 type Auth struct {
@@ -154,6 +169,7 @@ type env struct {
 
 	KeycloakIssuer          string `envconfig:"KEYCLOAK_ISSUER" required:"true"`
 	KeycloakRealm           string `envconfig:"KEYCLOAK_REALM"`
+	KeycloakURL             string `envconfig:"KEYCLOAK_URL"`
 	KeycloakClientID        string `envconfig:"KEYCLOAK_CLIENT_ID" required:"true"`
 	KeycloakClientSecret    Secret `envconfig:"KEYCLOAK_CLIENT_SECRET" required:"true"`
 	KeycloakConsentRedirect string `envconfig:"KEYCLOAK_CONSENT_REDIRECT_URI"`
@@ -375,6 +391,10 @@ func (e env) keycloak() (Keycloak, error) {
 	case realm == "":
 		realm = e.KeycloakRealm
 	}
+	connect, err := connectBase(e.KeycloakURL, realm)
+	if err != nil {
+		return Keycloak{}, err
+	}
 	redirect := e.KeycloakConsentRedirect
 	if redirect == "" {
 		redirect = e.KeycloakRedirectURI
@@ -395,7 +415,7 @@ func (e env) keycloak() (Keycloak, error) {
 		return Keycloak{}, invalid("KEYCLOAK_RETRIES", "must be between 0 and 5")
 	}
 	return Keycloak{
-		BaseURL: base, Realm: realm, Retries: e.KeycloakRetries,
+		BaseURL: base, URL: connect, Realm: realm, Retries: e.KeycloakRetries,
 		ClientID: e.KeycloakClientID, ClientSecret: e.KeycloakClientSecret,
 		ConsentRedirectURI: redirect, AfterConsentRedirectURI: e.KeycloakAfterConsent,
 		Timeout: seconds(e.KeycloakTimeout),
@@ -417,6 +437,25 @@ func splitIssuer(raw string) (base, realm string, err error) {
 		s = s[:i]
 	}
 	return s, realm, nil
+}
+
+// connectBase validates KEYCLOAK_URL: a base URL like KEYCLOAK_ISSUER's, or the realm
+// URL of the same realm.
+func connectBase(raw, realm string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return "", nil
+	}
+	s := strings.TrimRight(strings.TrimSpace(raw), "/")
+	if !isHTTPURL(s) {
+		return "", invalid("KEYCLOAK_URL", "must be an absolute http(s) URL")
+	}
+	if i := strings.LastIndex(s, "/realms/"); i >= 0 {
+		if s[i+len("/realms/"):] != realm {
+			return "", invalid("KEYCLOAK_URL", "names another realm than KEYCLOAK_ISSUER/KEYCLOAK_REALM")
+		}
+		s = s[:i]
+	}
+	return s, nil
 }
 
 func isHTTPURL(s string) bool {

@@ -102,6 +102,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"DATABASE_POOL_SIZE", "0"},
 		{"KEYCLOAK_ISSUER", "not a url"},
 		{"KEYCLOAK_REALM", "other"},
+		{"KEYCLOAK_URL", "keycloak:8080"},
+		{"KEYCLOAK_URL", "http://keycloak:8080/realms/other"},
 		{"AUTH_MANAGER_AUTH_MODE", "magic"},
 		{"AUTH_MANAGER_KEEPALIVE_INTERVAL", "0"},
 		{"AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD", "0"},
@@ -218,4 +220,19 @@ func TestPartialLoads(t *testing.T) {
 	_, err = LoadKeys(MapEnv(nil))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY")
+}
+
+// TestKeycloakURL: KEYCLOAK_URL moves where the service connects, never the issuer.
+func TestKeycloakURL(t *testing.T) {
+	c, err := Load(MapEnv(with(nil)), "dev")
+	require.NoError(t, err)
+	assert.Equal(t, c.Keycloak.IssuerURL(), c.Keycloak.ConnectURL(), "unset: connect where the issuer is")
+
+	for _, v := range []string{"http://keycloak:8080/", "http://keycloak:8080/realms/auth-manager"} {
+		c, err := Load(MapEnv(with(map[string]string{"KEYCLOAK_URL": v, "KEYCLOAK_ISSUER": "https://sso.example.com"})), "dev")
+		require.NoError(t, err, v)
+		assert.Equal(t, "https://sso.example.com/realms/auth-manager", c.Keycloak.IssuerURL())
+		assert.Equal(t, "http://keycloak:8080", c.Keycloak.ConnectBase())
+		assert.Equal(t, "http://keycloak:8080/realms/auth-manager", c.Keycloak.ConnectURL())
+	}
 }

@@ -40,6 +40,10 @@ type Options struct {
 	CacheSize      int           // bound on cached tokens
 	AllowedClients []string      // jwt mode; empty allows any client of the realm
 	Now            func() time.Time
+	// Issuer is the iss an introspected token must carry ("" skips the check). Keycloak
+	// reached at an internal address (KEYCLOAK_URL) would call a token issued under that
+	// address active too; jwt mode checks it through the provider.
+	Issuer string
 }
 
 // Authenticator turns bearer tokens into callers. Safe for concurrent use.
@@ -140,6 +144,9 @@ func (a *Authenticator) askKeycloak(ctx context.Context, token string, key [32]b
 	}
 	if !cl.Active {
 		return keycloak.Claims{}, ErrNotActive
+	}
+	if a.opt.Issuer != "" && cl.Issuer != a.opt.Issuer {
+		return keycloak.Claims{}, ErrUnauthorized
 	}
 	if cl.Type != "" && cl.Type != "Bearer" {
 		// An ID token or a refresh token presented as a bearer token.

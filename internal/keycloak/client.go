@@ -23,8 +23,13 @@ const maxBody = 1 << 20
 
 // Options configures the client.
 type Options struct {
-	IssuerURL    string // {base}/realms/{realm}
-	BaseURL      string // {base}, for the admin API
+	IssuerURL string // {public base}/realms/{realm}: the iss every token must carry
+	// ConnectURL, when set and not IssuerURL, is the same realm at the address the
+	// service reaches Keycloak by ({KEYCLOAK_URL}/realms/{realm}): discovery is fetched
+	// there and the back-channel endpoints it lists are rewritten to it, while the
+	// browser's endpoints stay on IssuerURL (see endpoints.go).
+	ConnectURL   string
+	BaseURL      string // {base} the service connects to, for the admin API
 	Realm        string
 	ClientID     string
 	ClientSecret string
@@ -49,7 +54,8 @@ type Client struct {
 	dis *discovered
 }
 
-// discovered is what the realm's discovery document told us.
+// discovered is what the realm's discovery document told us (endpoints rewritten for
+// ConnectURL).
 type discovered struct {
 	provider   *oidc.Provider
 	introspect string
@@ -111,21 +117,13 @@ func (c *Client) discover(ctx context.Context) (*discovered, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
 	defer cancel()
 	start := time.Now()
-	p, err := oidc.NewProvider(oidc.ClientContext(ctx, c.http), c.opt.IssuerURL)
+	d, err := c.fetchDiscovery(oidc.ClientContext(ctx, c.http))
 	c.opt.Observe("discovery", map[bool]string{true: "ok", false: "unavailable"}[err == nil], time.Since(start))
 	if err != nil {
-		return nil, fmt.Errorf("%w: discovery of %s: %v", ErrUnavailable, c.opt.IssuerURL, err)
+		return nil, err
 	}
-	var extra struct {
-		Introspect string `json:"introspection_endpoint"`
-		Revoke     string `json:"revocation_endpoint"`
-		EndSession string `json:"end_session_endpoint"`
-	}
-	if err := p.Claims(&extra); err != nil || extra.Introspect == "" {
-		return nil, fmt.Errorf("%w: discovery of %s lacks introspection_endpoint", ErrUnavailable, c.opt.IssuerURL)
-	}
-	c.dis = &discovered{provider: p, introspect: extra.Introspect, revoke: extra.Revoke, endSession: extra.EndSession}
-	return c.dis, nil
+	c.dis = d
+	return d, nil
 }
 
 // Provider returns the realm's OIDC provider (discovery document and JWKS).

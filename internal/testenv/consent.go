@@ -68,6 +68,20 @@ func NewBrowser(t testing.TB) *Browser {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
+// Resolve makes the browser reach hostport (a name that does not resolve on this
+// machine, such as a realm's public frontendUrl) at addr, as an /etc/hosts entry would.
+func (b *Browser) Resolve(hostport, addr string) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	dial := (&net.Dialer{Timeout: 5 * time.Second}).DialContext
+	tr.DialContext = func(ctx context.Context, network, a string) (net.Conn, error) {
+		if a == hostport {
+			a = addr
+		}
+		return dial(ctx, network, a)
+	}
+	b.client.Transport = tr
+}
+
 var loginForm = regexp.MustCompile(`(?s)<form[^>]*\bid="kc-form-login"[^>]*>`)
 var formAction = regexp.MustCompile(`\baction="([^"]*)"`)
 

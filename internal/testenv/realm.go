@@ -42,6 +42,10 @@ type RealmOptions struct {
 	// OtherBackchannelURL when that is not "".
 	OtherClient         bool
 	OtherBackchannelURL string
+	// FrontendURL, when set, is the realm's public name (its frontendUrl attribute):
+	// tokens carry FrontendURL/realms/NAME as iss and discovery lists its endpoints
+	// there, whatever address Keycloak was asked at.
+	FrontendURL string
 }
 
 // TestRealm is a Keycloak realm of the test's own, a copy of the dev realm
@@ -88,6 +92,14 @@ func (r *TestRealm) Create(opt RealmOptions) {
 	rep["realm"], rep["displayName"] = r.Name, "auth-manager test "+r.Name
 	if opt.OfflineIdleTimeout > 0 {
 		rep["offlineSessionIdleTimeout"] = int(opt.OfflineIdleTimeout / time.Second)
+	}
+	if opt.FrontendURL != "" {
+		attrs, _ := rep["attributes"].(map[string]any)
+		if attrs == nil {
+			attrs = map[string]any{}
+		}
+		attrs["frontendUrl"] = opt.FrontendURL
+		rep["attributes"] = attrs
 	}
 	clients, _ := rep["clients"].([]any)
 	for _, c := range clients {
@@ -265,5 +277,16 @@ func (r *TestRealm) DeleteSession(t testing.TB, sid string, offline bool) {
 	path := fmt.Sprintf("/admin/realms/%s/sessions/%s?isOffline=%t", r.Name, url.PathEscape(sid), offline)
 	if st, msg := masterAdmin(t, http.MethodDelete, path, nil, nil); st != http.StatusNoContent {
 		t.Fatalf("testenv: delete session: %d %s", st, msg)
+	}
+}
+
+// SetFrontendURL changes the realm's public name ("" drops it: tokens then carry the
+// address Keycloak's hostname option names).
+func (r *TestRealm) SetFrontendURL(t testing.TB, u string) {
+	t.Helper()
+	body, err := json.Marshal(map[string]any{"attributes": map[string]any{"frontendUrl": u}})
+	Must(t, err, "encode")
+	if st, msg := masterAdmin(t, http.MethodPut, "/admin/realms/"+r.Name, body, nil); st != http.StatusNoContent {
+		t.Fatalf("testenv: set frontendUrl: %d %s", st, msg)
 	}
 }
