@@ -10,8 +10,9 @@
 # AUTH_MANAGER_SKIP_MIGRATIONS=true when a separate job runs `auth-manager migrate up`
 # (the Helm chart does). Other subcommands: `docker run --rm auth-manager keygen`.
 #
-# No HEALTHCHECK: the runtime image has no shell and no curl, and the binary has no
-# probe subcommand. Orchestrators probe over HTTP instead: liveness GET /health,
+# HEALTHCHECK runs the binary's own probe (`auth-manager healthcheck`: exit 0 when
+# GET http://127.0.0.1:$PORT/health/ready answers 200), since the runtime image has no
+# shell and no curl. Kubernetes probes over HTTP instead: liveness GET /health,
 # readiness GET /health/ready (503 while the database is unreachable or the process is
 # draining after SIGTERM). See docker-compose.yml and deploy/helm/auth-manager.
 
@@ -48,5 +49,7 @@ USER 65532:65532
 ENV HOST=0.0.0.0 \
     PORT=8000
 EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["/auth-manager", "healthcheck"]
 ENTRYPOINT ["/auth-manager"]
 CMD ["serve"]

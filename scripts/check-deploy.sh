@@ -6,6 +6,7 @@
 #   docker-compose.yml   loaded with compose-go, the library behind `docker compose
 #                        config` (compose-spec schema, interpolation, consistency), plus
 #                        runtime rules (healthchecks behind service_healthy, bind sources)
+#                        deploy/compose's Go tests (realm logout URL, env through config)
 #   deploy/helm/…        helm lint --strict and helm template for each ci/*-values.yaml;
 #                        every rendered object validated against the Kubernetes JSON
 #                        schemas (strict: unknown fields fail) of KUBE_VERSIONS, plus the
@@ -119,7 +120,8 @@ check_dockerfile() {
   local user
   user=$(awk 'toupper($1) == "USER" { u = $2 } END { print u }' "$df")
   [[ -n $user && $user != root && $user != 0 && $user != 0:* ]] || fail "Dockerfile: the last USER must not be root (got '${user:-none}')"
-  ! grep -qiE '^[[:space:]]*HEALTHCHECK[[:space:]]+CMD' "$df" || fail "Dockerfile: a HEALTHCHECK CMD cannot run in distroless (no shell, no curl)"
+  # Exec form only: distroless has no shell to run the shell form in.
+  grep -qF 'CMD ["/auth-manager", "healthcheck"]' "$df" || fail "Dockerfile: HEALTHCHECK must run [\"/auth-manager\", \"healthcheck\"] (exec form)"
 
   # The build stage, without an engine: the filtered context must build with the same
   # flags (catches a .dockerignore that drops a needed file).
@@ -145,9 +147,11 @@ check_compose() {
   "$BIN/deploycheck" compose "$file" || { fail "docker-compose.yml"; return; }
   # The compose-spec schema once more, independently (check-jsonschema vendors it).
   "$VENV/bin/check-jsonschema" -q --builtin-schema vendor.compose-spec "$file" || fail "docker-compose.yml: compose-spec schema"
-  # Keycloak's realm files are the ones the stack without containers imports.
-  grep -qF './deploy/keycloak:/opt/keycloak/data/import' "$file" || fail "docker-compose.yml: realm files not mounted from deploy/keycloak"
   grep -qE 'image: quay.io/keycloak/keycloak:26\.5\.6$' "$file" || fail "docker-compose.yml: Keycloak image is not the stack's 26.5.6"
+  # The compose realm (in-network back-channel logout URL, otherwise the dev realm) and
+  # the service's environment through the real config loader: deploy/compose's tests.
+  (cd "$REPO_ROOT" && go test -count=1 ./deploy/compose/) >"$WORK/compose-test.log" 2>&1 ||
+    { cat "$WORK/compose-test.log" >&2; fail "docker-compose.yml: deploy/compose tests"; }
   log "docker-compose.yml: ok ($(since "$t"))"
 }
 
@@ -176,6 +180,9 @@ check_chart() {
   refuse "no Keycloak issuer" 'env.KEYCLOAK_ISSUER is required' --set-string env.KEYCLOAK_ISSUER=
   refuse "no Secret name" 'secrets.existingSecret (or a name for DATABASE_URL) is required' --set-string secrets.existingSecret=
   refuse "an HPA below two replicas" 'minReplicas must be at least 2' --set autoscaling.enabled=true --set autoscaling.minReplicas=1
+  refuse "METRICS_ADDR in env" 'env.METRICS_ADDR: set by the chart' --set-string env.METRICS_ADDR=:8000
+  refuse "metrics on the API port" "at '/metrics/port'" --set metrics.port=8000
+  refuse "an Ingress path of its own" "additional properties 'paths' not allowed" --set ingress.enabled=true --set 'ingress.hosts[0].host=a.example' --set 'ingress.hosts[0].paths[0].path=/'
   refuse "an unknown value (values.schema.json)" "additional properties 'replicas' not allowed" --set replicas=5
   log "Helm chart: ok ($(since "$t"))"
 }
@@ -276,6 +283,41 @@ for o in docs:
             if "replicas" in spec and spec["replicas"] < 3: bad(o, "fewer than 3 replicas")
         if spec.get("strategy", {}).get("rollingUpdate", {}).get("maxUnavailable") not in (0, "0", "0%"):
             bad(o, "rolling updates should keep every replica (maxUnavailable 0)")
+        ports = {p["name"]: p["containerPort"] for p in c.get("ports") or []}
+        if set(ports) != {"http", "metrics"} or ports["http"] != 8000 or ports["metrics"] == 8000:
+            bad(o, "the container must expose http (8000) and a separate metrics port, got %s" % ports)
+        elif (env.get("METRICS_ADDR") or {}).get("value") != ":%d" % ports["metrics"]:
+            bad(o, "METRICS_ADDR must be :%d (the metrics port), so the API port serves no /metrics" % ports["metrics"])
+    if o["kind"] == "Service":
+        ports = {p["name"]: p.get("targetPort") for p in o["spec"]["ports"]}
+        if ports != {"http": "http", "metrics": "metrics"}: bad(o, "Service ports must be http and metrics, got %s" % ports)
+    if o["kind"] == "ServiceMonitor":
+        for e in o["spec"].get("endpoints") or []:
+            if e.get("port") != "metrics": bad(o, "must scrape the metrics port, not %s" % e.get("port"))
+    if o["kind"] == "Ingress":
+        for rule in o["spec"].get("rules") or []:
+            for p in rule["http"]["paths"]:
+                path, port = p["path"], p["backend"]["service"]["port"]
+                if path != "/v1" and not path.startswith(("/docs", "/redoc", "/openapi")):
+                    bad(o, "the Ingress may route /v1 and the docs only, not %s" % path)
+                if port != {"name": "http"}: bad(o, "the Ingress must route to the http port, not %s" % port)
+            paths = [p["path"] for p in rule["http"]["paths"]]
+            if "/v1" not in paths: bad(o, "the Ingress does not route /v1")
+            if case == "full" and "/docs" not in paths: bad(o, "ingress.docs.enabled: /docs missing")
+    if o["kind"] == "NetworkPolicy":
+        spec = o["spec"]
+        if sorted(spec.get("policyTypes") or []) != ["Egress", "Ingress"]: bad(o, "must restrict ingress and egress")
+        by_port = {tuple(p["port"] for p in r["ports"]): r.get("from") or [] for r in spec.get("ingress") or []}
+        if set(by_port) != {("http",), ("metrics",)}: bad(o, "ingress rules must be for the http and metrics ports, got %s" % list(by_port))
+        elif any(set(f) != {"namespaceSelector"} for f in by_port[("metrics",)]): bad(o, "metrics only from the monitoring namespace")
+        elif not by_port[("http",)]: bad(o, "the API port open to everyone")
+        eports = sorted(p["port"] for r in spec.get("egress") or [] for p in r["ports"])
+        if 53 not in eports or len(spec.get("egress") or []) != 3: bad(o, "egress must be PostgreSQL, Keycloak and DNS only, got ports %s" % eports)
+    if o["kind"] == "Pod":
+        if o["metadata"].get("annotations", {}).get("helm.sh/hook") != "test": bad(o, "a Pod must be the helm test hook")
+        (c,) = o["spec"]["containers"]
+        if (c.get("args") or [""])[0] != "healthcheck": bad(o, "the test must run auth-manager healthcheck")
+        if not any(a.endswith("/health/ready") for a in c.get("args") or []): bad(o, "the test must ask /health/ready")
     if o["kind"] == "Job":
         pod = o["spec"]["template"]["spec"]
         (c,) = pod["containers"]
@@ -290,6 +332,7 @@ for o in docs:
 def matches(selector, labels):
     return all(labels.get(k) == v for k, v in (selector or {}).items())
 pods = {o["kind"]: o["spec"]["template"]["metadata"].get("labels", {}) for o in docs if o["kind"] in ("Deployment", "Job")}
+pods.update({"Pod": o["metadata"].get("labels", {}) for o in docs if o["kind"] == "Pod"})
 for o in docs:
     sel = o["spec"].get("selector") if o["kind"] in ("Service", "PodDisruptionBudget") else None
     if sel is None:
@@ -297,12 +340,13 @@ for o in docs:
     sel = sel.get("matchLabels", sel) if o["kind"] == "PodDisruptionBudget" else sel
     if not matches(sel, pods.get("Deployment", {})): bad(o, "selector does not match the Deployment's pods")
     if "Job" in pods and matches(sel, pods["Job"]): bad(o, "selector matches the migration Job's pod")
+    if "Pod" in pods and matches(sel, pods["Pod"]): bad(o, "selector matches the helm test pod")
 
-want = {"Deployment": 1, "Service": 1}
+want = {"Deployment": 1, "Service": 1, "Pod": 1}
 if case != "self-migrate":
     want.update({"Job": 1, "PodDisruptionBudget": 1})
 if case == "full":
-    want.update({"Ingress": 1, "ServiceMonitor": 1, "HorizontalPodAutoscaler": 1})
+    want.update({"Ingress": 1, "ServiceMonitor": 1, "HorizontalPodAutoscaler": 1, "NetworkPolicy": 1})
 for k, n in want.items():
     if kinds.get(k, 0) != n: errors.append("expected %d %s, rendered %d" % (n, k, kinds.get(k, 0)))
 

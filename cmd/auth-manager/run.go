@@ -26,6 +26,8 @@ commands:
   rotate-keys [--dry-run] [--batch N]
                           re-seal every vault row not under the current key
   keepalive [--dry-run]   run one pass of the offline keep-alive and clean-up job now
+  healthcheck [--url U]   exit 0 when the service's /health/ready answers 200
+                          (default http://127.0.0.1:$PORT/health/ready)
   keygen                  print a new random AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY
   version                 print the version
 
@@ -45,6 +47,8 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		return nil
 	case "keygen":
 		return keygen(stdout)
+	case "healthcheck":
+		return healthcheck(ctx, args, getenv, stdout)
 	case "help", "--help", "-h":
 		fmt.Fprintln(stdout, usage)
 		return nil

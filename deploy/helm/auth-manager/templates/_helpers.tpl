@@ -72,7 +72,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 Variables the chart sets itself, and the secret ones that may only come from Secrets.
 */}}
 {{- define "auth-manager.managedEnv" -}}
-HOST PORT SHUTDOWN_DRAIN_DELAY SHUTDOWN_TIMEOUT AUTH_MANAGER_SKIP_MIGRATIONS GOMEMLIMIT
+HOST PORT METRICS_ADDR SHUTDOWN_DRAIN_DELAY SHUTDOWN_TIMEOUT AUTH_MANAGER_SKIP_MIGRATIONS GOMEMLIMIT
 {{- end }}
 {{- define "auth-manager.secretEnv" -}}
 DATABASE_URL AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS KEYCLOAK_CLIENT_SECRET STATE_TOKEN_SECRET
@@ -121,6 +121,8 @@ Argument: (list $ "serve"|"migrate").
   value: "0.0.0.0"
 - name: PORT
   value: "8000"
+- name: METRICS_ADDR
+  value: {{ printf ":%v" $root.Values.metrics.port | quote }}
 - name: SHUTDOWN_DRAIN_DELAY
   value: {{ $root.Values.shutdown.drainDelaySeconds | quote }}
 - name: SHUTDOWN_TIMEOUT
