@@ -42,6 +42,7 @@ type Config struct {
 	CORSAllowCredentials bool
 
 	HTTP      HTTP
+	AccessLog AccessLog
 	Tokens    Tokens
 	KeepAlive KeepAlive
 	// MetricsAddr, when set (e.g. ":9100"), serves /metrics on its own listener instead
@@ -203,6 +204,8 @@ type env struct {
 	DrainDelay      int    `envconfig:"SHUTDOWN_DRAIN_DELAY" default:"0"`
 	SkipMigrations  bool   `envconfig:"AUTH_MANAGER_SKIP_MIGRATIONS" default:"false"`
 	MetricsAddr     string `envconfig:"METRICS_ADDR"`
+	AccessLogSample string `envconfig:"AUTH_MANAGER_ACCESS_LOG_SAMPLE" default:"1"`
+	AccessLogBuffer int    `envconfig:"AUTH_MANAGER_ACCESS_LOG_BUFFER" default:"1048576"`
 
 	KeepAliveEnabled   bool `envconfig:"AUTH_MANAGER_KEEPALIVE_ENABLED" default:"true"`
 	KeepAliveInterval  int  `envconfig:"AUTH_MANAGER_KEEPALIVE_INTERVAL" default:"3600"`
@@ -290,6 +293,9 @@ func (e env) build() (Config, error) {
 	c.StateExpiry = seconds(e.StateExpiry)
 	c.CORSOrigins = splitList(e.CORSOrigins)
 	if c.HTTP, err = e.http(); err != nil {
+		return Config{}, err
+	}
+	if c.AccessLog, err = e.accessLog(); err != nil {
 		return Config{}, err
 	}
 	if e.AccessMinTTL < 0 || e.AccessMinTTL > 3600 {

@@ -1,0 +1,54 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/auth-manager/auth-manager/internal/caller"
+)
+
+type anyCaller struct{}
+
+func (anyCaller) Authenticate(context.Context, string) (caller.Caller, error) {
+	return caller.Caller{Subject: "s", ClientID: "c"}, nil
+}
+
+// accessLines serves n validate requests and n unknown paths and counts the access
+// lines of each.
+func accessLines(t *testing.T, skip float64, n int) (validate, notFound int, other string) {
+	t.Helper()
+	var access, main bytes.Buffer
+	h := NewHandler(Deps{Log: slog.New(slog.NewJSONHandler(&main, nil)), AccessLog: slog.New(slog.NewJSONHandler(&access, nil)),
+		AccessLogSkip: skip, Auth: anyCaller{}})
+	for range n {
+		for _, path := range []string{"/v1/validate-token", "/nope"} {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Header.Set("Authorization", "Bearer x")
+			h.ServeHTTP(httptest.NewRecorder(), req)
+		}
+	}
+	return strings.Count(access.String(), `"route":"/v1/validate-token","status":200`),
+		strings.Count(access.String(), `"status":404`), main.String()
+}
+
+func TestAccessLogSkipsOnlyHotSuccesses(t *testing.T) {
+	v, nf, other := accessLines(t, 0, 200)
+	assert.Equal(t, 200, v, "skip 0 logs every request")
+	assert.Equal(t, 200, nf)
+	assert.NotContains(t, other, "http request", "access lines go to the access logger only")
+
+	v, nf, _ = accessLines(t, 1, 200)
+	assert.Zero(t, v, "skip 1 logs no 2xx of a hot route")
+	assert.Equal(t, 200, nf, "errors are always logged")
+
+	v, nf, _ = accessLines(t, 0.75, 400)
+	assert.InDelta(t, 100, v, 45, "about a quarter of 400 (binomial, σ≈8.7)")
+	assert.Equal(t, 400, nf)
+}
