@@ -12,6 +12,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/app"
 	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/logsink"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=…".
@@ -90,7 +91,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	if cmd == "keepalive" {
 		return keepAlive(ctx, cfg, log, args, stdout)
 	}
-	return serve(ctx, cfg, log)
+	return serve(ctx, cfg, log, stderr)
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
@@ -106,8 +107,17 @@ func keygen(stdout io.Writer) error {
 	return nil
 }
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	a, err := app.New(ctx, cfg, log)
+// serve runs the service. Access lines go through a buffered writer on the same
+// stream (unless AUTH_MANAGER_ACCESS_LOG_BUFFER=0); it is closed, and so flushed,
+// after the server has drained. Audit and every other line are written at once.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) error {
+	var opts []app.Option
+	if cfg.AccessLog.Buffer > 0 {
+		sink := logsink.NewAsync(stderr, logsink.Options{MaxQueued: cfg.AccessLog.Buffer})
+		defer sink.Close()
+		opts = append(opts, app.WithAccessLog(newLogger(sink, cfg.LogLevel), sink.Dropped))
+	}
+	a, err := app.New(ctx, cfg, log, opts...)
 	if err != nil {
 		return err
 	}

@@ -148,6 +148,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
 	deps.Sessions = a.Sessions
+	o.accessLog.wire(&deps, cfg.AccessLog, a.Metrics)
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
 	}
@@ -161,6 +162,7 @@ type Option func(*options)
 type options struct {
 	wrapKeycloak func(http.RoundTripper) http.RoundTripper
 	now          func() time.Time
+	accessLog    accessLogOption
 }
 
 // WithClock replaces the clock of every service (vault, tokens, offline, sessions,
