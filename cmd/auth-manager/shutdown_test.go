@@ -101,6 +101,13 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	assert.NoError(t, json.Unmarshal(slowBody, &stored), string(slowBody))
 	assert.NotEmpty(t, stored.Data.ID, "the in-flight store did not complete: %s", slowBody)
+	// Access lines are queued and written in batches (logsink): the ones still queued
+	// at exit, among them the in-flight store's, are flushed after the drain.
+	out := logs.String()
+	assert.GreaterOrEqual(t, strings.Count(out, `"msg":"http request"`), rec.answered+1, "an access line per answer")
+	stop := strings.Index(out, `"msg":"shutting down"`)
+	store := strings.Index(out, `"path":"/v1/refresh-token"`)
+	assert.True(t, stop >= 0 && store > stop, "the in-flight store's access line is written after the drain began")
 	t.Logf("answered %d requests; readiness 503 after %s, listener closed after %s, exit after %s",
 		rec.answered, rec.first503.Sub(sigAt), rec.firstRefused.Sub(sigAt), exitAfter)
 }
