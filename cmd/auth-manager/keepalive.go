@@ -8,9 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/auth-manager/auth-manager/internal/app"
-	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/config"
-	"github.com/auth-manager/auth-manager/internal/sessions"
 )
 
 // keepAlive runs one pass of the offline keep-alive and clean-up job now, with the
@@ -30,12 +28,7 @@ func keepAlive(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 		return err
 	}
 	defer a.Close()
-	job := sessions.NewJob(a.Store, a.Tokens, sessions.JobOptions{
-		IdleThreshold: cfg.KeepAlive.IdleThreshold, Retention: cfg.KeepAlive.Retention, DryRun: *dryRun,
-		RefreshDeadline: cfg.Keycloak.RefreshDeadline(),
-		Log:             log, Audit: audit.New(log),
-	})
-	rep, err := job.RunOnce(ctx)
+	rep, err := a.NewKeepAlive(*dryRun, nil).RunOnce(ctx)
 	if err != nil {
 		return err
 	}

@@ -228,7 +228,7 @@ func TestOfflineRowStaysOfflineAfterRotation(t *testing.T) {
 	tk := testenv.PasswordLogin(t, testenv.RotationRealm, testenv.ServiceClient, testenv.ServiceClientSecret, testenv.Alice, "openid offline_access")
 	require.Equal(t, "Offline", testenv.Claims(t, tk.RefreshToken)["typ"])
 	claims := testenv.Claims(t, tk.AccessToken)
-	row := store.Row{ID: store.NewID(), UserID: claims["sub"].(string), Type: store.Offline, SessionID: claims["sid"].(string)}
+	row := store.Row{Meta: store.Meta{ID: store.NewID(), UserID: claims["sub"].(string), Type: store.Offline, SessionID: claims["sid"].(string)}}
 	row, err := svc.App.Vault.Seal(row, tk.RefreshToken)
 	require.NoError(t, err)
 	_, err = svc.App.Store.Create(context.Background(), row)

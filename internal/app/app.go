@@ -46,6 +46,8 @@ type App struct {
 	KeepAlive *sessions.Job
 
 	vaultRows *metrics.VaultRows
+	auditLog  *audit.Logger
+	now       func() time.Time
 	Handler   http.Handler
 	draining  atomic.Bool
 
@@ -87,11 +89,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
+		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh,
 	})
-	a.Tokens = tokens.New(st, a.Vault, a.Keycloak, tokens.Options{
+	a.Tokens = tokens.New(a.Vault, a.Keycloak, tokens.Options{
 		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,
-		RefreshDeadline: cfg.Keycloak.RefreshDeadline(), Log: log,
-		Audit: auditLog, OnRefresh: a.Metrics.Refresh, Now: o.now,
+		RefreshDeadline: cfg.Keycloak.RefreshDeadline(), Log: log, Audit: auditLog, Now: o.now,
 	})
 	a.Metrics.RegisterCache(func() metrics.CacheStats {
 		s := a.Tokens.CacheStats()
@@ -112,21 +114,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Retries: cfg.Keycloak.Retries, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		Log: log, Audit: auditLog, Now: o.now,
 	})
-	a.Sessions = sessions.New(st, a.Admin, a.Tokens,
+	a.Sessions = sessions.New(st, a.Vault, a.Admin, a.Tokens,
 		sessions.NewVerifier(a.Keycloak, cfg.Keycloak.IssuerURL(), cfg.Keycloak.ClientID, o.now), sessions.Options{
 			Log: log, Audit: auditLog, Now: o.now,
 			KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		})
-	if ka := cfg.KeepAlive; ka.Enabled {
+	a.auditLog, a.now = auditLog, o.now
+	if cfg.KeepAlive.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive()
-		a.KeepAlive = sessions.NewJob(st, a.Tokens, sessions.JobOptions{
-			Interval: ka.Interval, IdleThreshold: ka.IdleThreshold, Retention: ka.Retention, DryRun: ka.DryRun,
-			RefreshDeadline: cfg.Keycloak.RefreshDeadline(),
-			Log:             log, Audit: auditLog, Now: o.now,
-			OnPass: func(r sessions.Report, err error) {
-				onPass(metrics.KeepAlivePass{Ran: r.Ran, Failed: err != nil, Refreshed: r.Refreshed,
-					Invalidated: r.Invalidated, Errors: r.Failed, Deleted: r.Deleted})
-			},
+		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r sessions.Report, err error) {
+			onPass(metrics.KeepAlivePass{Ran: r.Ran, Failed: err != nil, Refreshed: r.Refreshed,
+				Invalidated: r.Invalidated, Errors: r.Failed, Deleted: r.Deleted})
 		})
 	}
 	auth := introspect.New(a.Keycloak, introspect.Options{
@@ -154,6 +152,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a.Handler = httpapi.NewHandler(deps)
 	return a, nil
+}
+
+// NewKeepAlive builds the offline keep-alive and clean-up job from the App's wiring
+// and its AUTH_MANAGER_KEEPALIVE_* settings, with dryRun and onPass (which may be nil)
+// as given: the serving App runs it in the background, `auth-manager keepalive` once.
+func (a *App) NewKeepAlive(dryRun bool, onPass func(sessions.Report, error)) *sessions.Job {
+	ka := a.cfg.KeepAlive
+	return sessions.NewJob(a.Store, a.Vault, a.Tokens, sessions.JobOptions{
+		Interval: ka.Interval, IdleThreshold: ka.IdleThreshold, Retention: ka.Retention, DryRun: dryRun,
+		RefreshDeadline: a.cfg.Keycloak.RefreshDeadline(),
+		Log:             a.log, Audit: a.auditLog, Now: a.now, OnPass: onPass,
+	})
 }
 
 // Option adjusts how New wires the App (for tests and tools).

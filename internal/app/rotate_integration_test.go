@@ -159,14 +159,14 @@ func TestRotateKeysDryRunAndUnusable(t *testing.T) {
 	m.Close()
 
 	old := ring(t, oldKey)
-	good := store.Row{ID: uuid.NewString(), UserID: uuid.NewString(), Type: store.Offline, SessionID: "s1"}
+	good := store.Row{Meta: store.Meta{ID: uuid.NewString(), UserID: uuid.NewString(), Type: store.Offline, SessionID: "s1"}}
 	s, err := old.Seal([]byte("good-token"), seal.Identity{RowID: good.ID, UserID: good.UserID, TokenType: "OFFLINE"})
 	require.NoError(t, err)
 	good.EncryptedToken, good.IV, good.MAC, good.KeyID, good.TokenHash = s.Ciphertext, s.IV, s.MAC, s.KeyID, "h"
 	_, err = st.Create(context.Background(), good)
 	require.NoError(t, err)
 	stranger := ring(t, "3333333333333333333333333333333333333333333333333333333333333333")
-	bad := store.Row{ID: uuid.NewString(), UserID: uuid.NewString(), Type: store.Offline, SessionID: "s2"}
+	bad := store.Row{Meta: store.Meta{ID: uuid.NewString(), UserID: uuid.NewString(), Type: store.Offline, SessionID: "s2"}}
 	s, err = stranger.Seal([]byte("lost-token"), seal.Identity{RowID: bad.ID, UserID: bad.UserID, TokenType: "OFFLINE"})
 	require.NoError(t, err)
 	bad.EncryptedToken, bad.IV, bad.MAC, bad.KeyID, bad.TokenHash = s.Ciphertext, s.IV, s.MAC, s.KeyID, "h"

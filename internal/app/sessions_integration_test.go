@@ -442,7 +442,7 @@ func TestBackchannelLogout(t *testing.T) {
 	t.Run("audit", func(t *testing.T) {
 		logs := svc.Logs.String()
 		assert.Contains(t, logs, `"event":"backchannel_logout"`)
-		assert.Contains(t, logs, `"error_code":"invalid_logout_token:replayed"`)
+		assert.Contains(t, logs, `"error_code":"invalid_request:replayed"`)
 		for _, c := range []string{replay, alice.AccessToken, alice.RefreshToken, withNonce} {
 			assert.NotContains(t, logs, c, "no token in the logs")
 		}
@@ -509,11 +509,11 @@ func TestOfflineKeepAlive(t *testing.T) {
 		opt := sessions.JobOptions{IdleThreshold: time.Hour, Retention: time.Millisecond, Log: testenv.DiscardLogger()}
 		dry := opt
 		dry.DryRun = true
-		rep, err := sessions.NewJob(svcLeft.App.Store, svcLeft.App.Tokens, dry).RunOnce(context.Background())
+		rep, err := sessions.NewJob(svcLeft.App.Store, svcLeft.App.Vault, svcLeft.App.Tokens, dry).RunOnce(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, sessions.Report{Ran: true, DryRun: true, Expired: 1}, withoutDuration(rep))
 		assert.True(t, rowExists(t, svcLeft, leftID))
-		rep, err = sessions.NewJob(svcLeft.App.Store, svcLeft.App.Tokens, opt).RunOnce(context.Background())
+		rep, err = sessions.NewJob(svcLeft.App.Store, svcLeft.App.Vault, svcLeft.App.Tokens, opt).RunOnce(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 1, rep.Deleted)
 		assert.False(t, rowExists(t, svcLeft, leftID))
@@ -552,8 +552,8 @@ func TestKeepAliveOneReplicaAtATime(t *testing.T) {
 
 	blocked := &blockingRefresher{next: svc.App.Tokens, started: make(chan string, 1), release: make(chan struct{})}
 	opt := sessions.JobOptions{Interval: time.Hour, IdleThreshold: time.Nanosecond, Log: testenv.DiscardLogger()}
-	first := sessions.NewJob(svc.App.Store, blocked, opt)
-	second := sessions.NewJob(svc.App.Store, svc.App.Tokens, opt)
+	first := sessions.NewJob(svc.App.Store, svc.App.Vault, blocked, opt)
+	second := sessions.NewJob(svc.App.Store, svc.App.Vault, svc.App.Tokens, opt)
 
 	done := make(chan sessions.Report, 1)
 	go func() {
@@ -581,7 +581,7 @@ func TestKeepAliveOneReplicaAtATime(t *testing.T) {
 	})
 	t.Run("a stopped job finishes the refresh in flight and returns", func(t *testing.T) {
 		blocked := &blockingRefresher{next: svc.App.Tokens, started: make(chan string, 1), release: make(chan struct{})}
-		job := sessions.NewJob(svc.App.Store, blocked, opt)
+		job := sessions.NewJob(svc.App.Store, svc.App.Vault, blocked, opt)
 		ctx, cancel := context.WithCancel(context.Background())
 		stopped := make(chan struct{})
 		go func() { job.Run(ctx); close(stopped) }()

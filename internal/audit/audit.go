@@ -2,13 +2,11 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"github.com/auth-manager/auth-manager/internal/caller"
-	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/requestid"
-	"github.com/auth-manager/auth-manager/internal/store"
 )
 
 // Event names.
@@ -20,6 +18,7 @@ const (
 	TokenRevoked       = "token_revoked"
 	TokenDeleted       = "token_deleted"
 	TokenInvalidated   = "token_invalidated"
+	TokenUnusable      = "token_unusable" // a stored token was refused before use (e.g. a legacy row's claims)
 	SessionRevoked     = "session_revoked"
 	BackchannelLogout  = "backchannel_logout"
 	KeyRotation        = "key_rotation"
@@ -40,8 +39,11 @@ type Event struct {
 	RowID     string
 	SessionID string
 	Outcome   string // OK or Failed
-	ErrorCode string // the envelope code or Keycloak's error, when Failed
-	Detail    string // a short, token-free note (e.g. "from cache", "rotated")
+	ErrorCode string // the envelope code (problem.Code), or an operator-facing code
+	// Err, when set, makes the event Failed with ErrorCode problem.Code(Err) (unless
+	// ErrorCode is set already). Its message is never recorded: it could quote input.
+	Err    error
+	Detail string // a short, token-free note (e.g. "from cache", "rotated")
 }
 
 // Logger writes audit events to a slog.Logger, one line each, message "audit".
@@ -55,6 +57,12 @@ func New(log *slog.Logger) *Logger { return &Logger{log: log} }
 func (l *Logger) Record(ctx context.Context, e Event) {
 	if l == nil || l.log == nil {
 		return
+	}
+	if e.Err != nil {
+		e.Outcome = Failed
+		if e.ErrorCode == "" {
+			e.ErrorCode = problem.Code(e.Err)
+		}
 	}
 	if e.Outcome == "" {
 		e.Outcome = OK
@@ -86,25 +94,4 @@ func actor(ctx context.Context) string {
 		return "service:" + c.ClientID
 	}
 	return c.Subject
-}
-
-// CodeOf names err for an audit event without its message (which could quote input).
-// Feature packages pass their own code when they know better.
-func CodeOf(err error) string {
-	var ke *keycloak.Error
-	switch {
-	case err == nil:
-		return ""
-	case errors.As(err, &ke) && ke.Status < 500:
-		return ke.Code
-	case errors.Is(err, keycloak.ErrUnavailable):
-		return "keycloak_unavailable"
-	case errors.Is(err, store.ErrUnavailable):
-		return "database_unavailable"
-	case errors.Is(err, store.ErrDatabase):
-		return "database_error"
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return "timeout"
-	}
-	return "error"
 }

@@ -15,6 +15,19 @@ type Caller struct {
 	Service bool
 }
 
+// Whose resolves whose data a call is about: the caller's own when userID is empty
+// or the caller's, userID for a service caller. ok is false when a user caller names
+// another user (the feature answers forbidden).
+func (c Caller) Whose(userID string) (subject string, ok bool) {
+	switch {
+	case userID == "" || userID == c.Subject:
+		return c.Subject, true
+	case c.Service:
+		return userID, true
+	}
+	return "", false
+}
+
 // CanActFor reports whether the caller may touch data of userID.
 func (c Caller) CanActFor(userID string) bool {
 	return c.Service || (c.Subject != "" && c.Subject == userID)

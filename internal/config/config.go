@@ -62,6 +62,9 @@ type Keys struct {
 	// RejectLegacy refuses rows without an integrity tag (set it once rotate-keys has
 	// sealed every row: untagged rows are not bound to their owner).
 	RejectLegacy bool
+	// TrustOpaqueLegacy lets a legacy row whose token is not a JWT be used: its owner
+	// cannot be checked against the token's claims. Off unless an operator opts in.
+	TrustOpaqueLegacy bool
 }
 
 // Database configures the pgx pool.
@@ -185,6 +188,7 @@ type env struct {
 	EncryptionKey Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY" required:"true"`
 	PreviousKeys  Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS"`
 	RejectLegacy  bool   `envconfig:"AUTH_MANAGER_TOKEN_VAULT_REJECT_LEGACY" default:"false"`
+	TrustOpaque   bool   `envconfig:"AUTH_MANAGER_TOKEN_VAULT_TRUST_OPAQUE_LEGACY" default:"false"`
 	StateSecret   Secret `envconfig:"STATE_TOKEN_SECRET" required:"true"`
 	StateExpiry   int    `envconfig:"STATE_TOKEN_EXPIRY" default:"600"`
 
@@ -315,7 +319,7 @@ func (e env) keys() (Keys, error) {
 	if e.EncryptionKey == "" {
 		return Keys{}, invalid("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", "required but not set")
 	}
-	k := Keys{RejectLegacy: e.RejectLegacy}
+	k := Keys{RejectLegacy: e.RejectLegacy, TrustOpaqueLegacy: e.TrustOpaque}
 	var err error
 	if k.EncryptionKey, err = parseKey("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", e.EncryptionKey.Reveal()); err != nil {
 		return Keys{}, err

@@ -138,7 +138,7 @@ func handleDocsAssets(files map[string]asset, ew errorWriter) http.HandlerFunc {
 		}
 		a, ok := files[name]
 		if !ok {
-			ew.write(w, r, &apiError{status: http.StatusNotFound, code: "not_found", msg: "No such file"})
+			ew.write(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "No such file"})
 			return
 		}
 		a.serve(w, r, contentTypeOf(name))

@@ -50,8 +50,8 @@ func decode(r *http.Request, v any) error {
 		var typeErr *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &tooBig):
-			return &apiError{status: http.StatusRequestEntityTooLarge, code: "validation_error",
-				msg: "Request body too large", details: map[string]any{"body": fmt.Sprintf("at most %d bytes", tooBig.Limit)}}
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "validation_error",
+				Message: "Request body too large", Details: map[string]any{"body": fmt.Sprintf("at most %d bytes", tooBig.Limit)}}
 		case errors.Is(err, io.EOF):
 			return validation("body", "a JSON object is required")
 		case errors.As(err, &typeErr) && typeErr.Field != "":

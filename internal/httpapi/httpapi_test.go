@@ -66,8 +66,8 @@ func TestDecode(t *testing.T) {
 			}
 			var ae *apiError
 			require.ErrorAs(t, err, &ae)
-			assert.Equal(t, tc.status, ae.status)
-			assert.Contains(t, ae.details, tc.field)
+			assert.Equal(t, tc.status, ae.Status)
+			assert.Contains(t, ae.Details, tc.field)
 		})
 	}
 }
@@ -128,8 +128,8 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			var ae *apiError
 			require.ErrorAs(t, err, &ae, "every decode failure is an envelope error")
-			require.Equal(t, "validation_error", ae.code)
-			for _, v := range ae.details {
+			require.Equal(t, "validation_error", ae.Code)
+			for _, v := range ae.Details {
 				if s, ok := v.(string); ok && len(raw) > 8 {
 					require.NotContains(t, s, string(raw), "errors never echo the body")
 				}

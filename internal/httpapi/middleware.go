@@ -193,8 +193,8 @@ func limitBody(max int64, ew errorWriter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > max {
-				ew.write(w, r, &apiError{status: http.StatusRequestEntityTooLarge,
-					code: "validation_error", msg: "Request body too large", details: map[string]any{"body": fmt.Sprintf("at most %d bytes", max)}})
+				ew.write(w, r, &apiError{Status: http.StatusRequestEntityTooLarge,
+					Code: "validation_error", Message: "Request body too large", Details: map[string]any{"body": fmt.Sprintf("at most %d bytes", max)}})
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, max)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/offline"
+	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
@@ -86,20 +87,20 @@ func handleConsentCallback(o Offline, afterConsent string, ew errorWriter) http.
 		case afterConsent == "":
 			encode(w, http.StatusOK, OfflineTokenAnswer{PersistentTokenID: st.ID, SessionStateID: st.SessionID})
 		case err != nil:
-			ae := classify(err)
+			ae := problem.Of(err)
 			level := slog.LevelInfo
 			switch {
-			case ae.status == http.StatusInternalServerError:
+			case ae.Status == http.StatusInternalServerError:
 				level = slog.LevelError
-			case ae.status >= 500:
+			case ae.Status >= 500:
 				level = slog.LevelWarn
 			}
 			ew.log.LogAttrs(r.Context(), level, "consent failed; redirecting the browser",
-				slog.String("request_id", requestID(r.Context())), slog.String("code", ae.code),
-				slog.Int("status", ae.status), slog.String("error", err.Error()))
-			v := url.Values{"error": {ae.code}, "error_description": {ae.msg}}
-			if ae.reason != "" {
-				v.Set("reason", ae.reason)
+				slog.String("request_id", requestID(r.Context())), slog.String("code", ae.Code),
+				slog.Int("status", ae.Status), slog.String("error", err.Error()))
+			v := url.Values{"error": {ae.Code}, "error_description": {ae.Message}}
+			if ae.Reason != "" {
+				v.Set("reason", ae.Reason)
 			}
 			redirectAfterConsent(w, afterConsent, v)
 		default:
@@ -182,19 +183,4 @@ func handleRevokeOffline(o Offline, ew errorWriter) http.HandlerFunc {
 		}
 		encode(w, http.StatusOK, deletionAnswer(d))
 	}
-}
-
-// stateMessage says in words what an invalid_ack_state reason means.
-func stateMessage(reason string) string {
-	switch reason {
-	case "user_mismatch":
-		return "The login at Keycloak was of another user than the one who asked for consent; the token obtained was revoked"
-	case "nonce_mismatch":
-		return "The login at Keycloak does not belong to this consent; the token obtained was revoked"
-	case "expired":
-		return "The consent state has expired; start the consent again"
-	case "used":
-		return "The consent state was already used (or never issued); start the consent again"
-	}
-	return "The consent state is missing or invalid; start the consent again"
 }

@@ -48,10 +48,10 @@ func NewHandler(d Deps) http.Handler {
 	r := chi.NewRouter()
 	r.Use(withRequestID, accessLog(d.accessLogger(), d.AccessLogSkip, d.Now, d.Metrics), recoverer(d.Log, ew), cors(d.CORS), limitBody(d.MaxBodyBytes, ew))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		ew.write(w, r, &apiError{status: http.StatusNotFound, code: "not_found", msg: "No such endpoint"})
+		ew.write(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "No such endpoint"})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		ew.write(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", msg: "Method not allowed"})
+		ew.write(w, r, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "Method not allowed"})
 	})
 
 	r.Get("/health", handleHealth())

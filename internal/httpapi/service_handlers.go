@@ -56,13 +56,13 @@ func handleHealth() http.HandlerFunc {
 func handleReady(info AppInfo, db Database, draining func() bool, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if draining != nil && draining() {
-			ew.write(w, r, &apiError{status: http.StatusServiceUnavailable, code: "service_unavailable",
-				msg: "Shutting down", details: map[string]any{"server": "shutting_down"}})
+			ew.write(w, r, &apiError{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
+				Message: "Shutting down", Details: map[string]any{"server": "shutting_down"}})
 			return
 		}
 		if err := db.Ping(r.Context()); err != nil {
-			ew.write(w, r, &apiError{status: http.StatusServiceUnavailable, code: "service_unavailable",
-				msg: "Database is unavailable", details: map[string]any{"database": "disconnected"}})
+			ew.write(w, r, &apiError{Status: http.StatusServiceUnavailable, Code: "service_unavailable",
+				Message: "Database is unavailable", Details: map[string]any{"database": "disconnected"}})
 			return
 		}
 		encode(w, http.StatusOK, ReadyAnswer{AppName: info.Name, AppVersion: info.Version, DatabaseStatus: "connected"})

@@ -147,17 +147,17 @@ func handleBackchannelLogout(s Sessions, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ct := strings.ToLower(r.Header.Get("Content-Type"))
 		if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			ew.write(w, r, &apiError{status: http.StatusBadRequest, code: "invalid_request", reason: "malformed",
-				msg: "Expected a form (application/x-www-form-urlencoded) with logout_token"})
+			ew.write(w, r, &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Reason: "malformed",
+				Message: "Expected a form (application/x-www-form-urlencoded) with logout_token"})
 			return
 		}
 		if err := r.ParseForm(); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				ew.write(w, r, &apiError{status: http.StatusRequestEntityTooLarge, code: "validation_error", msg: "Request body too large"})
+				ew.write(w, r, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "validation_error", Message: "Request body too large"})
 				return
 			}
-			ew.write(w, r, &apiError{status: http.StatusBadRequest, code: "invalid_request", reason: "malformed", msg: "Malformed form body"})
+			ew.write(w, r, &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Reason: "malformed", Message: "Malformed form body"})
 			return
 		}
 		out, err := s.Logout(r.Context(), r.PostForm.Get("logout_token"))

@@ -10,13 +10,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/auth-manager/auth-manager/internal/caller"
-	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
 // Vault is what the vault endpoints need.
 type Vault interface {
-	StoreRefresh(ctx context.Context, c caller.Caller, token string) (store.Row, error)
+	StoreRefresh(ctx context.Context, c caller.Caller, token string) (vault.Meta, error)
 	List(ctx context.Context, c caller.Caller, userID string) ([]vault.Meta, error)
 	Delete(ctx context.Context, c caller.Caller, id string) (vault.Deletion, error)
 }

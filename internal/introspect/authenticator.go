@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -15,14 +16,15 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/problem"
 )
 
 // Sentinel errors. Both answer 401; they differ in the envelope's code.
 var (
 	// ErrUnauthorized: no usable token (malformed, bad signature, wrong issuer or client).
-	ErrUnauthorized = errors.New("introspect: token rejected")
+	ErrUnauthorized = problem.New(http.StatusUnauthorized, "unauthorized", "Invalid or missing bearer token")
 	// ErrNotActive: Keycloak says the token is not active (expired, revoked, logged out).
-	ErrNotActive = errors.New("introspect: token not active")
+	ErrNotActive = problem.New(http.StatusUnauthorized, "token_not_active", "Token is not active")
 )
 
 // Keycloak is what the authenticator needs from the Keycloak client.

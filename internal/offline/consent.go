@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
@@ -22,11 +24,12 @@ import (
 var consentScopes = []string{oidc.ScopeOpenID, "profile", "email", oidc.ScopeOfflineAccess}
 
 // ErrMissingCode means the callback carried neither code nor error.
-var ErrMissingCode = errors.New("offline: callback without code")
+var ErrMissingCode = problem.Validation("query.code", "field required")
 
 // ErrIDToken means Keycloak's answer to the code exchange had no valid ID token for
 // this client. Whatever it did return has been revoked.
-var ErrIDToken = errors.New("offline: ID token missing or invalid")
+var ErrIDToken = problem.New(http.StatusBadGateway, "keycloak_error", "Keycloak's ID token was missing or invalid").
+	With("invalid_id_token", nil)
 
 // Consent is a started consent: the URL to open in the user's browser.
 type Consent struct {
@@ -87,7 +90,7 @@ func (s *Service) Finish(ctx context.Context, cb Callback) (Stored, error) {
 	st, userID, err := s.finish(ctx, cb)
 	e := audit.Event{Name: audit.OfflineConsent, Subject: userID, RowID: st.ID, SessionID: st.SessionID}
 	if err != nil {
-		e.Outcome, e.ErrorCode = audit.Failed, codeOf(err)
+		e.Err = err
 	}
 	s.opt.Audit.Record(ctx, e)
 	return st, err
@@ -104,7 +107,7 @@ func (s *Service) finish(ctx context.Context, cb Callback) (Stored, string, erro
 		if err != nil {
 			return Stored{}, "", err
 		}
-		return Stored{}, p.UserID, &CallbackError{Code: truncate(cb.Error, 64), Description: truncate(cb.ErrorDescription, 300)}
+		return Stored{}, p.UserID, callbackError(truncate(cb.Error, 64), truncate(cb.ErrorDescription, 300))
 	}
 	p, err := s.take(ctx, cb.State)
 	if err != nil {
@@ -125,11 +128,7 @@ func (s *Service) finish(ctx context.Context, cb Callback) (Stored, string, erro
 	if sid == "" {
 		sid = ts.SessionState
 	}
-	row := store.Row{ID: store.NewID(), UserID: p.UserID, Type: store.Offline, SessionID: sid,
-		Attributes: map[string]any{"consent_session_id": p.SessionID}}
-	if row, err = s.vault.Seal(row, ts.RefreshToken); err == nil {
-		row, err = s.st.Create(ctx, row)
-	}
+	row, err := s.vault.StoreOffline(ctx, p.UserID, sid, ts.RefreshToken, map[string]any{"consent_session_id": p.SessionID})
 	if err != nil {
 		s.revokeObtained(ctx, ts.RefreshToken, "offline token could not be stored")
 		return Stored{}, p.UserID, err

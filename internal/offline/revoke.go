@@ -3,12 +3,13 @@ package offline
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
-	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
@@ -26,26 +27,16 @@ import (
 // detaches this service's client from both sessions. A failure after the row is gone
 // is not an error: the answer says truthfully what was and was not done.
 func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault.Deletion, error) {
-	row, err := s.vault.Lookup(ctx, c, id)
+	row, err := s.vault.Take(ctx, c, id, vault.Offline)
 	if err != nil {
-		return vault.Deletion{}, err
-	}
-	if row.Type != store.Offline {
-		return vault.Deletion{}, vault.ErrNotFound
-	}
-	token, openErr := s.vault.Open(row)
-	if _, err := s.st.Delete(ctx, row.ID); errors.Is(err, store.ErrNotFound) {
-		return vault.Deletion{}, vault.ErrNotFound // a concurrent delete won
-	} else if err != nil {
 		return vault.Deletion{}, err
 	}
 	s.cache.Evict(row.ID)
 	ev := audit.Event{Subject: row.UserID, RowID: row.ID, SessionID: row.SessionID}
-	s.record(ctx, ev, audit.TokenDeleted, nil)
 	d := vault.Deletion{ID: row.ID, TokenDeleted: true, Message: "Offline token deleted"}
 	// Looked at after the delete: of two rows of one session deleted at once, the
 	// later delete sees the other gone and ends the session.
-	others, err := s.st.ListBySession(ctx, row.SessionID)
+	others, err := s.vault.ListBySession(ctx, row.SessionID)
 	if err != nil {
 		s.opt.Log.WarnContext(ctx, "offline: shared-session check failed after the row was deleted", "row_id", row.ID, "error", err.Error())
 		d.Message += "; the database could not say whether another stored token shares the session, so the Keycloak session was kept"
@@ -55,7 +46,7 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault
 	for _, r := range others {
 		switch {
 		case r.ID == row.ID:
-		case r.Type == store.Offline:
+		case r.Type == vault.Offline:
 			d.HadSharedSession = true
 		default:
 			refreshRows = append(refreshRows, r.ID)
@@ -70,10 +61,10 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault
 	defer cancel()
 	var notes []string
 	revoked := false
-	if openErr != nil {
+	if row.Token == "" {
 		notes = append(notes, "the stored token could not be opened, so it was not revoked itself")
 	} else {
-		err := s.kc.Revoke(ctx, token, "refresh_token")
+		err := s.kc.Revoke(ctx, row.Token, "refresh_token")
 		s.record(ctx, ev, audit.TokenRevoked, err)
 		if revoked = err == nil; !revoked {
 			s.opt.Log.WarnContext(ctx, "offline: revoking the token failed after the row was deleted", "row_id", row.ID, "error", err.Error())
@@ -107,19 +98,19 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault
 // counts as revoked.
 func (s *Service) record(ctx context.Context, e audit.Event, name string, err error) {
 	e.Name = name
-	if err != nil && !errors.Is(err, keycloak.ErrNotFound) {
-		e.Outcome, e.ErrorCode = audit.Failed, codeOf(err)
+	if !errors.Is(err, keycloak.ErrNotFound) {
+		e.Err = err
 	}
 	s.opt.Audit.Record(ctx, e)
 }
 
-// describe names a Keycloak failure for a caller: Keycloak's error code, never more.
+// describe names a Keycloak failure for a caller in the words of its envelope:
+// Keycloak's error code, never more.
 func describe(err error) string {
-	var ke *keycloak.Error
-	switch {
-	case errors.As(err, &ke) && ke.Status < 500:
-		return "refused: " + ke.Code
-	case errors.Is(err, keycloak.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	switch p := problem.Of(err); {
+	case p.Code == "keycloak_error":
+		return "refused: " + p.Reason
+	case p.Status == http.StatusServiceUnavailable:
 		return "unavailable"
 	}
 	return "failed"

@@ -2,8 +2,8 @@ package offline
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -12,58 +12,66 @@ import (
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
 // ErrInvalidState means the consent callback's state is missing, forged, expired,
-// already used, or belongs to another user or login than the one that came back. The
-// HTTP layer answers 400 invalid_ack_state; a *StateError says which.
-var ErrInvalidState = errors.New("offline: invalid consent state")
+// already used, or belongs to another user or login than the one that came back:
+// 400 invalid_ack_state, with the reason (missing, malformed, expired, used,
+// user_mismatch or nonce_mismatch). The reason is safe to show; the state is not in it.
+var ErrInvalidState = problem.New(http.StatusBadRequest, "invalid_ack_state",
+	"The consent state is missing or invalid; start the consent again")
 
-// StateError is an ErrInvalidState with its reason: missing, malformed, expired, used,
-// user_mismatch or nonce_mismatch. The reason is safe to show; the state is not in it.
-type StateError struct{ Reason string }
-
-func (e *StateError) Error() string { return "offline: invalid consent state: " + e.Reason }
-
-// Is makes errors.Is(err, ErrInvalidState) hold.
-func (e *StateError) Is(target error) bool { return target == ErrInvalidState }
-
-func badState(reason string) error { return &StateError{Reason: reason} }
-
-// CallbackError is Keycloak's error= redirect to the consent callback (the user
-// declined, the login failed, …): 502 keycloak_callback_error with Keycloak's words.
-type CallbackError struct {
-	Code        string // Keycloak's error, e.g. access_denied
-	Description string // Keycloak's error_description, capped
+func badState(reason string) error {
+	return ErrInvalidState.Saying(stateMessage(reason), reason, nil)
 }
 
-func (e *CallbackError) Error() string {
-	return "offline: Keycloak redirected to the callback with error " + e.Code + ": " + e.Description
+// stateMessage says in words what an invalid_ack_state reason means.
+func stateMessage(reason string) string {
+	switch reason {
+	case "user_mismatch":
+		return "The login at Keycloak was of another user than the one who asked for consent; the token obtained was revoked"
+	case "nonce_mismatch":
+		return "The login at Keycloak does not belong to this consent; the token obtained was revoked"
+	case "expired":
+		return "The consent state has expired; start the consent again"
+	case "used":
+		return "The consent state was already used (or never issued); start the consent again"
+	}
+	return ErrInvalidState.Message
+}
+
+// ErrCallback is Keycloak's error= redirect to the consent callback (the user
+// declined, the login failed, …): 502 keycloak_callback_error with Keycloak's words.
+var ErrCallback = problem.New(http.StatusBadGateway, "keycloak_callback_error", "Keycloak reported an error to the consent callback")
+
+// callbackError is ErrCallback with Keycloak's error (the reason) and description.
+func callbackError(code, description string) error {
+	return ErrCallback.With(code, map[string]any{"error": code, "error_description": description})
 }
 
 // ErrNotOffline means Keycloak answered the code exchange or a reissue without an
 // offline token (typically the user lacks the offline_access role). Whatever it did
 // return has been revoked.
-var ErrNotOffline = errors.New("offline: Keycloak did not issue an offline token")
+var ErrNotOffline = problem.New(http.StatusBadGateway, "keycloak_error",
+	"Keycloak did not issue an offline token (does the user have the offline_access role?)").With("not_offline", nil)
 
 // Store is the repository the service needs.
 type Store interface {
 	CreateConsent(ctx context.Context, c store.Consent) error
 	TakeConsent(ctx context.Context, stateID string) (store.Consent, error)
 	PurgeConsents(ctx context.Context, now time.Time) (int64, error)
-	OfflineForSession(ctx context.Context, userID, sid string) (store.Row, error)
-	ListBySession(ctx context.Context, sid string) ([]store.Row, error)
-	Create(ctx context.Context, row store.Row) (store.Row, error)
-	Delete(ctx context.Context, id string) (store.Row, error)
-	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row) (store.Row, error)) (store.Row, error)
 }
 
-// Vault is the part of the vault service that seals, opens and guards rows.
+// Vault is the part of the vault the service needs: the only owner of stored tokens.
 type Vault interface {
-	Lookup(ctx context.Context, c caller.Caller, id string) (store.Row, error)
-	Seal(row store.Row, token string) (store.Row, error)
-	Open(row store.Row) (string, error)
+	StoreOffline(ctx context.Context, userID, sid, token string, attributes map[string]any) (vault.Meta, error)
+	OfflineForSession(ctx context.Context, userID, sid string) (vault.Meta, error)
+	ListBySession(ctx context.Context, sid string) ([]vault.Meta, error)
+	Refresh(ctx context.Context, id string, exchange vault.Exchange, succ vault.Successor) (vault.Refreshed, error)
+	Take(ctx context.Context, c caller.Caller, id string, t vault.TokenType) (vault.Taken, error)
 }
 
 // Keycloak is the protocol side of the Keycloak client.
@@ -141,22 +149,4 @@ func (s *Service) revokeObtained(ctx context.Context, token, why string) {
 	if err := s.kc.Revoke(ctx, token, "refresh_token"); err != nil {
 		s.opt.Log.WarnContext(ctx, "offline: could not revoke a token that was not kept", "why", why, "error", err.Error())
 	}
-}
-
-// codeOf names err for an audit event: this package's own failures by their envelope
-// code, the rest as package audit names them.
-func codeOf(err error) string {
-	var se *StateError
-	var ce *CallbackError
-	switch {
-	case errors.As(err, &se):
-		return "invalid_ack_state:" + se.Reason
-	case errors.As(err, &ce):
-		return "keycloak_callback_error:" + ce.Code
-	case errors.Is(err, ErrNotOffline):
-		return "not_offline"
-	case errors.Is(err, ErrIDToken):
-		return "invalid_id_token"
-	}
-	return audit.CodeOf(err)
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/auth-manager/auth-manager/internal/problem"
 )
 
 var secret = []byte("0123456789abcdef0123456789abcdef-test")
@@ -22,7 +24,7 @@ func testService(now time.Time) *Service {
 
 func reason(t *testing.T, err error) string {
 	t.Helper()
-	var se *StateError
+	var se *problem.Error
 	require.ErrorAs(t, err, &se)
 	require.ErrorIs(t, err, ErrInvalidState)
 	return se.Reason

@@ -66,7 +66,7 @@ func seedOffline(t *testing.T, cfg config.Config, realm string, users []testenv.
 		u := users[i%len(users)]
 		tk := testenv.PasswordLogin(t, realm, testenv.ServiceClient, testenv.ServiceClientSecret, u, "openid offline_access")
 		cl := testenv.Claims(t, tk.AccessToken)
-		row := store.Row{ID: store.NewID(), UserID: cl["sub"].(string), Type: store.Offline, SessionID: cl["sid"].(string)}
+		row := store.Row{Meta: store.Meta{ID: store.NewID(), UserID: cl["sub"].(string), Type: store.Offline, SessionID: cl["sid"].(string)}}
 		row, err := a.Vault.Seal(row, tk.RefreshToken)
 		require.NoError(t, err)
 		_, err = a.Store.Create(context.Background(), row)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
-	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
@@ -19,13 +18,17 @@ const KeepAliveLockKey int64 = 0x616d2d6b6565
 // keepAliveBatch is how many rows a pass reads at a time.
 const keepAliveBatch = 200
 
-// JobStore is the repository the keep-alive job needs.
+// JobStore is the repository the keep-alive job needs besides the vault.
 type JobStore interface {
 	WithAdvisoryLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (bool, error)
-	IdleOffline(ctx context.Context, idleSince time.Time, after string, limit int) ([]store.Row, error)
-	InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]store.Row, error)
-	DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (store.Row, error)
 	PurgeLogoutJTIs(ctx context.Context, now time.Time) (int64, error)
+}
+
+// JobVault is the part of the vault the keep-alive job needs.
+type JobVault interface {
+	IdleOffline(ctx context.Context, idleSince time.Time, after string, limit int) ([]vault.Meta, error)
+	InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]vault.Meta, error)
+	DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (vault.Meta, error)
 }
 
 // Refresher refreshes a stored token by row id without a caller, under the same row
@@ -69,12 +72,13 @@ type Report struct {
 // replica: a pass runs only while it holds the advisory lock.
 type Job struct {
 	st     JobStore
+	vault  JobVault
 	tokens Refresher
 	opt    JobOptions
 }
 
 // NewJob returns the job.
-func NewJob(st JobStore, tokens Refresher, opt JobOptions) *Job {
+func NewJob(st JobStore, v JobVault, tokens Refresher, opt JobOptions) *Job {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -87,7 +91,7 @@ func NewJob(st JobStore, tokens Refresher, opt JobOptions) *Job {
 	if opt.OnPass == nil {
 		opt.OnPass = func(Report, error) {}
 	}
-	return &Job{st: st, tokens: tokens, opt: opt}
+	return &Job{st: st, vault: v, tokens: tokens, opt: opt}
 }
 
 // Run runs a pass at once and then every Interval until ctx ends. It returns after
@@ -149,7 +153,7 @@ func (j *Job) pass(ctx context.Context, rep *Report) error {
 func (j *Job) keepAlive(ctx context.Context, idleSince time.Time, rep *Report) error {
 	after := ""
 	for {
-		rows, err := j.st.IdleOffline(ctx, idleSince, after, keepAliveBatch)
+		rows, err := j.vault.IdleOffline(ctx, idleSince, after, keepAliveBatch)
 		if err != nil {
 			return err
 		}
@@ -172,7 +176,7 @@ func (j *Job) keepAlive(ctx context.Context, idleSince time.Time, rep *Report) e
 	}
 }
 
-func (j *Job) refresh(ctx context.Context, r store.Row, rep *Report) {
+func (j *Job) refresh(ctx context.Context, r vault.Meta, rep *Report) {
 	// Not cancelled by a stop: a refresh Keycloak has processed must be stored.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.opt.RefreshDeadline)
 	defer cancel()
@@ -196,7 +200,7 @@ func (j *Job) refresh(ctx context.Context, r store.Row, rep *Report) {
 func (j *Job) cleanUp(ctx context.Context, markedBefore time.Time, rep *Report) error {
 	after := ""
 	for {
-		rows, err := j.st.InvalidBefore(ctx, markedBefore, after, keepAliveBatch)
+		rows, err := j.vault.InvalidBefore(ctx, markedBefore, after, keepAliveBatch)
 		if err != nil {
 			return err
 		}
@@ -208,8 +212,8 @@ func (j *Job) cleanUp(ctx context.Context, markedBefore time.Time, rep *Report) 
 					"last_error", r.LastError)
 				continue
 			}
-			gone, err := j.st.DeleteInvalid(ctx, r.ID, markedBefore)
-			if errors.Is(err, store.ErrNotFound) {
+			gone, err := j.vault.DeleteInvalid(ctx, r.ID, markedBefore)
+			if errors.Is(err, vault.ErrNotFound) {
 				continue // deleted or stored anew meanwhile
 			}
 			if err != nil {
@@ -225,7 +229,7 @@ func (j *Job) cleanUp(ctx context.Context, markedBefore time.Time, rep *Report) 
 	}
 }
 
-func lastUse(r store.Row) time.Time {
+func lastUse(r vault.Meta) time.Time {
 	if r.LastUsedAt != nil {
 		return *r.LastUsedAt
 	}

@@ -2,13 +2,12 @@ package sessions
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
-	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
 // Logout is what a back-channel logout did at once.
@@ -53,15 +52,15 @@ func (s *Service) Logout(ctx context.Context, raw string) (Logout, error) {
 		s.opt.Log.WarnContext(ctx, "sessions: purging expired logout jtis failed", "error", err.Error())
 	}
 
-	types := []store.TokenType{store.Refresh}
+	types := []vault.TokenType{vault.Refresh}
 	if tok.RevokeOffline {
-		types = append(types, store.Offline)
+		types = append(types, vault.Offline)
 	}
-	var rows []store.Row
+	var rows []vault.Meta
 	if tok.SessionID != "" {
-		rows, err = s.st.DeleteBySession(ctx, tok.SessionID, tok.Subject, types...)
+		rows, err = s.vault.DeleteBySession(ctx, tok.SessionID, tok.Subject, types...)
 	} else {
-		rows, err = s.st.DeleteByUser(ctx, tok.Subject, types...)
+		rows, err = s.vault.DeleteByUser(ctx, tok.Subject, types...)
 	}
 	if err != nil {
 		s.recordLogout(ctx, tok, 0, err)
@@ -79,7 +78,7 @@ func (s *Service) Logout(ctx context.Context, raw string) (Logout, error) {
 		for _, r := range rows {
 			users[r.UserID] = true
 		}
-		if left, err := s.st.ListBySession(ctx, tok.SessionID); err == nil {
+		if left, err := s.vault.ListBySession(ctx, tok.SessionID); err == nil {
 			for _, r := range left {
 				users[r.UserID] = true
 			}
@@ -97,12 +96,8 @@ func (s *Service) Logout(ctx context.Context, raw string) (Logout, error) {
 func (s *Service) recordLogout(ctx context.Context, tok LogoutToken, deleted int, err error) {
 	ev := audit.Event{Name: audit.BackchannelLogout, Subject: tok.Subject, SessionID: tok.SessionID,
 		Detail: "tokens_deleted=" + strconv.Itoa(deleted)}
-	var te *LogoutTokenError
-	switch {
-	case errors.As(err, &te):
-		ev.Outcome, ev.ErrorCode, ev.Detail = audit.Failed, "invalid_logout_token:"+te.Reason, ""
-	case err != nil:
-		ev.Outcome, ev.ErrorCode, ev.Detail = audit.Failed, audit.CodeOf(err), ""
+	if err != nil {
+		ev.Err, ev.Detail = err, ""
 	}
 	s.opt.Audit.Record(ctx, ev)
 }
@@ -203,14 +198,14 @@ func (s *Service) Reconcile(ctx, audit context.Context, userID string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	live := map[store.TokenType]map[string]bool{store.Refresh: {}, store.Offline: {}}
+	live := map[vault.TokenType]map[string]bool{vault.Refresh: {}, vault.Offline: {}}
 	for _, ks := range online {
-		live[store.Refresh][ks.ID] = true
+		live[vault.Refresh][ks.ID] = true
 	}
 	for _, ks := range offline {
-		live[store.Offline][ks.ID] = true
+		live[vault.Offline][ks.ID] = true
 	}
-	rows, err := s.st.ListByUser(ctx, userID)
+	rows, err := s.vault.ListByUser(ctx, userID)
 	if err != nil {
 		return 0, err
 	}
@@ -223,7 +218,7 @@ func (s *Service) Reconcile(ctx, audit context.Context, userID string) (int, err
 	n := 0
 	for sid, ids := range dead {
 		// Only rows still bound to that session: one stored anew meanwhile is kept.
-		gone, err := s.st.DeleteRows(ctx, sid, ids)
+		gone, err := s.vault.DeleteRows(ctx, sid, ids)
 		if err != nil {
 			return n, err
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/sessions"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/testenv"
@@ -100,7 +101,8 @@ func (e *evictions) Evict(id string) {
 
 func newService(st *store.Store, admin sessions.Admin, ev sessions.Evicter) *sessions.Service {
 	v := sessions.NewVerifierWithKeys(&oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{signingKey.Public()}}, issuer, client, nil)
-	return sessions.New(st, admin, ev, v, sessions.Options{Log: testenv.DiscardLogger(),
+	// These tests never open a token: the vault needs no key ring.
+	return sessions.New(st, vault.New(st, nil, nil, vault.Options{}), admin, ev, v, sessions.Options{Log: testenv.DiscardLogger(),
 		ReconcileDelays: []time.Duration{10 * time.Millisecond}})
 }
 
@@ -123,8 +125,8 @@ func logoutToken(t *testing.T, edit func(c map[string]any)) string {
 // putRow stores a row with a placeholder seal: these tests never open a token.
 func putRow(t *testing.T, st *store.Store, user, sid string, typ store.TokenType) string {
 	t.Helper()
-	row, err := st.Create(context.Background(), store.Row{ID: store.NewID(), UserID: user, Type: typ,
-		EncryptedToken: "00", IV: "00", TokenHash: uuid.NewString(), SessionID: sid})
+	row, err := st.Create(context.Background(), store.Row{Meta: store.Meta{ID: store.NewID(), UserID: user, Type: typ, SessionID: sid},
+		Sealing: store.Sealing{EncryptedToken: "00", IV: "00", TokenHash: uuid.NewString()}})
 	require.NoError(t, err)
 	return row.ID
 }
@@ -196,7 +198,7 @@ func TestLogoutJTIOnceAcrossReplicasAndPurged(t *testing.T) {
 	_, err := replicaA.Logout(context.Background(), tok)
 	require.NoError(t, err)
 	_, err = replicaB.Logout(context.Background(), tok)
-	var te *sessions.LogoutTokenError
+	var te *problem.Error
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, "replayed", te.Reason)
 

@@ -12,7 +12,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
-	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
 // List returns the Keycloak sessions of the caller, or of userID for a service
@@ -20,15 +20,15 @@ import (
 // of the stored tokens bound to it (refresh tokens to online sessions, offline tokens
 // to offline ones).
 func (s *Service) List(ctx context.Context, c caller.Caller, userID string) ([]Session, error) {
-	uid, err := subject(c, userID)
-	if err != nil {
-		return nil, err
+	uid, ok := c.Whose(userID)
+	if !ok {
+		return nil, vault.ErrForbidden
 	}
 	online, offline, err := s.sessionsOf(ctx, uid)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.st.ListByUser(ctx, uid)
+	rows, err := s.vault.ListByUser(ctx, uid)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 		case errors.Is(err, keycloak.ErrNotFound):
 			ev.Detail += ": already ended"
 		default:
-			ev.Outcome, ev.ErrorCode = audit.Failed, audit.CodeOf(err)
+			ev.Err = err
 			s.opt.Audit.Record(kctx, ev)
 			if len(rev.Ended) > 0 {
 				s.opt.Log.WarnContext(kctx, "sessions: ended part of a session, then Keycloak failed; nothing deleted",
@@ -121,16 +121,16 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 		s.opt.Audit.Record(kctx, ev)
 	}
 
-	rowTypes := make([]store.TokenType, 0, 2)
+	rowTypes := make([]vault.TokenType, 0, 2)
 	for _, t := range types {
 		rowTypes = append(rowTypes, rowType(t))
 	}
 	if slices.Contains(rev.Ended, Offline) && !slices.Contains(types, Online) {
 		// Keycloak ends the online session of the same id with an offline one.
-		rowTypes = append(rowTypes, store.Refresh)
+		rowTypes = append(rowTypes, vault.Refresh)
 		notes = append(notes, "Keycloak ended the online session of the same id with it")
 	}
-	rows, err := s.st.DeleteBySession(kctx, sid, owner, rowTypes...)
+	rows, err := s.vault.DeleteBySession(kctx, sid, owner, rowTypes...)
 	if err != nil {
 		if len(rev.Ended) == 0 {
 			return Revocation{}, err
@@ -171,7 +171,7 @@ func (s *Service) ownSessions(ctx context.Context, userID, sid string, types []s
 	if len(found) > 0 {
 		return found, nil
 	}
-	rows, err := s.st.ListBySession(ctx, sid)
+	rows, err := s.vault.ListBySession(ctx, sid)
 	if err != nil {
 		return nil, err
 	}

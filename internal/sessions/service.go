@@ -4,19 +4,19 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
-	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
-	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
 // ErrNotFound means no Keycloak session with that id that the caller may see, and no
 // stored token of the caller bound to it.
-var ErrNotFound = errors.New("sessions: session not found")
+var ErrNotFound = problem.New(http.StatusNotFound, "session_not_found", "Session not found")
 
 // Session types, as the API names them.
 const (
@@ -24,15 +24,19 @@ const (
 	Offline = "offline"
 )
 
-// Store is the repository the service needs.
+// Store keeps the back-channel logout tokens already applied (replay protection).
 type Store interface {
-	ListByUser(ctx context.Context, userID string) ([]store.Row, error)
-	ListBySession(ctx context.Context, sid string) ([]store.Row, error)
-	DeleteBySession(ctx context.Context, sid, userID string, types ...store.TokenType) ([]store.Row, error)
-	DeleteByUser(ctx context.Context, userID string, types ...store.TokenType) ([]store.Row, error)
-	DeleteRows(ctx context.Context, sid string, ids []string) ([]store.Row, error)
 	RecordLogoutJTI(ctx context.Context, jti string, expiresAt time.Time) (bool, error)
 	PurgeLogoutJTIs(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Vault is the part of the vault the service needs: stored tokens by user and session.
+type Vault interface {
+	ListByUser(ctx context.Context, userID string) ([]vault.Meta, error)
+	ListBySession(ctx context.Context, sid string) ([]vault.Meta, error)
+	DeleteBySession(ctx context.Context, sid, userID string, types ...vault.TokenType) ([]vault.Meta, error)
+	DeleteByUser(ctx context.Context, userID string, types ...vault.TokenType) ([]vault.Meta, error)
+	DeleteRows(ctx context.Context, sid string, ids []string) ([]vault.Meta, error)
 }
 
 // Admin is the part of Keycloak's admin API the service needs.
@@ -66,6 +70,7 @@ type Options struct {
 // back-channel logouts to be followed by a reconciliation.
 type Service struct {
 	st       Store
+	vault    Vault
 	admin    Admin
 	cache    Evicter
 	verifier *Verifier
@@ -77,7 +82,7 @@ type Service struct {
 }
 
 // New returns the service.
-func New(st Store, admin Admin, cache Evicter, verifier *Verifier, opt Options) *Service {
+func New(st Store, v Vault, admin Admin, cache Evicter, verifier *Verifier, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -90,7 +95,7 @@ func New(st Store, admin Admin, cache Evicter, verifier *Verifier, opt Options) 
 	if len(opt.ReconcileDelays) == 0 {
 		opt.ReconcileDelays = []time.Duration{500 * time.Millisecond, 3 * time.Second}
 	}
-	return &Service{st: st, admin: admin, cache: cache, verifier: verifier, opt: opt,
+	return &Service{st: st, vault: v, admin: admin, cache: cache, verifier: verifier, opt: opt,
 		checks: make(chan reconcileCheck, 1024), pending: map[string]bool{}}
 }
 
@@ -105,25 +110,13 @@ type Session struct {
 	StoredTokenIDs []string
 }
 
-// subject resolves whose sessions a call is about: the caller's own, or userID for a
-// service caller. A user caller naming another user is vault.ErrForbidden.
-func subject(c caller.Caller, userID string) (string, error) {
-	switch {
-	case userID == "" || userID == c.Subject:
-		return c.Subject, nil
-	case c.Service:
-		return userID, nil
-	}
-	return "", vault.ErrForbidden
-}
-
 // rowType is the vault token type bound to a session of type t: a refresh token lives
 // in an online session, an offline token in an offline one.
-func rowType(t string) store.TokenType {
+func rowType(t string) vault.TokenType {
 	if t == Offline {
-		return store.Offline
+		return vault.Offline
 	}
-	return store.Refresh
+	return vault.Refresh
 }
 
 // sessionsOf returns userID's online and offline sessions. A user Keycloak does not
@@ -149,7 +142,7 @@ func (s *Service) detached(ctx context.Context) (context.Context, context.Cancel
 }
 
 // deleted evicts and audits rows that were deleted because their session ended.
-func (s *Service) deleted(ctx context.Context, rows []store.Row, detail string) {
+func (s *Service) deleted(ctx context.Context, rows []vault.Meta, detail string) {
 	for _, r := range rows {
 		s.cache.Evict(r.ID)
 		s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: r.UserID, RowID: r.ID,
@@ -157,7 +150,7 @@ func (s *Service) deleted(ctx context.Context, rows []store.Row, detail string) 
 	}
 }
 
-func ids(rows []store.Row) []string {
+func ids(rows []vault.Meta) []string {
 	out := make([]string, 0, len(rows))
 	for _, r := range rows {
 		out = append(out, r.ID)

@@ -3,8 +3,8 @@ package sessions
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -12,6 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/problem"
 )
 
 // BackchannelLogoutEvent is the member of a logout token's events claim that makes it
@@ -33,20 +34,12 @@ var signingAlgs = []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.PS256, oidc.
 	oidc.ES256, oidc.ES384, oidc.ES512, oidc.EdDSA}
 
 // ErrInvalidLogoutToken means a back-channel logout request must be refused with 400
-// invalid_request; a *LogoutTokenError says why.
-var ErrInvalidLogoutToken = errors.New("sessions: invalid logout token")
-
-// LogoutTokenError is an ErrInvalidLogoutToken with its reason: missing, malformed,
+// invalid_request. badToken refines it with the reason: missing, malformed,
 // wrong_type, invalid_signature, wrong_issuer, wrong_audience, expired, stale,
 // not_logout, nonce, no_subject, no_jti or replayed. The reason is safe to show.
-type LogoutTokenError struct{ Reason string }
+var ErrInvalidLogoutToken = problem.New(http.StatusBadRequest, "invalid_request", "Invalid logout token")
 
-func (e *LogoutTokenError) Error() string { return "sessions: invalid logout token: " + e.Reason }
-
-// Is makes errors.Is(err, ErrInvalidLogoutToken) hold.
-func (e *LogoutTokenError) Is(target error) bool { return target == ErrInvalidLogoutToken }
-
-func badToken(reason string) error { return &LogoutTokenError{Reason: reason} }
+func badToken(reason string) error { return ErrInvalidLogoutToken.With(reason, nil) }
 
 // LogoutToken is a verified logout token.
 type LogoutToken struct {

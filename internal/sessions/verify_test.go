@@ -18,6 +18,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/auth-manager/auth-manager/internal/problem"
 )
 
 const (
@@ -69,7 +71,7 @@ func sign(t testing.TB, key any, alg jose.SignatureAlgorithm, typ string, claims
 }
 
 func reasonOf(err error) string {
-	var te *LogoutTokenError
+	var te *problem.Error
 	if errors.As(err, &te) {
 		return te.Reason
 	}

@@ -19,23 +19,26 @@ const (
 	Offline TokenType = "OFFLINE"
 )
 
-// Row is one auth_vault row. The token is only ever here as ciphertext.
+// Row is one auth_vault row: what may be shown of it (Meta) and its sealed token
+// (Sealing). The token is only ever here as ciphertext, and only package vault reads
+// or writes a Sealing.
 type Row struct {
-	ID             string
-	UserID         string
-	Type           TokenType
-	EncryptedToken string
-	IV             string
-	TokenHash      string
-	MAC            string // "" for a legacy row
-	KeyID          string // "" for a legacy row
-	Attributes     map[string]any
-	SessionID      string
-	CreatedAt      time.Time
-	UpdatedAt      *time.Time
-	Status         Status     // StatusActive unless Keycloak refused the token for good
-	LastError      string     // why the row is invalid ("invalid_grant: …"); never a token
-	LastUsedAt     *time.Time // last access token obtained from the row
+	Meta
+	Sealing
+}
+
+// Meta is a row without its token: safe to hand to any package.
+type Meta struct {
+	ID         string
+	UserID     string
+	Type       TokenType
+	Attributes map[string]any
+	SessionID  string
+	CreatedAt  time.Time
+	UpdatedAt  *time.Time
+	Status     Status     // StatusActive unless Keycloak refused the token for good
+	LastError  string     // why the row is invalid ("invalid_grant: …"); never a token
+	LastUsedAt *time.Time // last access token obtained from the row
 }
 
 // Status is a row's health.
@@ -47,7 +50,8 @@ const (
 	StatusInvalid Status = "invalid"
 )
 
-// Sealing is the part of a row that changes when its token is (re-)sealed.
+// Sealing is the part of a row that changes when its token is (re-)sealed. MAC and
+// KeyID are "" for a legacy row (written by the Python service).
 type Sealing struct {
 	EncryptedToken, IV, TokenHash, MAC, KeyID string
 }

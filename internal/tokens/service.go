@@ -2,7 +2,6 @@ package tokens
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -11,24 +10,16 @@ import (
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
-	"github.com/auth-manager/auth-manager/internal/seal"
-	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
-// Store is the part of the repository the service needs.
-type Store interface {
-	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row) (store.Row, error)) (store.Row, error)
-	GetBySession(ctx context.Context, sid string, t store.TokenType) (store.Row, error)
-	Listen(ctx context.Context, channel string, onNotify func(string), onState func(bool))
-}
-
-// Vault is the part of the vault service the access-token service needs.
+// Vault is the part of the vault the access-token service needs: row metadata, the
+// one refresh operation, and the feed of rows deleted or invalidated in any replica.
 type Vault interface {
-	Lookup(ctx context.Context, c caller.Caller, id string) (store.Row, error)
-	Open(row store.Row) (string, error)
-	Seal(row store.Row, token string) (store.Row, error)
-	Ring() *seal.Ring
+	Lookup(ctx context.Context, c caller.Caller, id string) (vault.Meta, error)
+	BySession(ctx context.Context, sid string, t vault.TokenType) (vault.Meta, error)
+	Refresh(ctx context.Context, id string, exchange vault.Exchange, succ vault.Successor) (vault.Refreshed, error)
+	Follow(ctx context.Context, onEvict func(id string), onState func(up bool))
 }
 
 // Refresher performs the refresh_token grant.
@@ -44,10 +35,7 @@ type Options struct {
 	RefreshDeadline time.Duration // bound on one refresh, lock wait included
 	Log             *slog.Logger
 	Audit           *audit.Logger
-	// OnRefresh is told each refresh's outcome: "ok", "invalid_grant" or "transient"
-	// (and "error" for anything else), for metrics.
-	OnRefresh func(outcome string)
-	Now       func() time.Time
+	Now             func() time.Time
 }
 
 // Access is a fresh access token.
@@ -61,7 +49,6 @@ type Access struct {
 // Service issues access tokens from stored tokens. Safe for concurrent use; Run must
 // be running for the cache to be used at all.
 type Service struct {
-	st    Store
 	vault Vault
 	kc    Refresher
 	opt   Options
@@ -70,17 +57,14 @@ type Service struct {
 }
 
 // New returns the service. Its cache stays cold until Run connects the eviction feed.
-func New(st Store, v Vault, kc Refresher, opt Options) *Service {
+func New(v Vault, kc Refresher, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
-	}
-	if opt.OnRefresh == nil {
-		opt.OnRefresh = func(string) {}
 	}
 	if opt.RefreshDeadline <= 0 {
 		opt.RefreshDeadline = 30 * time.Second
 	}
-	return &Service{st: st, vault: v, kc: kc, opt: opt, cache: newCache(opt.CacheSize)}
+	return &Service{vault: v, kc: kc, opt: opt, cache: newCache(opt.CacheSize)}
 }
 
 // Run follows the database's eviction feed until ctx ends. While it is disconnected
@@ -89,7 +73,7 @@ func (s *Service) Run(ctx context.Context) {
 	if s.opt.CacheSize <= 0 {
 		return
 	}
-	s.st.Listen(ctx, store.EvictChannel, s.cache.evict, s.cache.setHealthy)
+	s.vault.Follow(ctx, s.cache.evict, s.cache.setHealthy)
 }
 
 // CacheStats reports the cache's counters.
@@ -105,9 +89,7 @@ func (s *Service) Evict(id string) { s.cache.evict(id) }
 func (s *Service) AccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (a Access, err error) {
 	ev := audit.Event{Name: audit.AccessTokenIssued, RowID: id, Detail: "refresh"}
 	defer func() {
-		if err != nil {
-			ev.Outcome, ev.ErrorCode = audit.Failed, failure(err)
-		}
+		ev.Err = err
 		s.opt.Audit.Record(ctx, ev)
 	}()
 	if minTTL < 0 {
@@ -125,9 +107,6 @@ func (s *Service) AccessToken(ctx context.Context, c caller.Caller, id string, m
 		return Access{}, err
 	}
 	ev.Subject, ev.SessionID = row.UserID, row.SessionID
-	if row.Status == store.StatusInvalid {
-		return Access{}, vault.Refusal(row)
-	}
 	e, err := s.refreshShared(ctx, row.ID, minTTL, false)
 	if err != nil {
 		return Access{}, err
@@ -141,15 +120,12 @@ func (s *Service) RefreshBySession(ctx context.Context, c caller.Caller) (string
 	if c.SessionID == "" {
 		return "", vault.ErrNoSession
 	}
-	row, err := s.st.GetBySession(ctx, c.SessionID, store.Refresh)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && row.UserID != c.Subject) {
-		return "", vault.ErrNotFound
+	row, err := s.vault.BySession(ctx, c.SessionID, vault.Refresh)
+	if err == nil && row.UserID != c.Subject {
+		err = vault.ErrNotFound
 	}
 	if err != nil {
 		return "", err
-	}
-	if row.Status == store.StatusInvalid {
-		return "", vault.Refusal(row)
 	}
 	if _, err := s.refreshShared(ctx, row.ID, 0, true); err != nil {
 		return "", err
@@ -196,8 +172,9 @@ func (s *Service) refreshShared(ctx context.Context, id string, minTTL time.Dura
 	}
 }
 
-// refresh holds the row lock across the Keycloak call, so that no other process
-// presents the same stored token, and always refreshes the token read under the lock.
+// refresh presents the stored token through the vault's one refresh operation, which
+// holds the row lock across the Keycloak call and stores the successor, and caches the
+// access token it obtained.
 func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, force bool) (entry, error) {
 	if !force {
 		// A flight that ended while we queued may have filled the cache.
@@ -205,92 +182,16 @@ func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, 
 			return e, nil
 		}
 	}
-	var (
-		ts        keycloak.TokenSet
-		permanent error
-		rotated   bool
-		marked    bool
-	)
-	row, err := s.st.Update(ctx, id, func(ctx context.Context, cur store.Row) (store.Row, error) {
-		if cur.Status == store.StatusInvalid {
-			permanent = vault.Refusal(cur)
-			return store.Row{}, store.ErrUnchanged
-		}
-		token, err := s.vault.Open(cur)
-		if err != nil {
-			return store.Row{}, err
-		}
-		ts, err = s.kc.Refresh(ctx, token, s.opt.Retries)
-		s.opt.OnRefresh(refreshOutcome(err))
-		if refused, ok := vault.MarkRefused(cur, err); ok {
-			permanent, marked = err, true
-			return refused, nil
-		}
-		if err != nil {
-			return store.Row{}, err
-		}
-		now := s.opt.Now()
-		next := cur
-		next.LastUsedAt = &now
-		switch {
-		case ts.RefreshToken != "" && ts.RefreshToken != token:
-			// Rotated: the successor replaces the token in this row, keeping its type.
-			rotated = true
-			return s.vault.Seal(next, ts.RefreshToken)
-		case s.vault.Ring().NeedsReseal(seal.Sealed{Ciphertext: cur.EncryptedToken, IV: cur.IV, MAC: cur.MAC, KeyID: cur.KeyID}):
-			return s.vault.Seal(next, token)
-		}
-		return next, nil
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return entry{}, vault.ErrNotFound
-	}
-	ev := audit.Event{Name: audit.TokenRefreshed, Subject: row.UserID, RowID: id, SessionID: row.SessionID}
+	r, err := s.vault.Refresh(ctx, id, func(ctx context.Context, token string) (keycloak.TokenSet, error) {
+		return s.kc.Refresh(ctx, token, s.opt.Retries)
+	}, vault.StoreSuccessor)
 	if err != nil {
-		ev.Outcome, ev.ErrorCode = audit.Failed, failure(err)
-		s.opt.Audit.Record(ctx, ev)
+		s.cache.evict(id)
 		return entry{}, err
 	}
-	if permanent != nil {
-		s.cache.evict(id)
-		if marked {
-			s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenInvalidated, Subject: row.UserID, RowID: id,
-				SessionID: row.SessionID, ErrorCode: failure(permanent)})
-		}
-		return entry{}, permanent
-	}
-	if rotated {
-		ev.Name, ev.Detail = audit.TokenRotated, "successor stored in the same row"
-	}
-	s.opt.Audit.Record(ctx, ev)
-	e := entry{id: id, userID: row.UserID, sessionID: row.SessionID, accessToken: ts.AccessToken, tokenType: ts.TokenType,
-		scope: ts.Scope, expiry: ts.Expiry}
+	ts := r.Tokens
+	e := entry{id: id, userID: r.Meta.UserID, sessionID: r.Meta.SessionID, accessToken: ts.AccessToken,
+		tokenType: ts.TokenType, scope: ts.Scope, expiry: ts.Expiry}
 	s.cache.put(e)
 	return e, nil
-}
-
-// refreshOutcome classifies a refresh for metrics.
-func refreshOutcome(err error) string {
-	switch {
-	case err == nil:
-		return "ok"
-	case keycloak.IsInvalidGrant(err):
-		return "invalid_grant"
-	case errors.Is(err, keycloak.ErrUnavailable):
-		return "transient"
-	}
-	return "error"
-}
-
-// failure names err for the audit trail.
-func failure(err error) string {
-	switch {
-	case errors.Is(err, vault.ErrNotFound):
-		return "token_not_found"
-	case errors.Is(err, vault.ErrUnusable):
-		return "token_unusable"
-	case errors.Is(err, vault.ErrNoSession):
-		return "invalid_request"
-	}
-	return audit.CodeOf(err)
 }

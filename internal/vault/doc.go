@@ -1,6 +1,10 @@
-// Package vault is the token vault's feature service: it stores, lists, opens and
-// deletes users' refresh and offline tokens, sealing them with package seal and
-// enforcing who may touch which row.
+// Package vault is the token vault's feature service and the only owner of sealed
+// rows: it is the only package that imports package seal or the vault table's store
+// methods. It offers whole operations (store, look up, list, delete, take, and
+// Refresh, the one place where a stored token is locked, opened, presented to
+// Keycloak, marked refused or re-sealed, and written back, with its metric and audit
+// events). Other packages see ids, plain tokens handed in or out once, and Meta,
+// which carries no ciphertext, IV, MAC or key id.
 //
 // Ownership is decided here and nowhere else: a user caller sees only rows whose
 // user_id is its own sub, and every other row answers ErrNotFound, exactly like a

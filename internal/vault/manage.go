@@ -12,34 +12,13 @@ import (
 	"github.com/auth-manager/auth-manager/internal/store"
 )
 
-// Meta is what a listing shows of a row: never the token, never ciphertext.
-type Meta struct {
-	ID         string
-	Type       store.TokenType
-	SessionID  string
-	Attributes map[string]any
-	CreatedAt  time.Time
-	UpdatedAt  *time.Time
-	Status     store.Status // active, or invalid once Keycloak refused the token for good
-	LastError  string       // Keycloak's reason for an invalid row
-}
-
 // List returns the metadata of the caller's rows, or of userID's for a service caller.
 func (s *Service) List(ctx context.Context, c caller.Caller, userID string) ([]Meta, error) {
-	uid, err := subject(c, userID)
-	if err != nil {
-		return nil, err
+	uid, ok := c.Whose(userID)
+	if !ok {
+		return nil, ErrForbidden
 	}
-	rows, err := s.st.ListByUser(ctx, uid)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Meta, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, Meta{ID: r.ID, Type: r.Type, SessionID: r.SessionID, Attributes: r.Attributes,
-			CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Status: r.Status, LastError: r.LastError})
-	}
-	return out, nil
+	return metas(s.st.ListByUser(ctx, uid))
 }
 
 // Deletion reports truthfully what a delete did.
@@ -57,7 +36,7 @@ type Deletion struct {
 // reached the row stays and the error is returned, so nothing is left half-done; a row
 // whose token cannot be opened is deleted without revocation.
 func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) (Deletion, error) {
-	row, err := s.Lookup(ctx, c, id)
+	row, err := s.lookup(ctx, c, id)
 	if err != nil {
 		return Deletion{}, err
 	}
@@ -66,9 +45,10 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) (Delet
 		return Deletion{}, err
 	}
 	d := Deletion{ID: row.ID, HadSharedSession: shared}
+	ev := audit.Event{Subject: row.UserID, RowID: row.ID, SessionID: row.SessionID}
 	var notes []string
 	if !shared {
-		token, err := s.Open(row)
+		token, err := s.open(ctx, row)
 		switch {
 		case err != nil:
 			notes = append(notes, "stored token was unusable, nothing to revoke")
@@ -78,8 +58,7 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) (Delet
 			case err == nil:
 				d.SessionRevoked = true
 			case errors.Is(err, keycloak.ErrUnavailable):
-				s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenRevoked, Subject: row.UserID, RowID: row.ID,
-					SessionID: row.SessionID, Outcome: audit.Failed, ErrorCode: audit.CodeOf(err)})
+				s.record(ctx, ev, audit.TokenRevoked, err)
 				return Deletion{}, err
 			default:
 				notes = append(notes, "Keycloak refused the revocation")
@@ -90,20 +69,52 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) (Delet
 		notes = append(notes, "session shared with another stored token was kept")
 	}
 	if d.SessionRevoked {
-		s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenRevoked, Subject: row.UserID, RowID: row.ID, SessionID: row.SessionID})
+		s.record(ctx, ev, audit.TokenRevoked, nil)
 	}
 	if _, err := s.st.Delete(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: row.UserID, RowID: row.ID,
-			SessionID: row.SessionID, Outcome: audit.Failed, ErrorCode: audit.CodeOf(err)})
+		s.record(ctx, ev, audit.TokenDeleted, err)
 		return Deletion{}, err
 	}
-	s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: row.UserID, RowID: row.ID, SessionID: row.SessionID})
+	s.record(ctx, ev, audit.TokenDeleted, nil)
 	d.TokenDeleted = true
 	d.Message = "Token deleted"
 	if len(notes) > 0 {
 		d.Message += "; " + strings.Join(notes, "; ")
 	}
 	return d, nil
+}
+
+// Taken is a row deleted by Take, with its token when it could be opened.
+type Taken struct {
+	Meta
+	Token string // "" when the stored token could not be opened
+}
+
+// Take deletes the caller's row id of type t and returns its plaintext token, once,
+// so that the caller can revoke it at Keycloak: nothing in the vault can mint tokens
+// from it any more, whatever happens next. A row of another type is ErrNotFound.
+func (s *Service) Take(ctx context.Context, c caller.Caller, id string, t TokenType) (Taken, error) {
+	row, err := s.lookup(ctx, c, id)
+	if err != nil {
+		return Taken{}, err
+	}
+	if row.Type != t {
+		return Taken{}, ErrNotFound
+	}
+	token, _ := s.open(ctx, row)
+	if _, err := s.st.Delete(ctx, row.ID); errors.Is(err, store.ErrNotFound) {
+		return Taken{}, ErrNotFound // a concurrent delete won
+	} else if err != nil {
+		return Taken{}, err
+	}
+	s.record(ctx, audit.Event{Subject: row.UserID, RowID: row.ID, SessionID: row.SessionID}, audit.TokenDeleted, nil)
+	return Taken{Meta: row.Meta, Token: token}, nil
+}
+
+// record writes the audit event name about e's row.
+func (s *Service) record(ctx context.Context, e audit.Event, name string, err error) {
+	e.Name, e.Err = name, err
+	s.opt.Audit.Record(ctx, e)
 }
 
 // sharesSession reports whether another row is bound to row's Keycloak session.
@@ -118,4 +129,81 @@ func (s *Service) sharesSession(ctx context.Context, row store.Row) (bool, error
 		}
 	}
 	return false, nil
+}
+
+// The queries below answer for the system (sessions, the keep-alive job), which has
+// resolved whose data it is about already: they check no caller.
+
+// BySession returns the newest row of type t bound to Keycloak session sid.
+func (s *Service) BySession(ctx context.Context, sid string, t TokenType) (Meta, error) {
+	return meta(s.st.GetBySession(ctx, sid, t))
+}
+
+// OfflineForSession returns userID's OFFLINE row bound to, or consented from, session sid.
+func (s *Service) OfflineForSession(ctx context.Context, userID, sid string) (Meta, error) {
+	return meta(s.st.OfflineForSession(ctx, userID, sid))
+}
+
+// ListByUser returns every row of userID, oldest first.
+func (s *Service) ListByUser(ctx context.Context, userID string) ([]Meta, error) {
+	return metas(s.st.ListByUser(ctx, userID))
+}
+
+// ListBySession returns every row bound to Keycloak session sid.
+func (s *Service) ListBySession(ctx context.Context, sid string) ([]Meta, error) {
+	return metas(s.st.ListBySession(ctx, sid))
+}
+
+// DeleteBySession deletes userID's rows of the given types bound to session sid.
+func (s *Service) DeleteBySession(ctx context.Context, sid, userID string, types ...TokenType) ([]Meta, error) {
+	return metas(s.st.DeleteBySession(ctx, sid, userID, types...))
+}
+
+// DeleteByUser deletes userID's rows of the given types.
+func (s *Service) DeleteByUser(ctx context.Context, userID string, types ...TokenType) ([]Meta, error) {
+	return metas(s.st.DeleteByUser(ctx, userID, types...))
+}
+
+// DeleteRows deletes the rows ids that are still bound to session sid.
+func (s *Service) DeleteRows(ctx context.Context, sid string, ids []string) ([]Meta, error) {
+	return metas(s.st.DeleteRows(ctx, sid, ids))
+}
+
+// IdleOffline returns up to limit active OFFLINE rows unused since idleSince, by id after after.
+func (s *Service) IdleOffline(ctx context.Context, idleSince time.Time, after string, limit int) ([]Meta, error) {
+	return metas(s.st.IdleOffline(ctx, idleSince, after, limit))
+}
+
+// InvalidBefore returns up to limit rows marked invalid before markedBefore, by id after after.
+func (s *Service) InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]Meta, error) {
+	return metas(s.st.InvalidBefore(ctx, markedBefore, after, limit))
+}
+
+// DeleteInvalid deletes row id if it is still invalid since before markedBefore.
+func (s *Service) DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (Meta, error) {
+	return meta(s.st.DeleteInvalid(ctx, id, markedBefore))
+}
+
+// Follow calls onEvict with the id of every row deleted or invalidated in any
+// replica, and onState with whether the feed is connected, until ctx ends.
+func (s *Service) Follow(ctx context.Context, onEvict func(id string), onState func(up bool)) {
+	s.st.Listen(ctx, store.EvictChannel, onEvict, onState)
+}
+
+func meta(row store.Row, err error) (Meta, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return Meta{}, ErrNotFound
+	}
+	return row.Meta, err
+}
+
+func metas(rows []store.Row, err error) ([]Meta, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Meta, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, r.Meta)
+	}
+	return out, nil
 }

@@ -2,104 +2,156 @@ package vault
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"strings"
+	"net/http"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
-	"github.com/auth-manager/auth-manager/internal/caller"
-	"github.com/auth-manager/auth-manager/internal/seal"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/store"
 )
 
-// StoreRefresh stores the caller's refresh token as the caller's one REFRESH row,
-// bound to the caller's session. A second store for the same user replaces the token
-// in the same row (same id). Storing the token that is already stored is a no-op
-// (token_hash decides), unless the row still needs sealing under the current key.
-func (s *Service) StoreRefresh(ctx context.Context, c caller.Caller, token string) (row store.Row, err error) {
-	defer func() {
-		e := audit.Event{Name: audit.TokenStored, Subject: c.Subject, RowID: row.ID, SessionID: c.SessionID, Detail: "refresh"}
-		if err != nil {
-			e.Outcome, e.ErrorCode = audit.Failed, storeFailure(err)
-		}
-		s.opt.Audit.Record(ctx, e)
-	}()
-	if c.SessionID == "" {
-		return store.Row{}, ErrNoSession
-	}
-	if err := s.checkSubmitted(token, c.Subject); err != nil {
-		return store.Row{}, err
-	}
-	hash := seal.Hash([]byte(token))
-	return s.st.PutRefresh(ctx, c.Subject, func(id string, cur *store.Row) (store.Row, error) {
-		if cur != nil && cur.TokenHash == hash && cur.SessionID == c.SessionID && !s.ring.NeedsReseal(s.sealedOf(*cur)) {
+// Exchange presents a stored token to Keycloak (the refresh_token grant) and returns
+// Keycloak's answer. Refresh calls it with the row locked, at most once per call.
+type Exchange func(ctx context.Context, token string) (keycloak.TokenSet, error)
+
+// Successor says what Refresh does with the refresh token Keycloak answers with.
+type Successor int
+
+const (
+	// StoreSuccessor replaces the row's token with a rotated successor (same row, same
+	// type): access tokens, refresh-token-id, the keep-alive job.
+	StoreSuccessor Successor = iota
+	// ReturnSuccessor leaves the row's token as it is and hands the new refresh token
+	// to the caller, which stores it elsewhere (an offline reissue).
+	ReturnSuccessor
+)
+
+// Refreshed is what a refresh obtained.
+type Refreshed struct {
+	Meta Meta // the row as written back
+	// Tokens is Keycloak's answer. Its RefreshToken is set only for ReturnSuccessor:
+	// a stored successor never leaves the vault.
+	Tokens keycloak.TokenSet
+}
+
+// Refresh is the one place where a stored token is used: it locks row id, opens its
+// token, presents it to Keycloak through exchange, and writes the outcome back before
+// the lock is released: a rotated successor sealed into the row (StoreSuccessor), the
+// row re-sealed under the current key when it was not, last_used_at, or, when Keycloak
+// refuses the token for good (invalid_grant), the row marked invalid. An invalid row
+// answers with its recorded refusal without asking Keycloak. Every call records the
+// refresh metric and the same audit events, whichever feature asks.
+func (s *Service) Refresh(ctx context.Context, id string, exchange Exchange, succ Successor) (Refreshed, error) {
+	var (
+		ts        keycloak.TokenSet
+		permanent error // the row is (now) invalid: Keycloak's refusal
+		marked    bool  // … and this call marked it
+		rotated   bool
+	)
+	row, err := s.st.Update(ctx, id, func(ctx context.Context, cur store.Row) (store.Row, error) {
+		if cur.Status == store.StatusInvalid {
+			permanent = refusal(cur)
 			return store.Row{}, store.ErrUnchanged
 		}
-		row := store.Row{ID: id, UserID: c.Subject, Type: store.Refresh, SessionID: c.SessionID}
-		if cur != nil {
-			row.Attributes = cur.Attributes
+		token, err := s.open(ctx, cur)
+		if err != nil {
+			return store.Row{}, err
 		}
-		return s.Seal(row, token)
+		ts, err = exchange(ctx, token)
+		s.opt.OnRefresh(outcome(err))
+		if refused, ok := markRefused(cur, err); ok {
+			permanent, marked = err, true
+			return refused, nil
+		}
+		if err != nil {
+			return store.Row{}, err
+		}
+		now := s.opt.Now()
+		next := cur
+		next.LastUsedAt = &now
+		switch {
+		case succ == StoreSuccessor && ts.RefreshToken != "" && ts.RefreshToken != token:
+			rotated = true
+			return s.Seal(next, ts.RefreshToken)
+		case s.ring.NeedsReseal(sealedOf(cur)):
+			return s.Seal(next, token)
+		}
+		return next, nil
 	})
-}
-
-// storeFailure names a failed store for the audit trail.
-func storeFailure(err error) string {
-	var inv *InvalidTokenError
+	if errors.Is(err, store.ErrNotFound) {
+		err = ErrNotFound
+	}
+	ev := audit.Event{Name: audit.TokenRefreshed, Subject: row.UserID, RowID: id, SessionID: row.SessionID}
 	switch {
-	case errors.As(err, &inv):
-		return "validation_error"
-	case errors.Is(err, ErrNoSession):
-		return "invalid_request"
+	case err != nil:
+		ev.Err = err
+		s.opt.Audit.Record(ctx, ev)
+		return Refreshed{}, err
+	case permanent != nil:
+		if marked {
+			s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenInvalidated, Subject: row.UserID, RowID: id,
+				SessionID: row.SessionID, ErrorCode: problem.Code(permanent)})
+		}
+		return Refreshed{}, permanent
+	case rotated:
+		ev.Name, ev.Detail = audit.TokenRotated, "successor stored in the same row"
 	}
-	return audit.CodeOf(err)
+	s.opt.Audit.Record(ctx, ev)
+	if succ == StoreSuccessor {
+		ts.RefreshToken = ""
+	}
+	return Refreshed{Meta: row.Meta, Tokens: ts}, nil
 }
 
-func (s *Service) sealedOf(r store.Row) seal.Sealed {
-	return seal.Sealed{Ciphertext: r.EncryptedToken, IV: r.IV, MAC: r.MAC, KeyID: r.KeyID}
+// outcome names a presentation to Keycloak for the refresh metric, in the words of the
+// envelope: ok, invalid_grant, transient (503) or error.
+func outcome(err error) string {
+	switch p := problem.Of(err); {
+	case p == nil:
+		return "ok"
+	case p.Reason == "invalid_grant":
+		return "invalid_grant"
+	case p.Status == http.StatusServiceUnavailable:
+		return "transient"
+	}
+	return "error"
 }
 
-// maxTokenLen bounds a submitted token; Keycloak's refresh tokens are about 1 KB.
-const maxTokenLen = 16 << 10
+// open returns row's plaintext token, or ErrUnusable. A legacy row (no integrity tag:
+// written by the Python service) is bound to nothing, so its token is used only when
+// the token's own claims match the row (see legacyMismatch); a mismatch is audited.
+func (s *Service) open(ctx context.Context, row store.Row) (string, error) {
+	token, err := s.Open(row)
+	if err != nil || row.MAC != "" {
+		return token, err
+	}
+	if why := legacyMismatch(row.Meta, token, s.opt.TrustOpaqueLegacy); why != "" {
+		s.opt.Log.WarnContext(ctx, "vault: legacy row refused", "row_id", row.ID, "why", why)
+		s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenUnusable, Subject: row.UserID, RowID: row.ID,
+			SessionID: row.SessionID, Detail: why, Err: ErrUnusable})
+		return "", ErrUnusable
+	}
+	return token, nil
+}
 
-// checkSubmitted refuses a token the vault could never use: not a Keycloak refresh
-// or offline token of this realm and client, or not the caller's. The JWT is decoded
-// without verifying it (Keycloak signs refresh tokens with a realm-internal key); the
-// point is to keep obvious mistakes out, and Keycloak remains the judge at refresh.
-func (s *Service) checkSubmitted(token, subject string) error {
-	if token == "" {
-		return &InvalidTokenError{"must not be empty"}
-	}
-	if len(token) > maxTokenLen {
-		return &InvalidTokenError{"too long to be a Keycloak refresh token"}
-	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return &InvalidTokenError{"not a JWT"}
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return &InvalidTokenError{"not a JWT"}
-	}
-	var cl struct {
-		Typ string `json:"typ"`
-		Iss string `json:"iss"`
-		Azp string `json:"azp"`
-		Sub string `json:"sub"`
-	}
-	if err := json.Unmarshal(raw, &cl); err != nil {
-		return &InvalidTokenError{"not a JWT"}
-	}
+// legacyMismatch says why a legacy row's token may not be used, or "" when it may:
+// its sub must be the row's user and its typ must match the row's type (Refresh for
+// REFRESH, Offline for OFFLINE). The signature is not checked (Keycloak will); the
+// point is that a token moved into another user's row is never presented, nor sealed
+// to that user. A token that is not a JWT has no claims to check: it is used only when
+// the operator trusts opaque legacy tokens.
+func legacyMismatch(row Meta, token string, trustOpaque bool) string {
+	cl, ok := readClaims(token)
 	switch {
-	case cl.Typ != "Refresh" && cl.Typ != "Offline":
-		return &InvalidTokenError{"not a refresh or offline token"}
-	case cl.Iss != s.opt.Issuer:
-		return &InvalidTokenError{"issued by another realm"}
-	case cl.Azp != s.opt.ClientID:
-		return &InvalidTokenError{"issued to another client than " + s.opt.ClientID}
-	case cl.Sub != subject:
-		return &InvalidTokenError{"belongs to another user than the caller"}
+	case !ok && trustOpaque:
+		return ""
+	case !ok:
+		return "legacy row holds a token that is not a JWT (AUTH_MANAGER_TOKEN_VAULT_TRUST_OPAQUE_LEGACY is off)"
+	case cl.Sub != row.UserID:
+		return "legacy row holds a token of another user than the row's"
+	case !(cl.Typ == "Refresh" && row.Type == store.Refresh) && !(cl.Typ == "Offline" && row.Type == store.Offline):
+		return "legacy row holds a token whose type does not match the row's"
 	}
-	return nil
+	return ""
 }

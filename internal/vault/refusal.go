@@ -8,10 +8,10 @@ import (
 	"github.com/auth-manager/auth-manager/internal/store"
 )
 
-// MarkRefused records Keycloak's permanent refusal of row's token (invalid_grant) in
+// markRefused records Keycloak's permanent refusal of row's token (invalid_grant) in
 // the row: it becomes invalid, with Keycloak's reason in last_error. ok is false when
 // err is not such a refusal; row is then returned unchanged.
-func MarkRefused(row store.Row, err error) (marked store.Row, ok bool) {
+func markRefused(row store.Row, err error) (marked store.Row, ok bool) {
 	var ke *keycloak.Error
 	if !keycloak.IsInvalidGrant(err) || !errors.As(err, &ke) {
 		return row, false
@@ -20,10 +20,10 @@ func MarkRefused(row store.Row, err error) (marked store.Row, ok bool) {
 	return row, true
 }
 
-// Refusal is the error an invalid row answers with: the Keycloak refusal that marked
+// refusal is the error an invalid row answers with: the Keycloak refusal that marked
 // it, rebuilt from last_error, so that later calls fail exactly as the first one did
 // without asking Keycloak again.
-func Refusal(row store.Row) error {
+func refusal(row store.Row) error {
 	code, desc, _ := strings.Cut(row.LastError, ": ")
 	if code == "" {
 		code = "invalid_grant"

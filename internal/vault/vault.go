@@ -5,42 +5,69 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/seal"
 	"github.com/auth-manager/auth-manager/internal/store"
 )
 
-// Sentinel errors, mapped to the envelope by the HTTP layer.
+// Sentinel errors, in the envelope's vocabulary.
 var (
 	// ErrNotFound: no row with that id that the caller may see.
-	ErrNotFound = errors.New("vault: token not found")
+	ErrNotFound = problem.New(http.StatusNotFound, "token_not_found", "Token not found")
 	// ErrForbidden: a user caller asked for another user's data.
-	ErrForbidden = errors.New("vault: forbidden")
+	ErrForbidden = problem.New(http.StatusForbidden, "forbidden", "Not allowed for this caller")
 	// ErrUnusable: the row exists but its token cannot be opened (tampered, moved to
-	// another user, sealed under an unknown key) or Keycloak refused it for good.
-	ErrUnusable = errors.New("vault: stored token is unusable")
+	// another user, sealed under an unknown key).
+	ErrUnusable = problem.New(http.StatusConflict, "token_unusable", "The stored token can no longer be used; store a new one")
 	// ErrNoSession: the caller's token has no sid, which the operation needs.
-	ErrNoSession = errors.New("vault: caller token has no session id (sid)")
+	ErrNoSession = problem.InvalidRequest("The caller's token has no session id (sid)")
 )
 
-// InvalidTokenError says why a submitted token was refused (422 body.refresh_token).
-type InvalidTokenError struct{ Problem string }
+// Meta is what may be shown of a row: never the token, never ciphertext.
+type Meta = store.Meta
 
-func (e *InvalidTokenError) Error() string { return "vault: invalid token: " + e.Problem }
+// TokenType is a row's type: Refresh or Offline.
+type TokenType = store.TokenType
 
-// Store is the repository the vault needs.
+// Token types.
+const (
+	Refresh = store.Refresh
+	Offline = store.Offline
+)
+
+// Status is a row's health.
+type Status = store.Status
+
+// Row statuses.
+const (
+	StatusActive  = store.StatusActive
+	StatusInvalid = store.StatusInvalid
+)
+
+// Store is the repository the vault needs: the vault table, which no other package
+// reads or writes.
 type Store interface {
 	Get(ctx context.Context, id string) (store.Row, error)
 	GetBySession(ctx context.Context, sid string, t store.TokenType) (store.Row, error)
+	OfflineForSession(ctx context.Context, userID, sid string) (store.Row, error)
 	ListByUser(ctx context.Context, userID string) ([]store.Row, error)
 	ListBySession(ctx context.Context, sid string) ([]store.Row, error)
 	Create(ctx context.Context, row store.Row) (store.Row, error)
 	Delete(ctx context.Context, id string) (store.Row, error)
 	PutRefresh(ctx context.Context, userID string, build func(id string, cur *store.Row) (store.Row, error)) (store.Row, error)
 	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row) (store.Row, error)) (store.Row, error)
+	DeleteBySession(ctx context.Context, sid, userID string, types ...store.TokenType) ([]store.Row, error)
+	DeleteByUser(ctx context.Context, userID string, types ...store.TokenType) ([]store.Row, error)
+	DeleteRows(ctx context.Context, sid string, ids []string) ([]store.Row, error)
+	IdleOffline(ctx context.Context, idleSince time.Time, after string, limit int) ([]store.Row, error)
+	InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]store.Row, error)
+	DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (store.Row, error)
+	Listen(ctx context.Context, channel string, onNotify func(string), onState func(bool))
 }
 
 // Revoker revokes a token at Keycloak.
@@ -55,6 +82,12 @@ type Options struct {
 	Log      *slog.Logger
 	Audit    *audit.Logger
 	Now      func() time.Time
+	// TrustOpaqueLegacy lets a legacy row whose token is not a JWT be used
+	// (AUTH_MANAGER_TOKEN_VAULT_TRUST_OPAQUE_LEGACY); its owner cannot be checked.
+	TrustOpaqueLegacy bool
+	// OnRefresh is told each presentation of a stored token to Keycloak: "ok",
+	// "invalid_grant", "transient" or "error" (metrics).
+	OnRefresh func(outcome string)
 }
 
 // Service is the vault. Safe for concurrent use.
@@ -70,40 +103,52 @@ func New(st Store, ring *seal.Ring, kc Revoker, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.OnRefresh == nil {
+		opt.OnRefresh = func(string) {}
+	}
 	return &Service{st: st, ring: ring, kc: kc, opt: opt}
 }
 
-// Ring is the key ring the vault seals with.
+// Ring is the key ring the vault seals with (tools and tests).
 func (s *Service) Ring() *seal.Ring { return s.ring }
 
 func identity(id, userID string, t store.TokenType) seal.Identity {
 	return seal.Identity{RowID: id, UserID: userID, TokenType: string(t)}
 }
 
-// Seal seals token for the row (id, userID, t) and fills the row's sealing columns.
+func sealedOf(r store.Row) seal.Sealed {
+	return seal.Sealed{Ciphertext: r.EncryptedToken, IV: r.IV, MAC: r.MAC, KeyID: r.KeyID}
+}
+
+// Seal seals token for row's identity (id, user, type) under the current key and fills
+// the row's sealing. Exported for tools and tests; features store through StoreRefresh
+// and StoreOffline.
 func (s *Service) Seal(row store.Row, token string) (store.Row, error) {
 	sealed, err := s.ring.Seal([]byte(token), identity(row.ID, row.UserID, row.Type))
 	if err != nil {
 		return store.Row{}, fmt.Errorf("vault: seal: %w", err)
 	}
-	row.EncryptedToken, row.IV, row.MAC, row.KeyID = sealed.Ciphertext, sealed.IV, sealed.MAC, sealed.KeyID
-	row.TokenHash = seal.Hash([]byte(token))
+	row.Sealing = store.Sealing{EncryptedToken: sealed.Ciphertext, IV: sealed.IV, MAC: sealed.MAC,
+		KeyID: sealed.KeyID, TokenHash: seal.Hash([]byte(token))}
 	return row, nil
 }
 
-// Open returns the plaintext token of row, or ErrUnusable.
+// Open returns the plaintext token of row, or ErrUnusable. Exported for tools and
+// tests; features use the whole operations (Refresh, Take, Delete).
 func (s *Service) Open(row store.Row) (string, error) {
-	pt, err := s.ring.Open(seal.Sealed{Ciphertext: row.EncryptedToken, IV: row.IV, MAC: row.MAC, KeyID: row.KeyID},
-		identity(row.ID, row.UserID, row.Type))
+	pt, err := s.ring.Open(sealedOf(row), identity(row.ID, row.UserID, row.Type))
 	if err != nil {
 		return "", ErrUnusable
 	}
 	return string(pt), nil
 }
 
-// Lookup returns the row with id if c may see it; ErrNotFound otherwise, whether the
+// lookup returns the row with id if c may see it; ErrNotFound otherwise, whether the
 // row is missing or belongs to someone else.
-func (s *Service) Lookup(ctx context.Context, c caller.Caller, id string) (store.Row, error) {
+func (s *Service) lookup(ctx context.Context, c caller.Caller, id string) (store.Row, error) {
 	row, err := s.st.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Row{}, ErrNotFound
@@ -117,14 +162,8 @@ func (s *Service) Lookup(ctx context.Context, c caller.Caller, id string) (store
 	return row, nil
 }
 
-// subject resolves whose rows a listing is about: the caller's own, or userID for a
-// service caller. A user caller naming another user is ErrForbidden.
-func subject(c caller.Caller, userID string) (string, error) {
-	switch {
-	case userID == "" || userID == c.Subject:
-		return c.Subject, nil
-	case c.Service:
-		return userID, nil
-	}
-	return "", ErrForbidden
+// Lookup returns the metadata of row id if c may see it, ErrNotFound otherwise.
+func (s *Service) Lookup(ctx context.Context, c caller.Caller, id string) (Meta, error) {
+	row, err := s.lookup(ctx, c, id)
+	return row.Meta, err
 }
