@@ -2,10 +2,12 @@ package apispec
 
 import (
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -42,43 +44,41 @@ func TestConvertRefusesWhatItCannotDocument(t *testing.T) {
 	}
 }
 
-// TestVocabularyCoversTheHandlers: every error code internal/httpapi writes is one the
-// spec can document, with the status the handlers give it.
+// TestVocabularyCoversTheHandlers: every error code the service writes is one the
+// spec can document, with the status the code is written with. It reads the sources:
+// `status: http.StatusX, code: "y"` literals and `New(http.StatusX, "y", …)` sentinels,
+// wherever under internal/ they are.
 func TestVocabularyCoversTheHandlers(t *testing.T) {
-	files, err := filepath.Glob("../httpapi/*.go")
-	require.NoError(t, err)
-	literal := regexp.MustCompile(`status:\s*(http\.Status\w+|\d{3}),\s*code:\s*"([a-z_]+)"`)
-	statuses := map[string]int{}
-	for name, v := range map[string]int{
-		"http.StatusBadRequest": 400, "http.StatusUnauthorized": 401, "http.StatusForbidden": 403,
-		"http.StatusNotFound": 404, "http.StatusMethodNotAllowed": 405, "http.StatusConflict": 409,
-		"http.StatusRequestEntityTooLarge": 413, "http.StatusUnprocessableEntity": 422,
-		"http.StatusTooManyRequests": 429, "http.StatusInternalServerError": 500,
-		"http.StatusBadGateway": 502, "http.StatusServiceUnavailable": 503,
-	} {
-		statuses[name] = v
-	}
+	literal := regexp.MustCompile(`(?:status:\s*|New\()(http\.Status\w+|\d{3}),\s*(?:code:\s*)?"([a-z_]+)"`)
 	found := 0
-	for _, f := range files {
-		src, err := os.ReadFile(f)
-		require.NoError(t, err)
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
+			strings.HasPrefix(path, "../apispec/") || strings.HasPrefix(path, "../testenv/") || strings.HasPrefix(path, "../loadgen/") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
 		for _, m := range literal.FindAllStringSubmatch(string(src), -1) {
 			found++
 			c, ok := codes[m[2]]
-			if !assert.True(t, ok, "%s writes code %q, which apispec's vocabulary lacks", f, m[2]) {
+			if !assert.True(t, ok, "%s writes code %q, which apispec's vocabulary (codes.go) lacks", path, m[2]) {
 				continue
 			}
-			status, known := statuses[m[1]]
+			status, known := httpStatuses[m[1]]
 			if !known {
 				status, err = strconv.Atoi(m[1])
-				require.NoError(t, err, "status %s", m[1])
+				require.NoError(t, err, "%s: status %s", path, m[1])
 			}
 			if m[2] != "validation_error" { // 422, and 413 for a body too large
-				assert.Equal(t, c.status, status, "code %q", m[2])
+				assert.Equal(t, c.status, status, "%s: code %q", path, m[2])
 			}
 		}
-	}
-	assert.Greater(t, found, 10, "the scan found the handlers' error codes")
+		return nil
+	})
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, found, 10, "the scan found the service's error codes")
 	for status, cs := range defaultCodes {
 		for _, c := range cs {
 			assert.Contains(t, codes, c)
@@ -87,4 +87,12 @@ func TestVocabularyCoversTheHandlers(t *testing.T) {
 			}
 		}
 	}
+}
+
+var httpStatuses = map[string]int{
+	"http.StatusBadRequest": 400, "http.StatusUnauthorized": 401, "http.StatusForbidden": 403,
+	"http.StatusNotFound": 404, "http.StatusMethodNotAllowed": 405, "http.StatusConflict": 409,
+	"http.StatusRequestEntityTooLarge": 413, "http.StatusUnprocessableEntity": 422,
+	"http.StatusTooManyRequests": 429, "http.StatusInternalServerError": 500,
+	"http.StatusBadGateway": 502, "http.StatusServiceUnavailable": 503,
 }

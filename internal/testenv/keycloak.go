@@ -25,6 +25,9 @@ const (
 	PlainCallerSecret   = "plain-caller-secret"
 	ShortClient         = "auth-manager-short" // access tokens live 2 s
 	ShortClientSecret   = "short-secret"
+	// AudienceClient is a downstream service the service's client may exchange tokens
+	// for (standard token exchange; an audience mapper makes it available).
+	AudienceClient = "orders-api"
 )
 
 // User is a test user of the realm.
