@@ -27,6 +27,8 @@ commands:
   rotate-keys [--dry-run] [--batch N]
                           re-seal every vault row not under the current key
   keepalive [--dry-run]   run one pass of the offline keep-alive and clean-up job now
+  doctor [--json]         check the configuration against PostgreSQL, Keycloak and the
+                          vault; one line per check with the fix; exit 1 if any failed
   healthcheck [--url U]   exit 0 when the service's /health/ready answers 200
                           (default http://127.0.0.1:$PORT/health/ready)
   keygen                  print a new random AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY
@@ -53,7 +55,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	case "help", "--help", "-h":
 		fmt.Fprintln(stdout, usage)
 		return nil
-	case "serve", "migrate", "rotate-keys", "keepalive":
+	case "serve", "migrate", "rotate-keys", "keepalive", "doctor":
 	default:
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -82,6 +84,9 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 			return err
 		}
 		return rotateKeys(ctx, db, keys, newLogger(stderr, level), args, stdout)
+	}
+	if cmd == "doctor" {
+		return runDoctor(ctx, args, getenv, stdout, stderr)
 	}
 	cfg, err := config.Load(getenv, version)
 	if err != nil {
@@ -126,6 +131,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	if err != nil {
 		return err
 	}
+	// doctor's checks once, in the background: misconfiguration shows at start as
+	// auth_manager_doctor_check{ok="false"} and one WARN per failed check, not later
+	// as a failing request.
+	record := a.Metrics.RegisterDoctor()
+	go a.Doctor(ctx).Export(record, log)
 	return a.Serve(ctx, ln)
 }
 

@@ -75,13 +75,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a := &App{cfg: cfg, log: log, Store: st}
 	a.Metrics = metrics.New(metrics.BuildInfo{Version: cfg.AppVersion, Commit: cfg.CommitSHA})
 	auditLog := audit.New(log)
-	a.Keycloak = keycloak.New(keycloak.Options{
-		IssuerURL: cfg.Keycloak.IssuerURL(), ConnectURL: cfg.Keycloak.ConnectURL(),
-		BaseURL: cfg.Keycloak.ConnectBase(), Realm: cfg.Keycloak.Realm,
-		ClientID: cfg.Keycloak.ClientID, ClientSecret: cfg.Keycloak.ClientSecret.Reveal(),
-		RedirectURL: cfg.Keycloak.ConsentRedirectURI, Timeout: cfg.Keycloak.Timeout,
-		WrapTransport: o.wrapKeycloak, Observe: a.Metrics.ObserveKeycloak,
-	}, log)
+	a.Keycloak = newKeycloak(cfg, log, o, a.Metrics.ObserveKeycloak)
 	ring, err := NewRing(cfg.Keys)
 	if err != nil {
 		st.Close()

@@ -76,6 +76,9 @@ func ProcessEnv(cfg config.Config, port int) []string {
 	if cfg.SkipMigrations {
 		env = append(env, "AUTH_MANAGER_SKIP_MIGRATIONS=true")
 	}
+	if k.URL != "" {
+		env = append(env, "KEYCLOAK_URL="+k.URL)
+	}
 	return env
 }
 

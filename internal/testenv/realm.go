@@ -46,6 +46,11 @@ type RealmOptions struct {
 	// tokens carry FrontendURL/realms/NAME as iss and discovery lists its endpoints
 	// there, whatever address Keycloak was asked at.
 	FrontendURL string
+	// Rotation turns on refresh-token rotation with max reuse 0 (the crash-unsafe setting).
+	Rotation bool
+	// NoServiceAccountRoles leaves the service's service account without its
+	// realm-management roles.
+	NoServiceAccountRoles bool
 }
 
 // TestRealm is a Keycloak realm of the test's own, a copy of the dev realm
@@ -92,6 +97,17 @@ func (r *TestRealm) Create(opt RealmOptions) {
 	rep["realm"], rep["displayName"] = r.Name, "auth-manager test "+r.Name
 	if opt.OfflineIdleTimeout > 0 {
 		rep["offlineSessionIdleTimeout"] = int(opt.OfflineIdleTimeout / time.Second)
+	}
+	if opt.Rotation {
+		rep["revokeRefreshToken"], rep["refreshTokenMaxReuse"] = true, 0
+	}
+	if opt.NoServiceAccountRoles {
+		users, _ := rep["users"].([]any)
+		for _, u := range users {
+			if m := u.(map[string]any); m["serviceAccountClientId"] == ServiceClient {
+				delete(m, "clientRoles")
+			}
+		}
 	}
 	if opt.FrontendURL != "" {
 		attrs, _ := rep["attributes"].(map[string]any)

@@ -1,0 +1,51 @@
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/doctor"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/vault"
+)
+
+// newKeycloak is the Keycloak client as the service wires it.
+func newKeycloak(cfg config.Config, log *slog.Logger, o options, observe func(op, outcome string, d time.Duration)) *keycloak.Client {
+	return keycloak.New(keycloak.Options{
+		IssuerURL: cfg.Keycloak.IssuerURL(), ConnectURL: cfg.Keycloak.ConnectURL(),
+		BaseURL: cfg.Keycloak.ConnectBase(), Realm: cfg.Keycloak.Realm,
+		ClientID: cfg.Keycloak.ClientID, ClientSecret: cfg.Keycloak.ClientSecret.Reveal(),
+		RedirectURL: cfg.Keycloak.ConsentRedirectURI, Timeout: cfg.Keycloak.Timeout,
+		WrapTransport: o.wrapKeycloak, Observe: observe,
+	}, log)
+}
+
+// Doctor runs doctor's checks with the App's own parts (serve does once at start).
+func (a *App) Doctor(ctx context.Context) doctor.Report {
+	return doctor.Run(ctx, doctor.Deps{Config: a.cfg, Store: a.Store, Keycloak: a.Keycloak, Admin: a.Admin, Open: a.Vault.Open})
+}
+
+// DoctorDeps wires what `auth-manager doctor` checks, without the rest of the service:
+// no migration, no background work. close releases it.
+func DoctorDeps(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (d doctor.Deps, close func(), err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	d = doctor.Deps{Config: cfg}
+	close = func() {}
+	if st, err := OpenStore(ctx, cfg.Database, log); err == nil {
+		d.Store, close = st, st.Close
+	}
+	ring, err := NewRing(cfg.Keys)
+	if err != nil {
+		close()
+		return doctor.Deps{}, nil, err
+	}
+	d.Keycloak = newKeycloak(cfg, log, o, nil)
+	d.Admin = keycloak.NewAdmin(d.Keycloak)
+	d.Open = vault.New(d.Store, ring, d.Keycloak, vault.Options{Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log}).Open
+	return d, close, nil
+}

@@ -1,0 +1,95 @@
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+func checkPostgres(ctx context.Context, d Deps) Result {
+	if d.Store == nil {
+		return fail(CheckPostgres, "DATABASE_URL cannot be used", "give a postgres:// URL the service can connect with")
+	}
+	if err := d.Store.Ping(ctx); err != nil {
+		return fail(CheckPostgres, "PostgreSQL does not answer: "+describe(err),
+			"check DATABASE_URL's host, port, credentials and sslmode, and that this network reaches the database")
+	}
+	v, err := d.Store.Version(ctx)
+	if err != nil {
+		return fail(CheckPostgres, "PostgreSQL answers but queries fail: "+describe(err), "check the user's rights on the database")
+	}
+	return pass(CheckPostgres, "reachable ("+shortVersion(v)+")")
+}
+
+func shortVersion(v string) string {
+	var name, num string
+	if _, err := fmt.Sscanf(v, "%s %s", &name, &num); err != nil {
+		return v
+	}
+	return name + " " + num
+}
+
+func checkMigrations(ctx context.Context, d Deps) Result {
+	m, err := d.Store.NewMigrator()
+	if err != nil {
+		return fail(CheckMigrations, describe(err), "check the database user's rights")
+	}
+	defer m.Close()
+	current, latest, err := m.Versions(ctx)
+	switch {
+	case err != nil:
+		return fail(CheckMigrations, "cannot read the schema version: "+describe(err), "run `auth-manager migrate status` for details")
+	case current < latest:
+		return fail(CheckMigrations, fmt.Sprintf("schema at version %d, this binary needs %d", current, latest),
+			"run `auth-manager migrate up` (or let the migration job/serve do it)")
+	case current > latest:
+		return fail(CheckMigrations, fmt.Sprintf("schema at version %d is newer than this binary's %d", current, latest),
+			"deploy the binary that migrated it, or roll back with `auth-manager migrate down`")
+	}
+	return pass(CheckMigrations, fmt.Sprintf("schema at the latest version (%d)", latest))
+}
+
+func checkListen(ctx context.Context, d Deps) Result {
+	if err := d.Store.ListenRoundTrip(ctx, 3*time.Second); err != nil {
+		return fail(CheckListen, "LISTEN/NOTIFY round trip failed: "+describe(err),
+			"connect directly or through a session-mode pooler (transaction pooling drops LISTEN); without it every replica's access-token cache stays off")
+	}
+	return pass(CheckListen, "LISTEN/NOTIFY round trip works (the access-token cache can run)")
+}
+
+// sampleSize bounds the rows the vault-key check decrypts.
+const sampleSize = 50
+
+func checkVaultKey(ctx context.Context, d Deps) Result {
+	rows, err := d.Store.Sample(ctx, sampleSize)
+	if err != nil {
+		return fail(CheckVaultKey, "cannot read the vault: "+describe(err), "run `auth-manager migrate up`, check the user's rights")
+	}
+	byKey, err := d.Store.CountByKey(ctx)
+	if err != nil {
+		return fail(CheckVaultKey, "cannot count the vault's rows: "+describe(err), "check the user's rights")
+	}
+	total := 0
+	for _, n := range byKey {
+		total += n
+	}
+	if len(rows) == 0 {
+		return pass(CheckVaultKey, "the vault is empty: nothing to decrypt yet")
+	}
+	bad := 0
+	for _, r := range rows {
+		if _, err := d.Open(r); err != nil {
+			bad++
+		}
+	}
+	legacy := fmt.Sprintf("%d of %d row(s) legacy (no integrity tag)", byKey[""], total)
+	if bad > 0 {
+		return fail(CheckVaultKey, fmt.Sprintf("%d of %d sampled row(s) do not decrypt; %s", bad, len(rows), legacy),
+			"set AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY to the key the rows were sealed with (older keys go in AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS); with AUTH_MANAGER_TOKEN_VAULT_REJECT_LEGACY=true legacy rows do not open either")
+	}
+	res := pass(CheckVaultKey, fmt.Sprintf("%d sampled row(s) decrypt; %s", len(rows), legacy))
+	if byKey[""] > 0 {
+		res.Detail += "; `auth-manager rotate-keys` seals them"
+	}
+	return res
+}
