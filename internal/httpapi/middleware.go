@@ -197,7 +197,9 @@ func limitBody(max int64, ew errorWriter) func(http.Handler) http.Handler {
 					Code: "validation_error", Message: "Request body too large", Details: map[string]any{"body": fmt.Sprintf("at most %d bytes", max)}})
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, max)
+			if r.Body != http.NoBody { // the server's body of a request without one: nothing to cap
+				r.Body = http.MaxBytesReader(w, r.Body, max)
+			}
 			next.ServeHTTP(w, r)
 		})
 	}
