@@ -47,7 +47,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		levels   = fs.String("levels", "1,16,128", "concurrency levels")
 		wide     = fs.Int("wide", 500, "connections of the RSS check")
 		warmup   = fs.Duration("warmup", time.Second, "unrecorded warm-up per point")
-		duration = fs.Duration("duration", 6*time.Second, "recorded window per point")
+		duration = fs.Duration("duration", 5*time.Second, "recorded window per point")
+		pin      = fs.String("pin", "both", "placements of scenarios with targets: both (shared, then pinned), shared, or pinned (driver and measured process on different CPUs, taskset)")
 		maxReq   = fs.Int64("max-requests", 2_000_000, "bound on requests per point")
 		timeout  = fs.Duration("timeout", 15*time.Second, "per-request timeout")
 		users    = fs.Int("users", 128, "Keycloak users to create, hence stored tokens (ids)")
@@ -66,6 +67,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	placements, err := loadgen.Placements(*pin)
+	if err != nil {
+		return err
+	}
 	if *users < 1 || *perSess < 1 || *callers < 1 || *par < 1 || *wide < 1 {
 		return errors.New("-users, -per-session, -callers, -seed-parallelism and -wide must be positive")
 	}
@@ -81,7 +86,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Repo: root, EnvFile: under(root, *envFile), Self: self, Levels: lv, WideConns: *wide,
 		Warmup: *warmup, Duration: *duration, MaxRequests: *maxReq, Timeout: *timeout,
 		Seed:     loadgen.SeedOptions{Users: *users, PerSession: *perSess, Callers: *callers, Parallelism: *par},
-		CallerID: *callerID, CallerSecret: *callerSe, ServiceEnv: svcEnv, Log: stderr,
+		CallerID: *callerID, CallerSecret: *callerSe, ServiceEnv: svcEnv, Placements: placements, Log: stderr,
 	}
 	r, err := loadgen.Execute(ctx, cfg)
 	if err != nil {

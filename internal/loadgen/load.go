@@ -18,6 +18,9 @@ type Target struct {
 	New func(ctx context.Context, w, n int) (*http.Request, error)
 	// Want is the status that counts as success.
 	Want int
+	// Call, when set, replaces the HTTP request: worker w's n-th operation, nil on
+	// success (baseline C's transactions).
+	Call func(ctx context.Context, w, n int) error
 }
 
 // LoadOptions bound one measurement.
@@ -163,6 +166,16 @@ type worker struct {
 // do sends one request and reads the whole answer; it returns "" on success or the
 // kind of failure.
 func do(ctx context.Context, client *http.Client, t Target, w, n int) string {
+	if t.Call != nil {
+		switch err := t.Call(ctx, w, n); {
+		case err == nil:
+			return ""
+		case ctx.Err() != nil:
+			return "cancelled"
+		default:
+			return "call failed"
+		}
+	}
 	req, err := t.New(ctx, w, n)
 	if err != nil {
 		return "build request"

@@ -15,7 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeRun is a run whose figures meet every target except the cache-disabled one.
+// fakeRun is a run (shared placement only) whose figures meet some targets and miss
+// others.
 func fakeRun() *Run {
 	pt := func(c int, rps float64, p50, p99 time.Duration, rss int64) Point {
 		return Point{Result: Result{Concurrency: c, Requests: 1000, RPS: rps, P50: p50, P90: p50, P99: p99, Max: p99},
@@ -23,6 +24,9 @@ func fakeRun() *Run {
 	}
 	sc := func(key string, pts ...Point) *Scenario {
 		return &Scenario{Key: key, Title: key, What: key, Points: pts}
+	}
+	ext := func(c int, rps float64, p50, p99 time.Duration) Point { // a process that is not ours
+		return Point{Result: Result{Concurrency: c, Requests: 10, RPS: rps, P50: p50, P99: p99}}
 	}
 	return &Run{
 		Date: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC), Commit: "abc123",
@@ -33,39 +37,45 @@ func fakeRun() *Run {
 				pt(500, 2000, time.Millisecond, 2*time.Millisecond, 20<<20)),
 			sc(KeyBaselineAEnd, pt(1, 1000, time.Millisecond, 2*time.Millisecond, 10<<20), pt(16, 2000, time.Millisecond, 2*time.Millisecond, 10<<20)),
 			sc(KeyHitIntrospect, pt(1, 900, time.Millisecond, 3*time.Millisecond, 30<<20), pt(16, 1700, time.Millisecond, 4*time.Millisecond, 30<<20),
-				pt(500, 1500, time.Millisecond, 40*time.Millisecond, 50<<20)),
+				pt(500, 1500, time.Millisecond, 40*time.Millisecond, 25<<20)),
 			sc(KeyHitJWT, pt(1, 900, time.Millisecond, 3*time.Millisecond, 30<<20), pt(16, 1500, time.Millisecond, 6*time.Millisecond, 30<<20),
 				pt(500, 1500, time.Millisecond, 40*time.Millisecond, 70<<20)),
+			sc(KeyValidateIntro, pt(1, 700, time.Millisecond, 3*time.Millisecond, 30<<20), pt(16, 1500, time.Millisecond, 3*time.Millisecond, 30<<20)),
 			sc(KeyValidateJWT, pt(1, 800, time.Millisecond, 3*time.Millisecond, 30<<20), pt(16, 1500, time.Millisecond, 3*time.Millisecond, 30<<20)),
-			{Key: KeyBaselineB, Title: "b", What: "b", Points: []Point{
-				{Result: Result{Concurrency: 1, Requests: 10, RPS: 100, P50: 10 * time.Millisecond, P99: 20 * time.Millisecond}},
-				{Result: Result{Concurrency: 16, Requests: 10, RPS: 200, P50: 50 * time.Millisecond, P99: 90 * time.Millisecond}}}},
+			sc(KeyBaselineB, ext(1, 100, 10*time.Millisecond, 20*time.Millisecond), ext(16, 200, 50*time.Millisecond, 90*time.Millisecond)),
+			sc(KeyBaselineC, ext(1, 500, 2*time.Millisecond, 3*time.Millisecond), ext(16, 3000, 5*time.Millisecond, 9*time.Millisecond)),
 			sc(KeyCacheOff, pt(1, 90, 10*time.Millisecond, 30*time.Millisecond, 30<<20), pt(16, 150, 80*time.Millisecond, 95*time.Millisecond, 30<<20)),
+			sc(KeyBaselineBEnd, ext(1, 100, 10*time.Millisecond, 20*time.Millisecond), ext(16, 200, 50*time.Millisecond, 90*time.Millisecond)),
 		},
 	}
 }
 
-func TestEvaluate(t *testing.T) {
+func verdicts(r *Run) map[string]Verdict {
 	got := map[string]Verdict{}
-	for _, v := range Evaluate(fakeRun()) {
+	for _, v := range Evaluate(r) {
 		got[strings.Fields(v.Target)[0]] = v
 	}
-	require.Len(t, got, 5)
+	return got
+}
+
+func TestEvaluate(t *testing.T) {
+	got := verdicts(fakeRun())
+	require.Len(t, got, 7)
 	assert.True(t, got[KeyHitIntrospect+":"].Met, "0.9× and 0.85×, p99 under 5 ms")
 	assert.False(t, got[KeyHitJWT+":"].Met, "p99 6 ms at c=16")
-	assert.False(t, got[KeyCacheOff+":"].Met, "p50 1.6× baseline B at c=16")
+	assert.True(t, got[KeyValidateIntro+":"].Met, "0.7× and 0.75×")
 	assert.True(t, got[KeyValidateJWT+":"].Met, "0.8× and 0.75×")
+	off := got[KeyCacheOff+":"]
+	assert.False(t, off.Met, "c=16: p50 80 ms against 1.1 × (50 + 5) ms")
+	assert.Contains(t, off.Details[0], "c=1: 0.83× (10.0 ms vs B 10.0 ms + C 2.00 ms), 1.00× B alone ✓")
 	rss := got["peak"]
-	assert.False(t, rss.Met, "jwt's 70 MiB is over 64 MB")
-	assert.Len(t, rss.Details, 3, "two scenarios and the baseline A reference")
+	assert.False(t, rss.Met, "jwt's 70 MiB is 3.5× baseline A's 20 MiB")
+	assert.Contains(t, rss.Details[0], "hit-introspect: 1.25× (25.0 MiB vs 20.0 MiB)")
+	assert.True(t, got["CPU"].Met, "the same CPU per request as baseline A")
 
 	r := fakeRun()
 	r.Scenarios[2].Points[0].Errors = 1
-	for _, v := range Evaluate(r) {
-		if strings.HasPrefix(v.Target, KeyHitIntrospect) {
-			assert.False(t, v.Met, "a point with errors never meets a target")
-		}
-	}
+	assert.False(t, verdicts(r)[KeyHitIntrospect+":"].Met, "a point with errors never meets a target")
 	r.Scenarios = r.Scenarios[:2]
 	for _, v := range Evaluate(r) {
 		assert.True(t, v.Missing, "%s: nothing measured", v.Target)
@@ -73,12 +83,33 @@ func TestEvaluate(t *testing.T) {
 	}
 }
 
+// TestEvaluateJudgesPinned: with both placements measured, targets are judged on the
+// pinned points and the shared ratio is shown next to each.
+func TestEvaluateJudgesPinned(t *testing.T) {
+	r := fakeRun()
+	r.Config.Placements = []Placement{Shared, Pinned}
+	for _, s := range r.Scenarios {
+		for _, p := range s.Points {
+			p.Placement = Pinned
+			if s.Key == KeyHitJWT {
+				p.P99, p.RPS = time.Millisecond, 1700 // pinned, jwt makes its targets
+			}
+			s.Points = append(s.Points, p)
+		}
+	}
+	got := verdicts(r)
+	jwt := got[KeyHitJWT+":"]
+	assert.True(t, jwt.Met, "judged on pinned")
+	assert.Contains(t, jwt.Target, "(pinned)")
+	assert.Contains(t, jwt.Details[1], "c=16: 0.85× (1700 vs 2000 req/s), p99 1.00 ms ✓ — shared: 0.75×")
+}
+
 func TestWriteMarkdownKeepsNotes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
 	require.NoError(t, WriteMarkdown(path, "bench.svg", fakeRun()))
 	first, err := os.ReadFile(path)
 	require.NoError(t, err)
-	for _, want := range []string{"# Benchmarks", "| commit | `abc123` |", "## Targets (issue 9)", "**met**", "**not met**",
+	for _, want := range []string{"# Benchmarks", "| commit | `abc123` |", "## Targets (issue 16)", "**met**", "**not met**",
 		"![req/s and p99 against concurrency per scenario](bench.svg)", "### " + KeyCacheOff, NotesMarker} {
 		assert.Contains(t, string(first), want)
 	}
@@ -112,7 +143,7 @@ func TestChartIsWellFormedSVG(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "svg", root)
-	assert.Equal(t, 2*7, polylines, "a req/s line and a p99 line per scenario")
+	assert.Equal(t, 2*len(fakeRun().Scenarios), polylines, "a req/s line and a p99 line per scenario")
 	assert.Contains(t, string(svg), KeyCacheOff)
 }
 

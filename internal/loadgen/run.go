@@ -31,14 +31,18 @@ type Config struct {
 	// ServiceEnv is laid over the env file for the service only (settings under study,
 	// e.g. GOMEMLIMIT); the harness's own settings (port, database, mode, cache) win.
 	ServiceEnv map[string]string
+	// Placements are measured at every level of the scenarios with targets, in order
+	// (Shared, Pinned or both); scenarios without targets run shared only.
+	Placements []Placement
 	Log        io.Writer // progress and the ratios
 }
 
-// Point is one measured concurrency level of a scenario.
+// Point is one measured concurrency level of a scenario, in one placement.
 type Point struct {
 	Result
-	Usage    Usage
-	HasUsage bool // the process measured is ours (not Keycloak)
+	Placement Placement
+	Usage     Usage
+	HasUsage  bool // the process measured is ours (not Keycloak)
 	// Keycloak calls the service made per request (introspections and refreshes), and
 	// refreshes of stored tokens per request, from its /metrics over the window.
 	KCPerReq, RefreshPerReq float64
@@ -53,10 +57,13 @@ type Scenario struct {
 	Points []Point
 }
 
-// At returns the point at concurrency c.
-func (s *Scenario) At(c int) (Point, bool) {
+// At returns the shared point at concurrency c.
+func (s *Scenario) At(c int) (Point, bool) { return s.AtIn(c, Shared) }
+
+// AtIn returns the point at concurrency c in placement pl.
+func (s *Scenario) AtIn(c int, pl Placement) (Point, bool) {
 	for _, p := range s.Points {
-		if p.Concurrency == c {
+		if p.Concurrency == c && p.Placement == pl {
 			return p, true
 		}
 	}
@@ -84,6 +91,7 @@ func (r *Run) Scenario(key string) *Scenario {
 }
 
 type runner struct {
+	aff   *affinity
 	cfg   Config
 	env   Env
 	kc    *Keycloak
@@ -102,7 +110,7 @@ func (r *runner) logf(format string, args ...any) {
 // processes, Keycloak users, the database) happens even when ctx is cancelled.
 func Execute(ctx context.Context, cfg Config) (_ *Run, err error) {
 	start := time.Now()
-	r := &runner{cfg: cfg, run: &Run{Machine: Describe(), Date: start.UTC(), Commit: Commit(ctx, cfg.Repo), Config: cfg}}
+	r := &runner{aff: newAffinity(), cfg: cfg, run: &Run{Machine: Describe(), Date: start.UTC(), Commit: Commit(ctx, cfg.Repo), Config: cfg}}
 	cleanupCtx := context.WithoutCancel(ctx)
 	if r.env, err = LoadEnv(cfg.EnvFile); err != nil {
 		return nil, err
@@ -224,51 +232,85 @@ func (r *runner) startBaseline(ctx context.Context) (*Proc, error) {
 }
 
 // measure drives build at every level in levels against proc (nil: a process that is
-// not ours, Keycloak), recording each point in sc.
+// not ours, Keycloak or PostgreSQL), recording each point in sc, in each of the run's
+// placements (shared only for a scenario without targets, see placed).
 func (r *runner) measure(ctx context.Context, sc *Scenario, proc *Proc, build TargetFunc, levels ...int) error {
-	for _, c := range levels {
-		if proc != nil && proc.Exited() {
-			return fmt.Errorf("%s exited; see %s", proc.Name, proc.Log)
-		}
-		m := newMeter(proc)
-		// The service's Keycloak counters are read at the window's edges, like its CPU,
-		// so that the warm-up's calls are not charged to the window's requests.
-		scrape := proc != nil && proc.Name != "baseline-a"
-		var kc [2]float64
-		var rf [2]float64
-		var kcErr [2]error
-		window := func(open bool) {
-			if open {
-				if scrape {
-					kc[0], rf[0], kcErr[0] = scrapeKeycloakCalls(ctx, proc.URL)
-				}
-				m.window(true)
-				return
-			}
-			m.window(false)
-			if scrape {
-				kc[1], rf[1], kcErr[1] = scrapeKeycloakCalls(ctx, proc.URL)
-			}
-		}
-		client := NewClient(c, r.cfg.Timeout)
-		res, err := Drive(ctx, client, build(c), LoadOptions{Concurrency: c, Warmup: r.cfg.Warmup,
-			Duration: r.cfg.Duration, MaxRequests: r.cfg.MaxRequests, Timeout: r.cfg.Timeout, OnWindow: window})
-		client.CloseIdleConnections()
-		if err != nil {
-			return err
-		}
-		p := Point{Result: res}
-		if proc != nil {
-			p.Usage, p.HasUsage = m.result(), true
-		}
-		if scrape && kcErr[0] == nil && kcErr[1] == nil && res.Requests > 0 {
-			n := float64(res.Requests)
-			p.KCPerReq, p.RefreshPerReq, p.HasKC = (kc[1]-kc[0])/n, (rf[1]-rf[0])/n, true
-		}
-		sc.Points = append(sc.Points, p)
-		r.logf("%-22s c=%-4d %8.0f req/s  p50 %7s  p90 %7s  p99 %7s  errors %d%s", sc.Key, c, res.RPS,
-			ms(res.P50), ms(res.P90), ms(res.P99), res.Errors, errorKinds(res.ErrorKinds))
+	placements := []Placement{Shared}
+	if placed[sc.Key] {
+		placements = r.cfg.Placements
 	}
+	for _, c := range levels {
+		for _, pl := range placements {
+			if err := r.measureOne(ctx, sc, proc, build, c, pl); err != nil {
+				return err
+			}
+		}
+	}
+	// Later prewarms and seeding run shared.
+	_, err := r.aff.place(ctx, Shared, proc)
+	return err
+}
+
+// placed are the scenarios measured in every placement: those with targets and the
+// baselines they are judged against.
+var placed = map[string]bool{
+	KeyBaselineA: true, KeyBaselineAEnd: true, KeyBaselineB: true, KeyBaselineBEnd: true, KeyBaselineC: true,
+	KeyHitIntrospect: true, KeyHitJWT: true, KeyValidateIntro: true, KeyValidateJWT: true, KeyCacheOff: true,
+}
+
+// settle is how long a moved Go process gets to adjust GOMAXPROCS to its new CPU mask
+// (the runtime checks once a second) before the warm-up starts.
+const settle = 1200 * time.Millisecond
+
+func (r *runner) measureOne(ctx context.Context, sc *Scenario, proc *Proc, build TargetFunc, c int, pl Placement) error {
+	if proc != nil && proc.Exited() {
+		return fmt.Errorf("%s exited; see %s", proc.Name, proc.Log)
+	}
+	moved, err := r.aff.place(ctx, pl, proc)
+	if err != nil {
+		return err
+	}
+	if moved {
+		sleep(ctx, settle)
+	}
+	m := newMeter(proc)
+	// The service's Keycloak counters are read at the window's edges, like its CPU,
+	// so that the warm-up's calls are not charged to the window's requests.
+	scrape := proc != nil && proc.Name != "baseline-a"
+	var kc [2]float64
+	var rf [2]float64
+	var kcErr [2]error
+	window := func(open bool) {
+		if open {
+			if scrape {
+				kc[0], rf[0], kcErr[0] = scrapeKeycloakCalls(ctx, proc.URL)
+			}
+			m.window(true)
+			return
+		}
+		m.window(false)
+		if scrape {
+			kc[1], rf[1], kcErr[1] = scrapeKeycloakCalls(ctx, proc.URL)
+		}
+	}
+	client := NewClient(c, r.cfg.Timeout)
+	res, err := Drive(ctx, client, build(c), LoadOptions{Concurrency: c, Warmup: r.cfg.Warmup,
+		Duration: r.cfg.Duration, MaxRequests: r.cfg.MaxRequests, Timeout: r.cfg.Timeout, OnWindow: window})
+	client.CloseIdleConnections()
+	if err != nil {
+		return err
+	}
+	p := Point{Result: res, Placement: pl}
+	if proc != nil {
+		p.Usage, p.HasUsage = m.result(), true
+	}
+	if scrape && kcErr[0] == nil && kcErr[1] == nil && res.Requests > 0 {
+		n := float64(res.Requests)
+		p.KCPerReq, p.RefreshPerReq, p.HasKC = (kc[1]-kc[0])/n, (rf[1]-rf[0])/n, true
+	}
+	sc.Points = append(sc.Points, p)
+	r.logf("%-22s c=%-4d %-6s %8.0f req/s  p50 %7s  p90 %7s  p99 %7s  errors %d%s", sc.Key, c, pl, res.RPS,
+		ms(res.P50), ms(res.P90), ms(res.P99), res.Errors, errorKinds(res.ErrorKinds))
 	return nil
 }
 

@@ -12,6 +12,8 @@ const (
 	KeyBaselineA     = "baseline-a"
 	KeyBaselineAEnd  = "baseline-a-end"
 	KeyBaselineB     = "baseline-b"
+	KeyBaselineBEnd  = "baseline-b-end"
+	KeyBaselineC     = "baseline-c"
 	KeyHitIntrospect = "hit-introspect"
 	KeyHitJWT        = "hit-jwt"
 	KeySpreadIntro   = "spread-introspect"
@@ -27,8 +29,8 @@ const (
 const renewAfter = 150 * time.Second
 
 // scenarios runs every scenario in an order that keeps each comparison close in time:
-// baseline A first and again last (the machine is shared; the drift shows), baseline
-// B right before the cache-disabled run it bounds.
+// baselines A and B first and again last (the machine is shared; the drift shows),
+// baseline C right before the cache-disabled run it bounds with B.
 func (r *runner) scenarios(ctx context.Context) (err error) {
 	add := func(key, title, what string) *Scenario {
 		s := &Scenario{Key: key, Title: title, What: what}
@@ -63,6 +65,13 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 	a := add(KeyBaselineA, "Baseline A: bare chi handler, fixed JSON (start of run)",
 		"GET of a fixed ~1.3 KB JSON body from a chi router with no middleware, in its own process")
 	if err := r.measure(ctx, a, baseA, BaselineA(baseA.URL), withWide...); err != nil {
+		return err
+	}
+	if err := r.renew(ctx); err != nil {
+		return err
+	}
+	b := add(KeyBaselineB, "Baseline B: Keycloak token endpoint, refresh grant (start of run)", baselineBWhat)
+	if err := r.measure(ctx, b, nil, BaselineB(r.kc, r.fix), levels...); err != nil {
 		return err
 	}
 
@@ -110,9 +119,9 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 	if err := r.renew(ctx); err != nil {
 		return err
 	}
-	b := add(KeyBaselineB, "Baseline B: Keycloak token endpoint, refresh grant",
-		"POST to Keycloak's token endpoint, grant_type=refresh_token, with the refresh tokens the vault holds")
-	if err := r.measure(ctx, b, nil, BaselineB(r.kc, r.fix), levels...); err != nil {
+	if err := r.baselineC(ctx, add(KeyBaselineC, "Baseline C: one PostgreSQL row-lock transaction",
+		"BEGIN; SELECT … FOR UPDATE of a vault row; UPDATE of that row; COMMIT, straight to PostgreSQL from the driver "+
+			"(at most 30 connections, the service's pool bound), rows spread like the cache-disabled scenario's"), levels); err != nil {
 		return err
 	}
 	off := add(KeyCacheOff, "Access token, cache disabled (introspect mode)",
@@ -125,8 +134,33 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 		return err
 	}
 
+	if err := r.renew(ctx); err != nil {
+		return err
+	}
+	bEnd := add(KeyBaselineBEnd, "Baseline B again (end of run)", baselineBWhat)
+	if err := r.measure(ctx, bEnd, nil, BaselineB(r.kc, r.fix), levels...); err != nil {
+		return err
+	}
 	aEnd := add(KeyBaselineAEnd, "Baseline A again (end of run)", a.What)
 	return r.measure(ctx, aEnd, baseA, BaselineA(baseA.URL), levels...)
+}
+
+const baselineBWhat = "POST to Keycloak's token endpoint, grant_type=refresh_token, with the refresh tokens the vault holds"
+
+// baselineC measures sc (baseline C) at every level, each with its own pool.
+func (r *runner) baselineC(ctx context.Context, sc *Scenario, levels []int) error {
+	for _, c := range levels {
+		t, closePool, err := BaselineC(ctx, r.dbURL, r.fix, c)
+		if err != nil {
+			return err
+		}
+		err = r.measure(ctx, sc, nil, func(int) Target { return t }, c)
+		closePool()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // spreadValidateStore runs the spread and validate scenarios of one auth mode, and the

@@ -50,9 +50,12 @@ func Chart(r *Run) []byte {
 	var all []series
 	for i, s := range r.Scenarios {
 		se := series{key: s.Key, colour: palette[i%len(palette)],
-			dashed: s.Key == KeyBaselineA || s.Key == KeyBaselineAEnd || s.Key == KeyBaselineB}
+			dashed: s.Key == KeyBaselineA || s.Key == KeyBaselineAEnd || s.Key == KeyBaselineB || s.Key == KeyBaselineBEnd || s.Key == KeyBaselineC}
 		for _, c := range levels {
-			p, ok := s.At(c)
+			p, ok := s.AtIn(c, r.judged())
+			if !ok {
+				p, ok = s.At(c)
+			}
 			if !ok || p.Requests == 0 {
 				se.rps, se.p99 = append(se.rps, math.NaN()), append(se.p99, math.NaN())
 				continue
