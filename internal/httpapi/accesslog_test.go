@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -51,4 +52,24 @@ func TestAccessLogSkipsOnlyHotSuccesses(t *testing.T) {
 	v, nf, _ = accessLines(t, 0.75, 400)
 	assert.InDelta(t, 100, v, 45, "about a quarter of 400 (binomial, σ≈8.7)")
 	assert.Equal(t, 400, nf)
+}
+
+func TestRequestIDEchoedOrGenerated(t *testing.T) {
+	var access bytes.Buffer
+	h := NewHandler(Deps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), AccessLog: slog.New(slog.NewJSONHandler(&access, nil))})
+	for sent, echoed := range map[string]bool{"abc-123.x:y_z": false, "trace-42": true, "bad id": false, "": false, strings.Repeat("a", 129): false} {
+		req := httptest.NewRequest(http.MethodGet, "/health", nil)
+		if sent != "" {
+			req.Header.Set("x-request-id", sent) // any spelling of the name
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		got := rec.Header().Get("X-Request-ID")
+		if echoed || saneRequestID(sent) {
+			assert.Equal(t, sent, got)
+		} else {
+			assert.Regexp(t, `^[0-9a-f]{32}$`, got, "generated for %q", sent)
+		}
+		assert.Contains(t, access.String(), `"request_id":"`+got+`"`, "the access line names it")
+	}
 }

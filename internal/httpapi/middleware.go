@@ -24,14 +24,22 @@ func requestID(ctx context.Context) string { return requestid.From(ctx) }
 // characters of [A-Za-z0-9._:-]) and generates one otherwise, then echoes it.
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
+		// The canonical key, by hand: "X-Request-ID" is not canonical, so Get and Set
+		// would canonicalise (and allocate) it on every request.
+		var id string
+		if v := r.Header[requestIDHeader]; len(v) > 0 {
+			id = v[0]
+		}
 		if !saneRequestID(id) {
 			id = requestid.New()
 		}
-		w.Header().Set("X-Request-ID", id)
+		w.Header()[requestIDHeader] = []string{id}
 		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
 	})
 }
+
+// requestIDHeader is X-Request-ID in net/http's canonical form.
+const requestIDHeader = "X-Request-Id"
 
 func saneRequestID(id string) bool {
 	if id == "" || len(id) > 128 {
