@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -71,5 +72,31 @@ func TestRequestIDEchoedOrGenerated(t *testing.T) {
 			assert.Regexp(t, `^[0-9a-f]{32}$`, got, "generated for %q", sent)
 		}
 		assert.Contains(t, access.String(), `"request_id":"`+got+`"`, "the access line names it")
+	}
+}
+
+// TestAccessLogRoute: the route the access log and the metrics name is chi's route
+// pattern, for every kind of request (routed, with a parameter, wildcard, unmatched,
+// wrong method).
+func TestAccessLogRoute(t *testing.T) {
+	for _, tc := range []struct{ method, path, route string }{
+		{http.MethodGet, "/v1/validate-token", "/v1/validate-token"},
+		{http.MethodDelete, "/v1/validate-token", "/v1/*"},
+		{http.MethodGet, "/v1/nope", "/v1/*"},
+		{http.MethodGet, "/nope", ""},
+		{http.MethodGet, "/docs/index.css", "/docs/*"},
+		{http.MethodDelete, "/v1/tokens/0e7c5b43-5a3f-4d5c-9f67-4d1e1c2b3a4f", "/v1/tokens/{id}"},
+		{http.MethodGet, "/health", "/health"},
+		{http.MethodPost, "/health", ""},
+	} {
+		var access bytes.Buffer
+		h := NewHandler(Deps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), AccessLog: slog.New(slog.NewJSONHandler(&access, nil)),
+			Auth: anyCaller{}})
+		req := httptest.NewRequest(tc.method, tc.path, nil)
+		req.Header.Set("Authorization", "Bearer x")
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		var line struct{ Route string }
+		assert.NoError(t, json.Unmarshal(access.Bytes(), &line))
+		assert.Equal(t, tc.route, line.Route, "%s %s", tc.method, tc.path)
 	}
 }

@@ -109,10 +109,7 @@ func accessLog(log *slog.Logger, skip float64, now func() time.Time, m HTTPMetri
 			if rec.status == 0 {
 				rec.status = http.StatusOK
 			}
-			route := ""
-			if rc := chi.RouteContext(r.Context()); rc != nil {
-				route = rc.RoutePattern()
-			}
+			route := routePattern(r)
 			took := now().Sub(start)
 			if m != nil {
 				m.ObserveHTTP(route, r.Method, rec.status, took)
@@ -131,6 +128,20 @@ func accessLog(log *slog.Logger, skip float64, now func() time.Time, m HTTPMetri
 			)
 		})
 	}
+}
+
+// routePattern is the chi pattern of the route r was served by. chi leaves it in
+// r.Pattern when it hands r to the route's handler, which saves building it again per
+// request; a wildcard or no pattern (unmatched, method not allowed, mounted
+// prefixes) is worked out from the routing context, as chi does.
+func routePattern(r *http.Request) string {
+	if p := r.Pattern; p != "" && !strings.HasSuffix(p, "*") {
+		return p
+	}
+	if rc := chi.RouteContext(r.Context()); rc != nil {
+		return rc.RoutePattern()
+	}
+	return ""
 }
 
 // recoverer turns a panic into the 500 envelope and logs the stack.
