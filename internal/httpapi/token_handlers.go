@@ -43,13 +43,14 @@ type AccessTokenAnswer struct {
 //	@Router			/v1/access-token [post]
 func handleAccessToken(t Tokens, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id, err := requiredUUID(r, "id")
+		q := r.URL.Query() // parsed once for both parameters
+		id, err := requiredUUIDIn(q, "id")
 		if err != nil {
 			ew.write(w, r, err)
 			return
 		}
 		minTTL := time.Duration(-1)
-		if v := r.URL.Query().Get("min_ttl"); v != "" {
+		if v := q.Get("min_ttl"); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 3600 {
 				ew.write(w, r, validation("query.min_ttl", "must be an integer between 0 and 3600"))

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -180,7 +181,11 @@ func parseUUID(s string) (string, bool) {
 
 // requiredUUID reads a required UUID query parameter.
 func requiredUUID(r *http.Request, name string) (string, error) {
-	q := r.URL.Query()
+	return requiredUUIDIn(r.URL.Query(), name)
+}
+
+// requiredUUIDIn is requiredUUID on a query already parsed.
+func requiredUUIDIn(q url.Values, name string) (string, error) {
 	if !q.Has(name) || q.Get(name) == "" {
 		return "", validation("query."+name, "field required")
 	}
