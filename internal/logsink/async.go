@@ -134,8 +134,8 @@ func (a *Async) flush(spare []byte) []byte {
 	if len(out) > 0 {
 		_, _ = a.out.Write(out)
 	}
-	if cap(out) > 4*a.opt.FlushAt { // a burst grew it: let it go
-		return make([]byte, 0, a.opt.FlushAt*2)
-	}
+	// Keep the buffer, grown or not: Write never queues more than MaxQueued, so two
+	// buffers of about that size are the writer's whole footprint, and a service
+	// that writes faster than one batch per wake-up does not reallocate every time.
 	return out[:0]
 }
