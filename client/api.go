@@ -98,11 +98,18 @@ type persistentToken struct {
 // the minimum lifetime (WithMinTTL). Callers that call APIs with the token should use
 // TokenSource instead, which also reuses it. Retried (see RetryPolicy).
 func (c *Client) AccessToken(ctx context.Context, id string, opts ...TokenOption) (*AccessToken, error) {
-	o := tokenOptions(opts)
+	return c.accessToken(ctx, id, tokenOptions(opts))
+}
+
+func (c *Client) accessToken(ctx context.Context, id string, o tokenOpts) (*AccessToken, error) {
 	var a AccessToken
 	err := c.do(ctx, call{method: http.MethodPost, path: "/v1/access-token", query: o.query(id), idempotent: true}, &a)
 	if err != nil {
 		return nil, err
+	}
+	if o.audience != "" && !audienceIs(a.AccessToken, o.audience) {
+		return nil, &Error{Status: http.StatusOK, Code: CodeWrongAudience,
+			Message: "the token is not restricted to audience " + o.audience + " (does this auth-manager support audience?)"}
 	}
 	return &a, nil
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/auth-manager/auth-manager/client"
+	"github.com/auth-manager/auth-manager/internal/app"
 	"github.com/auth-manager/auth-manager/internal/testenv"
 )
 
@@ -60,9 +61,23 @@ func startStack(t *testing.T) *stack {
 	t.Helper()
 	testenv.Integration(t)
 	svc := testenv.StartService(t, testenv.NewServiceConfig(t))
-	s := &stack{svc: svc, realm: testenv.Realm}
-	s.alice = testenv.Login(t, testenv.Alice)
-	user, err := client.New(svc.URL, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: s.alice.AccessToken}))
+	return storeAlice(t, &stack{svc: svc, realm: testenv.Realm}, testenv.Login(t, testenv.Alice))
+}
+
+// startStackInRealm is startStack on a fresh copy of the dev realm, for tests that
+// change the realm or count Keycloak calls.
+func startStackInRealm(t *testing.T, opts ...app.Option) (*stack, *testenv.TestRealm) {
+	t.Helper()
+	realm := testenv.DefineRealm(t)
+	realm.Create(testenv.RealmOptions{})
+	svc := testenv.StartService(t, realm.ServiceConfig(t), opts...)
+	return storeAlice(t, &stack{svc: svc, realm: realm.Name}, realm.Login(t, testenv.Alice, "openid")), realm
+}
+
+func storeAlice(t *testing.T, s *stack, alice testenv.Tokens) *stack {
+	t.Helper()
+	s.alice = alice
+	user, err := client.New(s.svc.URL, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: s.alice.AccessToken}))
 	require.NoError(t, err)
 	s.aliceID, err = user.StoreRefreshToken(t.Context(), s.alice.RefreshToken)
 	require.NoError(t, err)

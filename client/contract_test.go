@@ -137,7 +137,7 @@ func TestRequestsMatchTheOpenAPIDocument(t *testing.T) {
 	require.NoError(t, err)
 	ctx := t.Context()
 	id := "0b7f6c1e-3f1a-4d3c-9d4e-2a1b3c4d5e6f"
-	_, _ = c.AccessToken(ctx, id, WithMinTTL(time.Minute))
+	_, _ = c.AccessToken(ctx, id, WithMinTTL(time.Minute), WithAudience("orders-api"), WithScope("phone", "email"))
 	_, _ = c.StoreRefreshToken(ctx, "r")
 	_, _ = c.RefreshStoredToken(ctx)
 	_, _ = c.ValidateToken(ctx)

@@ -37,6 +37,18 @@
 // ([DefaultMinTTL] unless [WithMinTTL] says otherwise), so a second Token() within the
 // lifetime costs no call. [Client.AccessToken] is the single call underneath.
 //
+// # A token for one downstream service
+//
+// The user's tokens carry every audience of the user's session. To call one service
+// with a token that service alone accepts, ask for it by its client id:
+//
+//	ts := am.TokenSource(ctx, tokenID, client.WithAudience("orders-api"))
+//
+// auth-manager exchanges the user's token at Keycloak (RFC 8693 standard token
+// exchange) for one whose aud is only "orders-api", and caches it per (id, audience,
+// scope). The realm decides which audiences are available (see the README); a refused
+// one is [ErrKeycloak] with Keycloak's error in Details, never a broader token.
+//
 // # Errors
 //
 // Every failed call returns an [*Error] carrying auth-manager's error envelope: Status,

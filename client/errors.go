@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,10 @@ type Error struct {
 // CodeUnreachable is the Code of an Error for a call that got no answer: the
 // connection failed or broke. The underlying error is available through errors.As.
 const CodeUnreachable = "unreachable"
+
+// CodeWrongAudience is the Code of an Error for a narrowed token (WithAudience) whose
+// aud is not exactly the audience asked for: the client drops such a token.
+const CodeWrongAudience = "wrong_audience"
 
 // Sentinels for errors.Is; each matches an *Error by its code.
 var (
@@ -144,4 +149,30 @@ func retryAfter(h string, now time.Time) time.Duration {
 		return t.Sub(now)
 	}
 	return 0
+}
+
+// audienceIs reports whether the JWT's aud claim is exactly audience. It reads the
+// claim without verifying the signature: it checks what the service answered, it does
+// not decide whom to trust.
+func audienceIs(jwt, audience string) bool {
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var claims struct {
+		Aud json.RawMessage `json:"aud"`
+	}
+	if json.Unmarshal(raw, &claims) != nil {
+		return false
+	}
+	var one string
+	if json.Unmarshal(claims.Aud, &one) == nil {
+		return one == audience
+	}
+	var many []string
+	return json.Unmarshal(claims.Aud, &many) == nil && len(many) == 1 && many[0] == audience
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -18,8 +19,10 @@ const DefaultMinTTL = 30 * time.Second
 type TokenOption func(*tokenOpts)
 
 type tokenOpts struct {
-	minTTL time.Duration
-	set    bool // minTTL was given
+	minTTL   time.Duration
+	set      bool // minTTL was given
+	audience string
+	scopes   []string
 }
 
 // WithMinTTL asks for a token that lives at least d more (0–1 h, whole seconds,
@@ -27,6 +30,23 @@ type tokenOpts struct {
 // sooner, and TokenSource fetches a new one when its token has less than d left.
 func WithMinTTL(d time.Duration) TokenOption {
 	return func(o *tokenOpts) { o.minTTL, o.set = max(d, 0), true }
+}
+
+// WithAudience asks for a token narrowed to one downstream service: auth-manager
+// exchanges the user's token at Keycloak (RFC 8693 standard token exchange) for one
+// whose aud is only audience, a client id of the realm (e.g. "orders-api"). The realm
+// must make that audience available to auth-manager's client; otherwise the call fails
+// with ErrKeycloak, and Details carries Keycloak's error and error_description. The
+// client also checks the token it gets: a token whose aud is not exactly audience is
+// an error, never returned.
+func WithAudience(audience string) TokenOption {
+	return func(o *tokenOpts) { o.audience = audience }
+}
+
+// WithScope asks for these optional client scopes in a narrowed token (only with
+// WithAudience); Keycloak always adds the client's default scopes.
+func WithScope(scopes ...string) TokenOption {
+	return func(o *tokenOpts) { o.scopes = append(o.scopes, scopes...) }
 }
 
 func tokenOptions(opts []TokenOption) tokenOpts {
@@ -43,6 +63,12 @@ func (o tokenOpts) query(id string) url.Values {
 	if o.set {
 		s := min(int(math.Ceil(o.minTTL.Seconds())), 3600)
 		q.Set("min_ttl", strconv.Itoa(s))
+	}
+	if o.audience != "" {
+		q.Set("audience", o.audience)
+	}
+	if len(o.scopes) > 0 {
+		q.Set("scope", strings.Join(o.scopes, " "))
 	}
 	return q
 }
@@ -77,8 +103,7 @@ type storedSource struct {
 
 func (s *storedSource) Token() (*oauth2.Token, error) {
 	start := s.c.now()
-	var a AccessToken
-	err := s.c.do(s.ctx, call{method: "POST", path: "/v1/access-token", query: s.opts.query(s.id), idempotent: true}, &a)
+	a, err := s.c.accessToken(s.ctx, s.id, s.opts)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 // Tokens is what the access-token endpoints need.
 type Tokens interface {
 	AccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (tokens.Access, error)
+	NarrowedAccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration, n tokens.Narrowing) (tokens.Access, error)
 	RefreshBySession(ctx context.Context, c caller.Caller) (string, error)
 }
 
@@ -28,11 +30,14 @@ type AccessTokenAnswer struct {
 //
 //	@Summary		Get an access token from a stored token
 //	@Description	Returns a fresh access token minted from the stored refresh or offline token. Served from memory while the cached token lives longer than min_ttl seconds; otherwise the stored token is refreshed at Keycloak and a rotated successor replaces it in the same row. Owner or service caller; any other id answers 404 like a missing one. A token Keycloak refused for good answers 502 keycloak_error (invalid_grant) at once on later calls.
+//	@Description	With audience (and optionally scope), the minted token is exchanged at Keycloak (RFC 8693 standard token exchange) for one whose aud is only that client, cached per (id, audience, scope). Keycloak's refusal (the audience is not available to the service's client, exchange not enabled, unknown scope) answers 502 keycloak_error with Keycloak's error and error_description in details; a broader token is never returned.
 //	@Tags			tokens
 //	@Security		Bearer
 //	@Produce		json
 //	@Param			id		query		string	true	"persistent token id"	format(uuid)
 //	@Param			min_ttl	query		int		false	"minimum remaining lifetime of a cached token, seconds"	minimum(0)	maximum(3600)
+//	@Param			audience	query	string	false	"client id the token is narrowed to (token exchange)"	maxlength(255)
+//	@Param			scope	query	string	false	"optional client scopes for the narrowed token, space-separated; only with audience"	maxlength(1024)
 //	@Success		200		{object}	DataEnvelope[AccessTokenAnswer]
 //	@Failure		401		{object}	ErrorEnvelope
 //	@Failure		404		{object}	ErrorEnvelope
@@ -58,7 +63,17 @@ func handleAccessToken(t Tokens, ew errorWriter) http.HandlerFunc {
 			}
 			minTTL = time.Duration(n) * time.Second
 		}
-		a, err := t.AccessToken(r.Context(), mustCaller(r), id, minTTL)
+		n, err := narrowing(r)
+		if err != nil {
+			ew.write(w, r, err)
+			return
+		}
+		var a tokens.Access
+		if n.Audience == "" {
+			a, err = t.AccessToken(r.Context(), mustCaller(r), id, minTTL)
+		} else {
+			a, err = t.NarrowedAccessToken(r.Context(), mustCaller(r), id, minTTL, n)
+		}
 		if err != nil {
 			ew.write(w, r, err)
 			return
@@ -92,4 +107,26 @@ func handleRefreshTokenID(t Tokens, ew errorWriter) http.HandlerFunc {
 		}
 		encode(w, http.StatusOK, PersistentTokenAnswer{PersistentTokenID: id})
 	}
+}
+
+// clientIDPattern is what may name a Keycloak client in an audience: printable ASCII
+// without spaces (client ids may be URLs).
+var clientIDPattern = regexp.MustCompile(`^[\x21-\x7E]{1,255}$`)
+
+// scopePattern is RFC 6749's scope: scope-tokens separated by single spaces.
+var scopePattern = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$`)
+
+// narrowing reads audience and scope of an access-token request.
+func narrowing(r *http.Request) (tokens.Narrowing, error) {
+	q := r.URL.Query()
+	n := tokens.Narrowing{Audience: q.Get("audience"), Scope: q.Get("scope")}
+	switch {
+	case q.Has("audience") && !clientIDPattern.MatchString(n.Audience):
+		return n, validation("query.audience", "must be a client id: 1 to 255 printable characters without spaces")
+	case q.Has("scope") && n.Audience == "":
+		return n, validation("query.scope", "only with audience")
+	case q.Has("scope") && (len(n.Scope) > 1024 || !scopePattern.MatchString(n.Scope)):
+		return n, validation("query.scope", "must be scope names separated by single spaces, at most 1024 characters")
+	}
+	return n, nil
 }

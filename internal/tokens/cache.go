@@ -9,7 +9,8 @@ import (
 // entry is a cached access token and what is needed to answer from it without the
 // database: the owner, for the ownership check.
 type entry struct {
-	id          string
+	key         string // the row id, or narrowedKey for a token narrowed by exchange
+	id          string // the row id
 	userID      string
 	sessionID   string // for the audit trail
 	accessToken string
@@ -18,7 +19,8 @@ type entry struct {
 	expiry      time.Time
 }
 
-// cache is a bounded LRU of access tokens by row id. It is trusted only while the
+// cache is a bounded LRU of access tokens by key: the row id, and one key per
+// (audience, scope) a row's token was narrowed to; evicting a row drops them all. It is trusted only while the
 // eviction feed is connected: when the feed drops, the cache empties and refuses to
 // answer or fill until the feed is back (notifications sent meanwhile are lost).
 type cache struct {
@@ -26,24 +28,25 @@ type cache struct {
 	max     int
 	ll      *list.List // front = most recently used
 	byID    map[string]*list.Element
+	byRow   map[string]map[string]struct{} // row id -> the keys of its narrowed tokens
 	healthy bool
 
 	hits, misses, evictions int64
 }
 
 func newCache(max int) *cache {
-	return &cache{max: max, ll: list.New(), byID: map[string]*list.Element{}}
+	return &cache{max: max, ll: list.New(), byID: map[string]*list.Element{}, byRow: map[string]map[string]struct{}{}}
 }
 
-// get returns the entry for id if the cache is trusted and the token will live at
+// get returns the entry for key if the cache is trusted and the token will live at
 // least minTTL more.
-func (c *cache) get(id string, now time.Time, minTTL time.Duration) (entry, bool) {
+func (c *cache) get(key string, now time.Time, minTTL time.Duration) (entry, bool) {
 	if c.max <= 0 {
 		return entry{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	el, ok := c.byID[id]
+	el, ok := c.byID[key]
 	if !ok || !c.healthy {
 		c.misses++
 		return entry{}, false
@@ -67,28 +70,54 @@ func (c *cache) put(e entry) {
 	if !c.healthy {
 		return
 	}
-	if el, ok := c.byID[e.id]; ok {
+	if e.key == "" {
+		e.key = e.id
+	}
+	if el, ok := c.byID[e.key]; ok {
 		el.Value = e
 		c.ll.MoveToFront(el)
 		return
 	}
-	c.byID[e.id] = c.ll.PushFront(e)
+	c.byID[e.key] = c.ll.PushFront(e)
+	if e.key != e.id {
+		if c.byRow[e.id] == nil {
+			c.byRow[e.id] = map[string]struct{}{}
+		}
+		c.byRow[e.id][e.key] = struct{}{}
+	}
 	for c.ll.Len() > c.max {
-		old := c.ll.Back()
-		c.ll.Remove(old)
-		delete(c.byID, old.Value.(entry).id)
+		c.remove(c.ll.Back())
 		c.evictions++
 	}
 }
 
-// evict drops id (a deletion or invalidation was announced).
+// remove drops one element; the caller holds the lock.
+func (c *cache) remove(el *list.Element) {
+	e := el.Value.(entry)
+	c.ll.Remove(el)
+	delete(c.byID, e.key)
+	if e.key != e.id {
+		delete(c.byRow[e.id], e.key)
+		if len(c.byRow[e.id]) == 0 {
+			delete(c.byRow, e.id)
+		}
+	}
+}
+
+// evict drops row id's token and every token narrowed from it (a deletion or
+// invalidation was announced).
 func (c *cache) evict(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if el, ok := c.byID[id]; ok {
-		c.ll.Remove(el)
-		delete(c.byID, id)
-		c.evictions++
+	keys := []string{id}
+	for k := range c.byRow[id] {
+		keys = append(keys, k)
+	}
+	for _, k := range keys {
+		if el, ok := c.byID[k]; ok {
+			c.remove(el)
+			c.evictions++
+		}
 	}
 }
 
@@ -100,6 +129,7 @@ func (c *cache) setHealthy(up bool) {
 	c.healthy = up
 	c.ll.Init()
 	clear(c.byID)
+	clear(c.byRow)
 }
 
 // Stats are cache counters since start.

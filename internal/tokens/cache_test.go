@@ -68,3 +68,38 @@ func TestCacheDisabled(t *testing.T) {
 	_, ok := c.get("a", time.Now(), 0)
 	assert.False(t, ok)
 }
+
+// TestCacheEvictsNarrowedTokensWithTheirRow: a row's tokens narrowed by exchange are
+// cached under their own keys and all dropped when the row is evicted, also when the
+// LRU bound pushes them out first.
+func TestCacheEvictsNarrowedTokensWithTheirRow(t *testing.T) {
+	c := newCache(10)
+	c.setHealthy(true)
+	now := time.Unix(1000, 0)
+	exp := now.Add(time.Hour)
+	orders := Narrowing{Audience: "orders-api"}.key("r1")
+	scoped := Narrowing{Audience: "orders-api", Scope: "phone email phone"}.key("r1")
+	assert.Equal(t, Narrowing{Audience: "orders-api", Scope: "email phone"}.key("r1"), scoped, "the scope is normalised")
+	c.put(entry{id: "r1", accessToken: "plain", expiry: exp})
+	c.put(entry{key: orders, id: "r1", accessToken: "orders", expiry: exp})
+	c.put(entry{key: scoped, id: "r1", accessToken: "scoped", expiry: exp})
+	c.put(entry{key: Narrowing{Audience: "orders-api"}.key("r2"), id: "r2", accessToken: "other row", expiry: exp})
+	e, ok := c.get(orders, now, 0)
+	require.True(t, ok)
+	assert.Equal(t, "orders", e.accessToken)
+
+	c.evict("r1")
+	for _, k := range []string{"r1", orders, scoped} {
+		_, ok := c.get(k, now, 0)
+		assert.False(t, ok, "%q survived its row's eviction", k)
+	}
+	_, ok = c.get(Narrowing{Audience: "orders-api"}.key("r2"), now, 0)
+	assert.True(t, ok, "another row's token stays")
+	assert.Empty(t, c.byRow["r1"], "no index left behind")
+
+	small := newCache(1)
+	small.setHealthy(true)
+	small.put(entry{key: orders, id: "r1", expiry: exp})
+	small.put(entry{id: "r3", expiry: exp})
+	assert.Empty(t, small.byRow, "the LRU bound cleans the index too")
+}

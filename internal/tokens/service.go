@@ -22,9 +22,10 @@ type Vault interface {
 	Follow(ctx context.Context, onEvict func(id string), onState func(up bool))
 }
 
-// Refresher performs the refresh_token grant.
+// Refresher performs the refresh_token grant and the standard token exchange.
 type Refresher interface {
 	Refresh(ctx context.Context, refreshToken string, retries int) (keycloak.TokenSet, error)
+	ExchangeForAudience(ctx context.Context, accessToken, audience, scope string) (keycloak.TokenSet, error)
 }
 
 // Options configures the service.
