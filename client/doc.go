@@ -70,8 +70,8 @@
 // that change nothing a caller can see twice (GET, DELETE, [Client.AccessToken],
 // [Client.StoreRefreshToken]) when the answer was a 503 or there was no answer, with
 // exponential backoff and jitter, never sooner than a Retry-After asks. The caller's
-// context bounds the whole call, retries included: a retry that could not finish before
-// its deadline is not started.
+// context bounds the whole call, retries included: when the wait before a retry would
+// outlast the context's deadline, the call ends at once with the last error.
 //
 // # Not here
 //
