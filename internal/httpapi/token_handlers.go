@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"time"
@@ -48,7 +49,7 @@ type AccessTokenAnswer struct {
 //	@Router			/v1/access-token [post]
 func handleAccessToken(t Tokens, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query() // parsed once for both parameters
+		q := r.URL.Query() // parsed once for all its parameters
 		id, err := requiredUUIDIn(q, "id")
 		if err != nil {
 			ew.write(w, r, err)
@@ -63,7 +64,7 @@ func handleAccessToken(t Tokens, ew errorWriter) http.HandlerFunc {
 			}
 			minTTL = time.Duration(n) * time.Second
 		}
-		n, err := narrowing(r)
+		n, err := narrowing(q)
 		if err != nil {
 			ew.write(w, r, err)
 			return
@@ -117,8 +118,7 @@ var clientIDPattern = regexp.MustCompile(`^[\x21-\x7E]{1,255}$`)
 var scopePattern = regexp.MustCompile(`^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$`)
 
 // narrowing reads audience and scope of an access-token request.
-func narrowing(r *http.Request) (tokens.Narrowing, error) {
-	q := r.URL.Query()
+func narrowing(q url.Values) (tokens.Narrowing, error) {
 	n := tokens.Narrowing{Audience: q.Get("audience"), Scope: q.Get("scope")}
 	switch {
 	case q.Has("audience") && !clientIDPattern.MatchString(n.Audience):
