@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/problem"
@@ -83,7 +84,16 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 	if e.Detail != "" {
 		attrs = append(attrs, slog.String("detail", e.Detail))
 	}
-	l.log.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+	// Straight to the handler: Logger.LogAttrs would also record the caller's program
+	// counter (runtime.Callers, about 4 % of a cached request), which no handler here
+	// uses (AddSource is off).
+	h := l.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "audit", 0)
+	r.AddAttrs(attrs...)
+	_ = h.Handle(ctx, r)
 }
 
 func actor(ctx context.Context) string {

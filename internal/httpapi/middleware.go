@@ -117,7 +117,14 @@ func accessLog(log *slog.Logger, skip float64, now func() time.Time, m HTTPMetri
 			if skip > 0 && rec.status < 300 && rec.status >= 200 && hotRoutes[route] && rand.Float64() < skip {
 				return
 			}
-			log.LogAttrs(r.Context(), slog.LevelInfo, "http request",
+			// Straight to the handler, without the caller's program counter that
+			// Logger.LogAttrs records (runtime.Callers) and no handler here uses.
+			h := log.Handler()
+			if !h.Enabled(r.Context(), slog.LevelInfo) {
+				return
+			}
+			line := slog.NewRecord(time.Now(), slog.LevelInfo, "http request", 0)
+			line.AddAttrs(
 				slog.String("request_id", requestID(r.Context())),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
@@ -126,6 +133,7 @@ func accessLog(log *slog.Logger, skip float64, now func() time.Time, m HTTPMetri
 				slog.Int("bytes", rec.bytes),
 				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
 			)
+			_ = h.Handle(r.Context(), line)
 		})
 	}
 }
