@@ -208,10 +208,13 @@ func TestDeleteOnOneReplicaEvictsEverywhere(t *testing.T) {
 	require.Equal(t, http.StatusOK, accessToken(t, b, alice.AccessToken, id, "").Status)
 	require.Equal(t, 1, b.App.Tokens.CacheStats().Size, "B holds the token in its cache")
 
+	service := testenv.ClientToken(t, testenv.Realm, testenv.ServiceCallerClient, testenv.ServiceCallerSecret).AccessToken
+	require.Equal(t, http.StatusOK, accessToken(t, b, service, id, "").Status, "from B's cache")
 	require.Equal(t, http.StatusOK, a.Do(t, http.MethodDelete, "/v1/tokens/"+id, alice.AccessToken, nil).Status)
 	deleted := time.Now()
 	for {
-		resp := accessToken(t, b, alice.AccessToken, id, "")
+		// A service caller's view: alice's own token dies with the revocation (issue 13).
+		resp := accessToken(t, b, service, id, "")
 		if resp.Status == http.StatusNotFound {
 			break
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/httpapi"
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/keyset"
 	"github.com/auth-manager/auth-manager/internal/metrics"
 	"github.com/auth-manager/auth-manager/internal/offline"
 	"github.com/auth-manager/auth-manager/internal/seal"
@@ -35,6 +36,9 @@ type App struct {
 	Vault    *vault.Service
 	Tokens   *tokens.Service
 	Metrics  *metrics.Metrics
+	// Keys is the realm's key set (caller and logout tokens); Auth authenticates callers.
+	Keys *keyset.Set
+	Auth *introspect.Authenticator
 
 	// Admin is the realm's admin API as the service account; Offline the offline-token
 	// service built on it.
@@ -84,6 +88,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
 		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh,
+		OnRevoked: func(ctx context.Context, row store.Row) {
+			// Revoking a refresh token removed the service's client from the online
+			// session: callers' tokens of that client and session stop working. (An
+			// offline token's revocation leaves the online session of the same id alone.)
+			if row.Type == store.Refresh {
+				a.endSession(ctx, row.SessionID, cfg.Keycloak.ClientID)
+			}
+		},
 	})
 	a.Tokens = tokens.New(a.Vault, a.Keycloak, tokens.Options{
 		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,
@@ -108,9 +120,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Retries: cfg.Keycloak.Retries, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		Log: log, Audit: auditLog, Now: o.now,
 	})
+	// One key set for caller tokens and logout tokens: forged tokens of either kind
+	// cannot make it download the JWKS more than once per JWKSMinRefresh.
+	a.Keys = keyset.New(a.Keycloak.JWKS, keyset.Options{Algs: cfg.Auth.SigningAlgs, MinRefresh: cfg.Auth.JWKSMinRefresh})
 	a.Sessions = sessions.New(st, a.Vault, a.Admin, a.Tokens,
-		sessions.NewVerifier(a.Keycloak, cfg.Keycloak.IssuerURL(), cfg.Keycloak.ClientID, o.now), sessions.Options{
-			Log: log, Audit: auditLog, Now: o.now,
+		sessions.NewVerifierWithKeys(a.Keys, cfg.Keycloak.IssuerURL(), cfg.Keycloak.ClientID, o.now), sessions.Options{
+			Log: log, Audit: auditLog, Now: o.now, ClientID: cfg.Keycloak.ClientID,
+			OnSessionEnded:   func(ctx context.Context, sid string) { a.endSession(ctx, sid, "") },
 			KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		})
 	a.auditLog, a.now = auditLog, o.now
@@ -121,22 +137,29 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 				Invalidated: r.Invalidated, Errors: r.Failed, Deleted: r.Deleted})
 		})
 	}
-	auth := introspect.New(a.Keycloak, introspect.Options{
-		Mode: cfg.Auth.Mode, ServiceRole: cfg.Auth.ServiceRole, ClientID: cfg.Keycloak.ClientID,
-		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients, Issuer: cfg.Keycloak.IssuerURL(),
+	a.Auth = introspect.New(a.Keycloak, a.Keys, introspect.Options{
+		Mode: cfg.Auth.Mode, Issuer: cfg.Keycloak.IssuerURL(), ServiceRole: cfg.Auth.ServiceRole,
+		ServiceClients: cfg.Auth.ServiceClients, ClientID: cfg.Keycloak.ClientID,
+		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
+		WaitForFeed: true,
 	})
+	if len(cfg.Auth.ServiceClients) == 0 {
+		log.Info("no service callers: AUTH_MANAGER_SERVICE_CLIENTS is empty, so every caller acts for itself only")
+	}
 	a.startBackground(ctx)
 	deps := httpapi.Deps{
 		Log:          log,
 		Info:         httpapi.AppInfo{Name: cfg.AppName, Version: cfg.AppVersion, Commit: cfg.CommitSHA},
 		DB:           st,
-		Auth:         auth,
+		Auth:         a.Auth,
 		Vault:        a.Vault,
 		Tokens:       a.Tokens,
 		CORS:         httpapi.CORS{Origins: cfg.CORSOrigins, AllowCredentials: cfg.CORSAllowCredentials},
 		MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-		Draining:     a.draining.Load,
-		Metrics:      a.Metrics,
+		Edge: httpapi.Edge{TrustedProxies: cfg.Edge.TrustedProxies, RateLimit: cfg.Edge.RateLimit,
+			Window: cfg.Edge.RateLimitWindow},
+		Draining: a.draining.Load,
+		Metrics:  a.Metrics,
 	}
 	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
 	deps.Sessions = a.Sessions
@@ -233,6 +256,18 @@ func migrateUp(ctx context.Context, st *store.Store, log *slog.Logger) error {
 func (a *App) startBackground(ctx context.Context) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBackground = cancel
+	a.background.Go(func() {
+		// The start-up fetch of the realm's keys; when Keycloak is not up yet, the first
+		// token after JWKSMinRefresh fetches them.
+		if err := a.Keys.Refresh(bg); err != nil {
+			a.log.Warn("realm keys not fetched at start", "error", err.Error())
+		}
+	})
+	a.background.Go(func() {
+		a.Store.Listen(bg, store.SessionEndedChannel, func(payload string) {
+			a.Auth.EndSession(store.ParseSessionEnded(payload))
+		}, a.Auth.SetFeedUp)
+	})
 	a.background.Go(func() { a.Tokens.Run(bg) })
 	a.background.Go(func() { a.vaultRows.Run(bg, 30*time.Second) })
 	a.background.Go(func() { a.Sessions.Run(bg) })
@@ -303,6 +338,19 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// endSession makes callers' tokens of session sid (of clientID's part of it, when not
+// "") stop working: here at once, and on every replica through the database's feed.
+func (a *App) endSession(ctx context.Context, sid, clientID string) {
+	if sid == "" {
+		return
+	}
+	a.Auth.EndSession(sid, clientID)
+	if err := a.Store.NotifySessionEnded(context.WithoutCancel(ctx), sid, clientID); err != nil {
+		a.log.WarnContext(ctx, "ended session not announced to other replicas; their cache TTL bounds it",
+			"session_id", sid, "error", err.Error())
+	}
 }
 
 // RefreshVaultRows recounts the vault-rows gauge now (it otherwise refreshes every 30 s).

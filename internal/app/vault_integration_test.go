@@ -194,7 +194,13 @@ func TestListAndDeleteTokens(t *testing.T) {
 	kc.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, kc.StatusCode, "the revoked refresh token must not refresh")
 
-	assert.Equal(t, http.StatusNotFound, svc.Do(t, http.MethodDelete, "/v1/tokens/"+id, alice.AccessToken, nil).Status)
+	// The revocation removed the service's client from alice's session: her access
+	// token of that client and session is refused from now on (issue 13).
+	again := svc.Do(t, http.MethodDelete, "/v1/tokens/"+id, alice.AccessToken, nil)
+	assert.Equal(t, http.StatusUnauthorized, again.Status)
+	assert.Equal(t, "token_not_active", again.JSON(t)["code"])
+	other := testenv.Login(t, testenv.Alice)
+	assert.Equal(t, http.StatusNotFound, svc.Do(t, http.MethodDelete, "/v1/tokens/"+id, other.AccessToken, nil).Status)
 }
 
 // pythonEncrypt is the Python service's algorithm: AES-256-CBC, PKCS#7, random IV, hex.

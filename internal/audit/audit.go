@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/clientip"
 	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/requestid"
 )
@@ -68,7 +69,7 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 	if e.Outcome == "" {
 		e.Outcome = OK
 	}
-	var buf [9]slog.Attr // every attribute below, on the stack (a literal of 7 grew on the heap)
+	var buf [10]slog.Attr // every attribute below, on the stack (a literal of 7 grew on the heap)
 	attrs := append(buf[:0],
 		slog.String("event", e.Name),
 		slog.String("request_id", requestid.From(ctx)),
@@ -78,6 +79,9 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 		slog.String("session_id", e.SessionID),
 		slog.String("outcome", e.Outcome),
 	)
+	if ip := clientip.From(ctx); ip != "" {
+		attrs = append(attrs, slog.String("client_ip", ip))
+	}
 	if e.ErrorCode != "" {
 		attrs = append(attrs, slog.String("error_code", e.ErrorCode))
 	}

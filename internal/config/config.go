@@ -43,6 +43,7 @@ type Config struct {
 
 	HTTP      HTTP
 	AccessLog AccessLog
+	Edge      Edge
 	Tokens    Tokens
 	KeepAlive KeepAlive
 	// MetricsAddr, when set (e.g. ":9100"), serves /metrics on its own listener instead
@@ -122,7 +123,12 @@ type Auth struct {
 	Mode             string
 	ServiceRole      string
 	IntrospectionTTL time.Duration // 0 disables the introspection cache
-	AllowedClients   []string      // jwt mode: azp/aud must be one of these; empty allows any client of the realm
+	AllowedClients   []string      // azp/aud must be one of these (both modes); empty allows any client of the realm
+	// ServiceClients are the clients (azp) whose tokens with ServiceRole are service
+	// callers; empty means no service callers at all.
+	ServiceClients []string
+	SigningAlgs    []string      // accepted JWS algorithms of caller and logout tokens
+	JWKSMinRefresh time.Duration // least time between two downloads of the realm's JWKS
 }
 
 // Tokens configures the access-token service.
@@ -199,6 +205,12 @@ type env struct {
 	AuthMode         string `envconfig:"AUTH_MANAGER_AUTH_MODE" default:"introspect"`
 	IntrospectionTTL int    `envconfig:"AUTH_MANAGER_INTROSPECTION_CACHE_TTL" default:"30"`
 	AllowedClients   string `envconfig:"AUTH_MANAGER_ALLOWED_CLIENTS"`
+	ServiceClients   string `envconfig:"AUTH_MANAGER_SERVICE_CLIENTS"`
+	SigningAlgs      string `envconfig:"AUTH_MANAGER_SIGNING_ALGS" default:"RS256,ES256,PS256"`
+	JWKSMinRefresh   int    `envconfig:"AUTH_MANAGER_JWKS_MIN_REFRESH" default:"30"`
+	TrustedProxies   string `envconfig:"AUTH_MANAGER_TRUSTED_PROXIES"`
+	RateLimit        int    `envconfig:"AUTH_MANAGER_RATE_LIMIT" default:"20"`
+	RateLimitWindow  int    `envconfig:"AUTH_MANAGER_RATE_LIMIT_WINDOW" default:"10"`
 
 	MaxBodyBytes    int64  `envconfig:"HTTP_MAX_BODY_BYTES" default:"65536"`
 	ReadTimeout     int    `envconfig:"HTTP_READ_TIMEOUT" default:"15"`
@@ -302,6 +314,9 @@ func (e env) build() (Config, error) {
 	if c.AccessLog, err = e.accessLog(); err != nil {
 		return Config{}, err
 	}
+	if c.Edge, err = e.edge(); err != nil {
+		return Config{}, err
+	}
 	if e.AccessMinTTL < 0 || e.AccessMinTTL > 3600 {
 		return Config{}, invalid("AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL", "must be between 0 and 3600 seconds")
 	}
@@ -310,6 +325,9 @@ func (e env) build() (Config, error) {
 	}
 	c.Tokens = Tokens{MinTTL: seconds(e.AccessMinTTL), CacheSize: e.AccessCacheSize}
 	if c.KeepAlive, err = e.keepAlive(); err != nil {
+		return Config{}, err
+	}
+	if err := c.checkUnsafe(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
@@ -484,8 +502,16 @@ func (e env) auth() (Auth, error) {
 	if strings.TrimSpace(e.ServiceRole) == "" {
 		return Auth{}, invalid("AUTH_MANAGER_SERVICE_ROLE", "must not be empty")
 	}
+	algs, err := signingAlgs(e.SigningAlgs)
+	if err != nil {
+		return Auth{}, err
+	}
+	if e.JWKSMinRefresh < 1 || e.JWKSMinRefresh > 3600 {
+		return Auth{}, invalid("AUTH_MANAGER_JWKS_MIN_REFRESH", "must be between 1 and 3600 seconds")
+	}
 	return Auth{Mode: mode, ServiceRole: e.ServiceRole,
-		IntrospectionTTL: seconds(e.IntrospectionTTL), AllowedClients: splitList(e.AllowedClients)}, nil
+		IntrospectionTTL: seconds(e.IntrospectionTTL), AllowedClients: splitList(e.AllowedClients),
+		ServiceClients: splitList(e.ServiceClients), SigningAlgs: algs, JWKSMinRefresh: seconds(e.JWKSMinRefresh)}, nil
 }
 
 func (e env) http() (HTTP, error) {

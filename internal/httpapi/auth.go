@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -16,17 +17,25 @@ type Authenticator interface {
 
 // requireCaller authenticates the bearer token and puts the caller into the context.
 // A missing header, another scheme or an empty token is 401 unauthorized without a
-// call to Keycloak.
-func requireCaller(auth Authenticator, ew errorWriter) func(http.Handler) http.Handler {
+// call to Keycloak. Failed authentications count against the client's limit; a client
+// over it gets 429 before its token is looked at.
+func requireCaller(auth Authenticator, limit *failureLimiter, ew errorWriter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if limit.refuse(w, r, ew) {
+				return
+			}
 			token, ok := bearer(r.Header.Get("Authorization"))
 			if !ok {
+				limit.failed(r)
 				ew.write(w, r, introspect.ErrUnauthorized)
 				return
 			}
 			c, err := auth.Authenticate(r.Context(), token)
 			if err != nil {
+				if errors.Is(err, introspect.ErrUnauthorized) || errors.Is(err, introspect.ErrNotActive) {
+					limit.failed(r)
+				}
 				ew.write(w, r, err)
 				return
 			}

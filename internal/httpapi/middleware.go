@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/auth-manager/auth-manager/internal/clientip"
 	"github.com/auth-manager/auth-manager/internal/requestid"
 )
 
@@ -126,6 +127,7 @@ func accessLog(log *slog.Logger, skip float64, now func() time.Time, m HTTPMetri
 			line := slog.NewRecord(time.Now(), slog.LevelInfo, "http request", 0)
 			line.AddAttrs(
 				slog.String("request_id", requestID(r.Context())),
+				slog.String("client_ip", clientip.From(r.Context())),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.String("route", route),
@@ -150,6 +152,16 @@ func routePattern(r *http.Request) string {
 		return rc.RoutePattern()
 	}
 	return ""
+}
+
+// securityHeaders forbids MIME sniffing on every answer: a JSON answer echoing input
+// must never be taken for HTML. (JSON answers also carry Cache-Control: no-store,
+// set where they are written.)
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // recoverer turns a panic into the 500 envelope and logs the stack.

@@ -73,6 +73,7 @@ func handleOfflineConsent(o Offline, ew errorWriter) http.HandlerFunc {
 //	@Success		302					"to KEYCLOAK_AFTER_CONSENT_REDIRECT_URI, when set"
 //	@Failure		400					{object}	ErrorEnvelope	"invalid_ack_state (reason: missing, malformed, expired, used, user_mismatch, nonce_mismatch)"
 //	@Failure		422					{object}	ErrorEnvelope	"validation_error: neither code nor error"
+//	@Failure		429					{object}	ErrorEnvelope	"rate_limited: too many refused callbacks from the client's IP (Retry-After)"
 //	@Failure		502					{object}	ErrorEnvelope	"keycloak_callback_error, keycloak_error"
 //	@Failure		503					{object}	ErrorEnvelope
 //	@Router			/v1/offline-token/callback [get]

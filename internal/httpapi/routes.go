@@ -8,6 +8,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/auth-manager/auth-manager/api"
+	"github.com/auth-manager/auth-manager/internal/clientip"
 )
 
 // Deps are everything the HTTP layer needs. Each handler takes only the parts it uses.
@@ -37,6 +38,8 @@ type Deps struct {
 	AfterConsentURL string
 	// Sessions serves the session endpoints and the back-channel logout receiver.
 	Sessions Sessions
+	// Edge names the trusted proxies and limits failed requests per client IP.
+	Edge Edge
 }
 
 // NewHandler returns the service's HTTP handler. This is the one list of routes.
@@ -46,7 +49,8 @@ func NewHandler(d Deps) http.Handler {
 	}
 	ew := errorWriter{log: d.Log}
 	r := chi.NewRouter()
-	r.Use(withRequestID, accessLog(d.accessLogger(), d.AccessLogSkip, d.Now, d.Metrics), recoverer(d.Log, ew), cors(d.CORS), limitBody(d.MaxBodyBytes, ew))
+	r.Use(withRequestID, withClientIP(clientip.Resolver{Trusted: d.Edge.TrustedProxies}), securityHeaders,
+		accessLog(d.accessLogger(), d.AccessLogSkip, d.Now, d.Metrics), recoverer(d.Log, ew), cors(d.CORS), limitBody(d.MaxBodyBytes, ew))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		ew.write(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "No such endpoint"})
 	})
@@ -69,11 +73,14 @@ func NewHandler(d Deps) http.Handler {
 
 	r.Route("/v1", func(r chi.Router) {
 		// Keycloak redirects the user's browser here: no bearer token, the state is the proof.
-		r.Get("/offline-token/callback", handleConsentCallback(d.Offline, d.AfterConsentURL, ew))
+		// Each unauthenticated surface limits failed requests per client IP on its own.
+		r.With(limitFailures(newFailureLimiter(d.Edge), ew)).
+			Get("/offline-token/callback", handleConsentCallback(d.Offline, d.AfterConsentURL, ew))
 		// Keycloak posts logout tokens here: no bearer token, the signed logout token is the proof.
-		r.Post("/backchannel-logout", handleBackchannelLogout(d.Sessions, ew))
+		r.With(limitFailures(newFailureLimiter(d.Edge), ew)).
+			Post("/backchannel-logout", handleBackchannelLogout(d.Sessions, ew))
 		r.Group(func(r chi.Router) {
-			r.Use(requireCaller(d.Auth, ew))
+			r.Use(requireCaller(d.Auth, newFailureLimiter(d.Edge), ew))
 			r.Get("/validate-token", handleValidateToken())
 			r.Post("/refresh-token", handleStoreRefreshToken(d.Vault, ew))
 			r.Post("/refresh-token-id", handleRefreshTokenID(d.Tokens, ew))

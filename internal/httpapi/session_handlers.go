@@ -140,6 +140,7 @@ func handleRevokeSession(s Sessions, ew errorWriter) http.HandlerFunc {
 //	@Success		200				{object}	DataEnvelope[BackchannelLogoutAnswer]
 //	@Failure		400				{object}	ErrorEnvelope	"invalid_request (reason: missing, malformed, wrong_type, invalid_signature, wrong_issuer, wrong_audience, expired, stale, not_logout, nonce, no_subject, no_jti, replayed)"
 //	@Failure		413				{object}	ErrorEnvelope
+//	@Failure		429				{object}	ErrorEnvelope	"rate_limited: too many refused logout tokens from the client's IP (Retry-After)"
 //	@Failure		502				{object}	ErrorEnvelope
 //	@Failure		503				{object}	ErrorEnvelope
 //	@Router			/v1/backchannel-logout [post]

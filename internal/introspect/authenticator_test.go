@@ -2,12 +2,15 @@ package introspect
 
 import (
 	"context"
-	"errors"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -30,43 +33,112 @@ func TestLooksLikeJWT(t *testing.T) {
 	}
 }
 
-// fakeKeycloak answers introspection from a table and counts calls.
-type fakeKeycloak struct {
-	calls  int
-	claims keycloak.Claims
-	err    error
+func newAuth(kc Keycloak, mode string, now *time.Time, adjust ...func(*Options)) (*Authenticator, *testKeys) {
+	clock := func() time.Time { return *now }
+	keys := newTestKeys(clock)
+	opt := Options{Mode: mode, Issuer: testIssuer, ServiceRole: "svc", CacheTTL: 30 * time.Second, Now: clock}
+	for _, f := range adjust {
+		f(&opt)
+	}
+	return New(kc, keys, opt), keys
 }
-
-func (f *fakeKeycloak) Introspect(context.Context, string, string) (keycloak.Claims, error) {
-	f.calls++
-	return f.claims, f.err
-}
-
-func (f *fakeKeycloak) Provider(context.Context) (*oidc.Provider, error) {
-	return nil, errors.New("not used")
-}
-
-const jwtShaped = "aaaaaaaaaa.bbbbbbbbbb.cccccccccc"
 
 func TestIntrospectionCache(t *testing.T) {
-	now := time.Unix(1_000_000, 0)
-	kc := &fakeKeycloak{claims: keycloak.Claims{Active: true, Subject: "u1", Type: "Bearer", Expiry: now.Add(10 * time.Second).Unix()}}
-	a := New(kc, Options{Mode: "introspect", ServiceRole: "svc", CacheTTL: 30 * time.Second, Now: func() time.Time { return now }})
+	now := time.Unix(1_800_000_000, 0)
+	kc := &fakeKeycloak{claims: active(now)}
+	a, _ := newAuth(kc, ModeIntrospect, &now)
+	tok := sign(t, claimsAt(now))
 
-	c, err := a.Authenticate(context.Background(), jwtShaped)
+	c, err := a.Authenticate(context.Background(), tok)
 	require.NoError(t, err)
 	assert.Equal(t, "u1", c.Subject)
-	_, err = a.Authenticate(context.Background(), jwtShaped)
+	_, err = a.Authenticate(context.Background(), tok)
 	require.NoError(t, err)
-	assert.Equal(t, 1, kc.calls, "second call served from the cache")
+	assert.EqualValues(t, 1, kc.calls.Load(), "second call served from the cache")
 
-	now = now.Add(11 * time.Second) // past the token's exp, before the TTL
-	_, err = a.Authenticate(context.Background(), jwtShaped)
+	now = now.Add(61 * time.Second) // past the token's exp, before the TTL
+	_, err = a.Authenticate(context.Background(), tok)
+	assert.ErrorIs(t, err, ErrNotActive)
+	assert.EqualValues(t, 1, kc.calls.Load(), "an expired token is refused locally; the cache never outlives it")
+}
+
+// TestInactiveAnswersAreCached: Keycloak is asked once about a revoked token.
+func TestInactiveAnswersAreCached(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	kc := &fakeKeycloak{claims: keycloak.Claims{Active: false}}
+	a, _ := newAuth(kc, ModeIntrospect, &now)
+	tok := sign(t, claimsAt(now))
+	for range 5 {
+		_, err := a.Authenticate(context.Background(), tok)
+		assert.ErrorIs(t, err, ErrNotActive)
+	}
+	assert.EqualValues(t, 1, kc.calls.Load())
+	now = now.Add(31 * time.Second)
+	_, err := a.Authenticate(context.Background(), tok)
+	assert.ErrorIs(t, err, ErrNotActive)
+	assert.EqualValues(t, 2, kc.calls.Load(), "after the TTL Keycloak is asked again")
+}
+
+// TestLocalCheckRefusesWithoutKeycloak: tokens failing the local check cost no
+// introspection and, under a known key id, no key-set fetch beyond the first.
+func TestLocalCheckRefusesWithoutKeycloak(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	otherRSA, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
-	assert.Equal(t, 2, kc.calls, "the cache never outlives the token")
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	with := func(f func(map[string]any)) map[string]any { c := claimsAt(now); f(c); return c }
+	cases := map[string]struct {
+		tok  string
+		want error
+	}{
+		"not a JWT":             {"not a jwt", ErrUnauthorized},
+		"garbage segments":      {"aaaaaaaaaa.bbbbbbbbbb.cccccccccc", ErrUnauthorized},
+		"alg none":              {"eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1MSJ9.", ErrUnauthorized},
+		"HS256 with the kid":    {signWith(t, []byte("0123456789abcdef0123456789abcdef"), jose.HS256, testKID, claimsAt(now)), ErrUnauthorized},
+		"other key, same kid":   {signWith(t, otherRSA, jose.RS256, testKID, claimsAt(now)), ErrUnauthorized},
+		"EC key, same kid":      {signWith(t, ec, jose.ES256, testKID, claimsAt(now)), ErrUnauthorized},
+		"RS384 (not pinned)":    {signWith(t, testKey, jose.RS384, testKID, claimsAt(now)), ErrUnauthorized},
+		"wrong issuer":          {sign(t, with(func(c map[string]any) { c["iss"] = "http://evil/realms/test" })), ErrUnauthorized},
+		"ID token":              {sign(t, with(func(c map[string]any) { c["typ"] = "ID" })), ErrUnauthorized},
+		"refresh token":         {sign(t, with(func(c map[string]any) { c["typ"] = "Refresh" })), ErrUnauthorized},
+		"no subject":            {sign(t, with(func(c map[string]any) { delete(c, "sub") })), ErrUnauthorized},
+		"no exp":                {sign(t, with(func(c map[string]any) { delete(c, "exp") })), ErrUnauthorized},
+		"expired":               {sign(t, with(func(c map[string]any) { c["exp"] = now.Add(-time.Second).Unix() })), ErrNotActive},
+		"not yet valid":         {sign(t, with(func(c map[string]any) { c["nbf"] = now.Add(time.Hour).Unix() })), ErrUnauthorized},
+		"issued in the future":  {sign(t, with(func(c map[string]any) { c["iat"] = now.Add(time.Hour).Unix() })), ErrUnauthorized},
+		"exp of the wrong type": {sign(t, with(func(c map[string]any) { c["exp"] = "tomorrow" })), ErrUnauthorized},
+	}
+	for _, mode := range []string{ModeIntrospect, ModeJWT} {
+		kc := &fakeKeycloak{claims: active(now)}
+		a, keys := newAuth(kc, mode, &now)
+		for name, tc := range cases {
+			_, err := a.Authenticate(context.Background(), tc.tok)
+			assert.ErrorIs(t, err, tc.want, "%s: %s", mode, name)
+		}
+		assert.Zero(t, kc.calls.Load(), mode+": no introspection")
+		assert.LessOrEqual(t, keys.fetches.Load(), int64(1), mode+": at most the first key-set fetch")
+	}
+}
+
+func TestUnknownKeyIDFetchesAtMostOncePerInterval(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	kc := &fakeKeycloak{claims: active(now)}
+	a, keys := newAuth(kc, ModeIntrospect, &now)
+	for i := range 50 {
+		_, err := a.Authenticate(context.Background(), signWith(t, testKey, jose.RS256, "kid-"+string(rune('a'+i%26)), claimsAt(now)))
+		assert.ErrorIs(t, err, ErrUnauthorized)
+	}
+	assert.EqualValues(t, 1, keys.fetches.Load())
+	now = now.Add(time.Hour)
+	_, err := a.Authenticate(context.Background(), signWith(t, testKey, jose.RS256, "kid-new", claimsAt(now)))
+	assert.ErrorIs(t, err, ErrUnauthorized)
+	assert.EqualValues(t, 2, keys.fetches.Load(), "one more after the interval")
+	assert.Zero(t, kc.calls.Load())
 }
 
 func TestIntrospectionOutcomes(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
 	cases := []struct {
 		name   string
 		claims keycloak.Claims
@@ -81,42 +153,103 @@ func TestIntrospectionOutcomes(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a := New(&fakeKeycloak{claims: tc.claims, err: tc.err}, Options{Mode: "introspect", ServiceRole: "svc"})
-			_, err := a.Authenticate(context.Background(), jwtShaped)
+			a, _ := newAuth(&fakeKeycloak{claims: tc.claims, err: tc.err}, ModeIntrospect, &now)
+			_, err := a.Authenticate(context.Background(), sign(t, claimsAt(now)))
 			assert.ErrorIs(t, err, tc.want)
 		})
 	}
-	_, err := New(&fakeKeycloak{}, Options{Mode: "introspect"}).Authenticate(context.Background(), "not a jwt")
-	assert.ErrorIs(t, err, ErrUnauthorized)
 }
 
-func TestServiceRole(t *testing.T) {
-	realm := keycloak.Claims{Active: true, Subject: "s", Type: "Bearer"}
-	realm.RealmAccess.Roles = []string{"auth-manager-service"}
-	client := keycloak.Claims{Active: true, Subject: "s", Type: "Bearer", ResourceAccess: map[string]struct {
+// TestServiceCallers: the service role makes a service caller only on a token issued
+// to a client named in ServiceClients.
+func TestServiceCallers(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	type roles = map[string]struct {
 		Roles []string `json:"roles"`
-	}{"auth-manager": {Roles: []string{"auth-manager-service"}}, "other": {Roles: []string{"x"}}}}
-	otherClient := keycloak.Claims{Active: true, Subject: "s", Type: "Bearer", ResourceAccess: map[string]struct {
-		Roles []string `json:"roles"`
-	}{"other": {Roles: []string{"auth-manager-service"}}}}
+	}
+	realmRole := active(now)
+	realmRole.RealmAccess.Roles = []string{"svc"}
+	clientRole := active(now)
+	clientRole.ResourceAccess = roles{"auth-manager": {Roles: []string{"svc"}}}
+	otherClientsRole := active(now)
+	otherClientsRole.ResourceAccess = roles{"other": {Roles: []string{"svc"}}}
 	for name, tc := range map[string]struct {
-		cl   keycloak.Claims
-		want bool
-	}{"realm role": {realm, true}, "client role": {client, true}, "role of another client": {otherClient, false}} {
-		a := New(&fakeKeycloak{claims: tc.cl}, Options{Mode: "introspect", ServiceRole: "auth-manager-service", ClientID: "auth-manager"})
-		c, err := a.Authenticate(context.Background(), jwtShaped)
-		require.NoError(t, err)
+		cl      keycloak.Claims
+		clients []string
+		want    bool
+	}{
+		"realm role, listed client":     {realmRole, []string{"app"}, true},
+		"client role, listed client":    {clientRole, []string{"other", "app"}, true},
+		"realm role, unlisted client":   {realmRole, []string{"other"}, false},
+		"realm role, no service client": {realmRole, nil, false},
+		"role of another client":        {otherClientsRole, []string{"app"}, false},
+	} {
+		a, _ := newAuth(&fakeKeycloak{claims: tc.cl}, ModeIntrospect, &now, func(o *Options) {
+			o.ClientID, o.ServiceClients = "auth-manager", tc.clients
+		})
+		c, err := a.Authenticate(context.Background(), sign(t, claimsAt(now)))
+		require.NoError(t, err, name)
 		assert.Equal(t, tc.want, c.Service, name)
 	}
 }
 
-func FuzzLooksLikeJWT(f *testing.F) {
-	f.Add(jwtShaped)
-	f.Add("eyJhbGciOiJub25lIn0.e30.")
-	f.Fuzz(func(t *testing.T, s string) {
-		if looksLikeJWT(s) {
-			require.Equal(t, 2, strings.Count(s, "."))
-			require.LessOrEqual(t, len(s), 16<<10)
+func TestAllowedClientsInBothModes(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for _, mode := range []string{ModeIntrospect, ModeJWT} {
+		for allowed, ok := range map[string]bool{"app": true, "other": false} {
+			a, _ := newAuth(&fakeKeycloak{claims: active(now)}, mode, &now, func(o *Options) { o.AllowedClients = []string{allowed} })
+			_, err := a.Authenticate(context.Background(), sign(t, claimsAt(now)))
+			if ok {
+				assert.NoError(t, err, mode)
+			} else {
+				assert.ErrorIs(t, err, ErrUnauthorized, mode)
+			}
 		}
-	})
+	}
+}
+
+// TestEndedSessionsAreRefusedAtOnce: cached or not, in both modes.
+func TestEndedSessionsAreRefusedAtOnce(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for _, mode := range []string{ModeIntrospect, ModeJWT} {
+		kc := &fakeKeycloak{claims: active(now)}
+		a, _ := newAuth(kc, mode, &now)
+		tok := sign(t, claimsAt(now))
+		_, err := a.Authenticate(context.Background(), tok)
+		require.NoError(t, err)
+		a.EndSession("other", "")
+		a.EndSession("s1", "other-client")
+		_, err = a.Authenticate(context.Background(), tok)
+		require.NoError(t, err, "another session's end, or another client's part of it, changes nothing")
+		a.EndSession("s1", "app")
+		_, err = a.Authenticate(context.Background(), tok)
+		assert.ErrorIs(t, err, ErrNotActive, mode)
+		a, _ = newAuth(kc, mode, &now)
+		a.EndSession("s1", "")
+		_, err = a.Authenticate(context.Background(), tok)
+		assert.ErrorIs(t, err, ErrNotActive, mode)
+	}
+}
+
+// TestCacheWaitsForTheFeed: with WaitForFeed, nothing is cached until the feed is up,
+// and the cache empties when it drops.
+func TestCacheWaitsForTheFeed(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	kc := &fakeKeycloak{claims: active(now)}
+	a, _ := newAuth(kc, ModeIntrospect, &now, func(o *Options) { o.WaitForFeed = true })
+	tok := sign(t, claimsAt(now))
+	auth := func() {
+		_, err := a.Authenticate(context.Background(), tok)
+		require.NoError(t, err)
+	}
+	auth()
+	auth()
+	assert.EqualValues(t, 2, kc.calls.Load(), "untrusted cache: every request asks")
+	a.SetFeedUp(true)
+	auth()
+	auth()
+	assert.EqualValues(t, 3, kc.calls.Load())
+	a.SetFeedUp(false)
+	auth()
+	assert.EqualValues(t, 4, kc.calls.Load())
 }

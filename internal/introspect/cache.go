@@ -1,60 +1,50 @@
 package introspect
 
 import (
-	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 )
 
-// cache holds recent positive introspection answers, keyed by the SHA-256 of the
-// token. It is bounded: when full, expired entries go first, then arbitrary ones (Go's
-// map order), which is enough for a cache whose entries live seconds.
-type cache struct {
-	mu  sync.Mutex
-	max int
-	m   map[[32]byte]cacheEntry
-}
-
-type cacheEntry struct {
+// entry is a cached answer about a token: its claims, or the error it gets (only
+// ErrNotActive is cached; a token failing the local check never reaches the cache).
+type entry struct {
 	claims keycloak.Claims
+	err    error
 	until  time.Time
 }
 
-func newCache(max int) *cache { return &cache{max: max, m: make(map[[32]byte]cacheEntry)} }
+// cache holds recent answers keyed by the SHA-256 of the token, bounded by an LRU
+// (constant time per operation, whatever its size; the map it replaces was scanned
+// whole under one mutex when full).
+type cache struct{ l *lru.Cache[[32]byte, entry] }
 
-func (c *cache) get(key [32]byte, now time.Time) (keycloak.Claims, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[key]
+func newCache(size int) *cache {
+	l, err := lru.New[[32]byte, entry](size)
+	if err != nil {
+		panic(err) // size > 0 is guaranteed by New
+	}
+	return &cache{l: l}
+}
+
+func (c *cache) get(key [32]byte, now time.Time) (entry, bool) {
+	e, ok := c.l.Get(key)
 	if !ok {
-		return keycloak.Claims{}, false
+		return entry{}, false
 	}
 	if !now.Before(e.until) {
-		delete(c.m, key)
-		return keycloak.Claims{}, false
+		c.l.Remove(key)
+		return entry{}, false
 	}
-	return e.claims, true
+	return e, true
 }
 
-func (c *cache) put(key [32]byte, cl keycloak.Claims, until, now time.Time) {
-	if !now.Before(until) {
-		return
+func (c *cache) put(key [32]byte, e entry, now time.Time) {
+	if now.Before(e.until) {
+		c.l.Add(key, e)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
-		for k, e := range c.m {
-			if !now.Before(e.until) {
-				delete(c.m, k)
-			}
-		}
-		for k := range c.m {
-			if len(c.m) < c.max {
-				break
-			}
-			delete(c.m, k)
-		}
-	}
-	c.m[key] = cacheEntry{claims: cl, until: until}
 }
+
+func (c *cache) purge() { c.l.Purge() }

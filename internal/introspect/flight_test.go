@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -32,16 +31,13 @@ func (s *slowKeycloak) Introspect(ctx context.Context, _, _ string) (keycloak.Cl
 	}
 }
 
-func (*slowKeycloak) Provider(context.Context) (*oidc.Provider, error) {
-	return nil, errors.New("not used")
-}
-
 // TestConcurrentMissesShareOneIntrospection: requests with the same uncached token ask
 // Keycloak once, and a caller that gives up does not fail the others.
 func TestConcurrentMissesShareOneIntrospection(t *testing.T) {
-	kc := &slowKeycloak{release: make(chan struct{}),
-		claims: keycloak.Claims{Active: true, Subject: "u1", Type: "Bearer", Expiry: time.Now().Add(time.Minute).Unix()}}
-	a := New(kc, Options{Mode: "introspect", CacheTTL: 30 * time.Second})
+	now := time.Now()
+	kc := &slowKeycloak{release: make(chan struct{}), claims: active(now)}
+	a, _ := newAuth(kc, ModeIntrospect, &now)
+	jwtShaped := sign(t, claimsAt(now))
 
 	gone, cancel := context.WithCancel(context.Background())
 	goneErr := make(chan error, 1)

@@ -61,6 +61,7 @@ type discovered struct {
 	introspect string
 	revoke     string
 	endSession string
+	jwks       string // the realm's JWKS, at the address the service connects to
 }
 
 // New returns a client. It makes no network call.

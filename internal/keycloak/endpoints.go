@@ -46,7 +46,7 @@ func (c *Client) fetchDiscovery(ctx context.Context) (*discovered, error) {
 		if err := p.Claims(&doc); err != nil || doc.Introspect == "" {
 			return nil, fmt.Errorf("%w: discovery of %s lacks introspection_endpoint", ErrUnavailable, c.opt.IssuerURL)
 		}
-		return &discovered{provider: p, introspect: doc.Introspect, revoke: doc.Revoke, endSession: doc.EndSession}, nil
+		return &discovered{provider: p, introspect: doc.Introspect, revoke: doc.Revoke, endSession: doc.EndSession, jwks: doc.JWKS}, nil
 	}
 	raw, err := oidc.NewProvider(oidc.InsecureIssuerURLContext(ctx, c.opt.IssuerURL), connect)
 	if err != nil {
@@ -69,7 +69,7 @@ func (c *Client) fetchDiscovery(ctx context.Context) (*discovered, error) {
 			pc.Algorithms = append(pc.Algorithms, a)
 		}
 	}
-	return &discovered{provider: pc.NewProvider(ctx), introspect: d.Introspect, revoke: d.Revoke, endSession: d.EndSession}, nil
+	return &discovered{provider: pc.NewProvider(ctx), introspect: d.Introspect, revoke: d.Revoke, endSession: d.EndSession, jwks: d.JWKS}, nil
 }
 
 // rewrite points the back-channel endpoints (token, introspection, revocation, JWKS,

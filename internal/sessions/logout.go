@@ -48,6 +48,8 @@ func (s *Service) Logout(ctx context.Context, raw string) (Logout, error) {
 		s.recordLogout(ctx, tok, 0, err)
 		return Logout{}, err
 	}
+	// Callers' tokens of the session stop working first, on every replica.
+	s.ended(ctx, tok.SessionID)
 	if _, err := s.st.PurgeLogoutJTIs(ctx, s.opt.Now()); err != nil {
 		s.opt.Log.WarnContext(ctx, "sessions: purging expired logout jtis failed", "error", err.Error())
 	}

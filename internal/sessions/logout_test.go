@@ -88,6 +88,10 @@ func (f *fakeAdmin) OfflineSessions(_ context.Context, user string) ([]keycloak.
 
 func (f *fakeAdmin) DeleteSession(context.Context, string, bool) error { return errors.New("not used") }
 
+func (f *fakeAdmin) ClientSessions(context.Context, bool, int, int) ([]keycloak.Session, error) {
+	return nil, errors.New("not used")
+}
+
 type evictions struct {
 	mu  sync.Mutex
 	ids []string

@@ -40,6 +40,9 @@ func (s *Service) List(ctx context.Context, c caller.Caller, userID string) ([]S
 	out := make([]Session, 0, len(online)+len(offline))
 	add := func(list []keycloak.Session, typ string) {
 		for _, ks := range list {
+			if c.Service && !s.visibleToService(ks, typ, bound) {
+				continue
+			}
 			clients := make([]string, 0, len(ks.Clients))
 			for _, id := range ks.Clients {
 				clients = append(clients, id)
@@ -75,7 +78,7 @@ type Revocation struct {
 // login it was created from, so one id can name two sessions). A user caller may only
 // end a session Keycloak lists as theirs, or clean up their own stored tokens bound to
 // a session that has already ended; anything else is ErrNotFound. A service caller may
-// end any session.
+// end a session of the service's client or one with stored tokens (see scope.go).
 //
 // When Keycloak cannot end the session nothing is deleted and the error is returned.
 // Once the session has ended, a failure to delete the rows is reported in the answer,
@@ -87,6 +90,9 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 	}
 	owner := ""
 	targets := types // a service caller ends whatever Keycloak has under that id
+	if err := s.serviceMayEnd(ctx, c, sid); err != nil {
+		return Revocation{}, err
+	}
 	if !c.Service {
 		owner = c.Subject
 		var err error
@@ -141,6 +147,9 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 		notes = append(notes, "the stored tokens bound to it could not be deleted now (they no longer work; repeat the call to delete them)")
 	}
 	s.deleted(kctx, rows, "session revoked")
+	if len(rev.Ended) > 0 {
+		s.ended(kctx, sid)
+	}
 	rev.TokensDeleted = len(rows)
 	if c.Service && len(rev.Ended) == 0 && len(rows) == 0 && err == nil {
 		return Revocation{}, ErrNotFound

@@ -44,6 +44,7 @@ type Admin interface {
 	UserSessions(ctx context.Context, userID string) ([]keycloak.Session, error)
 	OfflineSessions(ctx context.Context, userID string) ([]keycloak.Session, error)
 	DeleteSession(ctx context.Context, sid string, offline bool) error
+	ClientSessions(ctx context.Context, offline bool, first, max int) ([]keycloak.Session, error)
 }
 
 // Evicter drops a row's cached access token in this process (the database's eviction
@@ -57,6 +58,12 @@ type Options struct {
 	Log   *slog.Logger
 	Audit *audit.Logger // nil records nothing
 	Now   func() time.Time
+	// ClientID is the service's own client (KEYCLOAK_CLIENT_ID): a service caller sees
+	// and ends only its sessions and those with stored tokens.
+	ClientID string
+	// OnSessionEnded, when set, is told of every session that ended here or was
+	// announced by a back-channel logout (callers' tokens of it must stop working).
+	OnSessionEnded func(ctx context.Context, sid string)
 	// KeycloakDeadline bounds Keycloak calls that must finish even when the caller
 	// goes away (a revocation in progress).
 	KeycloakDeadline time.Duration
@@ -147,6 +154,13 @@ func (s *Service) deleted(ctx context.Context, rows []vault.Meta, detail string)
 		s.cache.Evict(r.ID)
 		s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: r.UserID, RowID: r.ID,
 			SessionID: r.SessionID, Detail: detail})
+	}
+}
+
+// ended tells OnSessionEnded that session sid ended.
+func (s *Service) ended(ctx context.Context, sid string) {
+	if s.opt.OnSessionEnded != nil && sid != "" {
+		s.opt.OnSessionEnded(ctx, sid)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -71,6 +72,7 @@ func ProcessEnv(cfg config.Config, port int) []string {
 		"STATE_TOKEN_SECRET=" + cfg.StateSecret.Reveal(),
 		"AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE=" + strconv.Itoa(cfg.Tokens.CacheSize),
 		"AUTH_MANAGER_AUTH_MODE=" + cfg.Auth.Mode,
+		"AUTH_MANAGER_SERVICE_CLIENTS=" + strings.Join(cfg.Auth.ServiceClients, ","),
 		"DATABASE_POOL_TIMEOUT=" + strconv.Itoa(max(int(cfg.Database.PoolTimeout/time.Second), 1)),
 	}
 	if cfg.SkipMigrations {

@@ -70,6 +70,9 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) (Delet
 	}
 	if d.SessionRevoked {
 		s.record(ctx, ev, audit.TokenRevoked, nil)
+		if s.opt.OnRevoked != nil {
+			s.opt.OnRevoked(ctx, row)
+		}
 	}
 	if _, err := s.st.Delete(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.record(ctx, ev, audit.TokenDeleted, err)

@@ -88,6 +88,9 @@ type Options struct {
 	// OnRefresh is told each presentation of a stored token to Keycloak: "ok",
 	// "invalid_grant", "transient" or "error" (metrics).
 	OnRefresh func(outcome string)
+	// OnRevoked, when set, is told of a row whose token Delete revoked at Keycloak
+	// (which removed the service's client from the row's session).
+	OnRevoked func(ctx context.Context, row store.Row)
 }
 
 // Service is the vault. Safe for concurrent use.
