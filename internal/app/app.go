@@ -258,8 +258,8 @@ func (a *App) startBackground(ctx context.Context) {
 	a.stopBackground = cancel
 	a.background.Go(func() {
 		// The start-up fetch of the realm's keys; when Keycloak is not up yet, the first
-		// token after JWKSMinRefresh fetches them.
-		if err := a.Keys.Refresh(bg); err != nil {
+		// token fetches them.
+		if err := a.Keys.Prefetch(bg); err != nil {
 			a.log.Warn("realm keys not fetched at start", "error", err.Error())
 		}
 	})

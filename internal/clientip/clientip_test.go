@@ -32,6 +32,10 @@ func TestOf(t *testing.T) {
 		}
 		assert.Equal(t, tc.want, res.Of(r), name)
 	}
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "203.0.113.7:5000"
+	r.Header.Set("X-Forwarded-For", "1.1.1.1")
+	assert.Equal(t, "203.0.113.7", Resolver{}.Of(r), "no trusted proxies: the peer")
 }
 
 func FuzzOf(f *testing.F) {

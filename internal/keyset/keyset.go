@@ -68,9 +68,22 @@ func New(fetch Fetcher, opt Options) *Set {
 	return &Set{fetch: fetch, algs: algs, minRefresh: opt.MinRefresh, now: opt.Now}
 }
 
-// Refresh fetches the key set now unless a fetch started less than MinRefresh ago
-// (the start-up fetch; later ones happen on demand).
-func (s *Set) Refresh(ctx context.Context) error { return s.refreshIfDue(ctx) }
+// Prefetch fetches the key set at start, so that the first tokens need not wait for
+// it. Its failure is not held against later fetches: at start Keycloak (or the realm)
+// may simply not be there yet, and the first token after it is must not be refused
+// for a second.
+func (s *Set) Prefetch(ctx context.Context) error {
+	ks, err := s.fetch(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.fetched {
+		s.keys, s.fetched, s.lastFetch = ks.Keys, true, s.now()
+	}
+	return nil
+}
 
 // VerifySignature checks raw's signature and returns its payload, unverified beyond
 // the signature (claims are the caller's business). It satisfies go-oidc's KeySet, so

@@ -130,3 +130,20 @@ func TestFailedFetchBacksOff(t *testing.T) {
 	require.NoError(t, err)
 	assert.EqualValues(t, 2, r.fetches.Load())
 }
+
+func TestPrefetch(t *testing.T) {
+	var now atomic.Int64
+	now.Store(1_800_000_000)
+	r := &realm{}
+	r.fail.Store(true)
+	s := newSet(r, &now)
+	require.ErrorIs(t, s.Prefetch(context.Background()), ErrUnavailable)
+	r.fail.Store(false)
+	_, err := s.VerifySignature(context.Background(), signed(t, realmKey, "k1"))
+	require.NoError(t, err, "a failed start-up fetch does not make the first token wait")
+	assert.EqualValues(t, 2, r.fetches.Load())
+	require.NoError(t, s.Prefetch(context.Background()))
+	_, err = s.VerifySignature(context.Background(), signed(t, realmKey, "unknown"))
+	assert.ErrorIs(t, err, ErrUnknownKey)
+	assert.EqualValues(t, 3, r.fetches.Load(), "an unknown kid within the interval of the last fetch: no fetch")
+}
