@@ -98,3 +98,12 @@ func TestLoopbackOnly(t *testing.T) {
 		assert.Equal(t, ok, loopbackOnly("X", raw) == nil, raw)
 	}
 }
+
+func TestParseMachineCPU(t *testing.T) {
+	m := parseMachineCPU("cpu  100 5 50 800 20 3 2 10 7 0\ncpu0 50 2 25 400 10 1 1 5 3 0\n")
+	assert.True(t, m.ok)
+	assert.Equal(t, 1700*time.Millisecond, m.busy, "user+nice+system+irq+softirq+steal ticks at 100 Hz")
+	assert.Equal(t, 9900*time.Millisecond, m.total, "plus idle and iowait")
+	assert.False(t, parseMachineCPU("intr 1 2 3\n").ok)
+	assert.False(t, parseMachineCPU("cpu 1 2 x 4 5 6 7 8\n").ok)
+}

@@ -184,3 +184,49 @@ func FreePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// machineCPU is the machine's CPU time from /proc/stat's "cpu" line, all CPUs added.
+type machineCPU struct {
+	busy, total time.Duration
+	ok          bool
+}
+
+func readMachineCPU() machineCPU {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return machineCPU{}
+	}
+	return parseMachineCPU(string(b))
+}
+
+// parseMachineCPU reads the aggregate line "cpu user nice system idle iowait irq
+// softirq steal …" (in USER_HZ ticks); idle and iowait are not busy. Guest time is
+// already inside user and nice.
+func parseMachineCPU(stat string) machineCPU {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return machineCPU{}
+	}
+	var v [8]int64
+	for i := range v {
+		n, err := strconv.ParseInt(f[i+1], 10, 64)
+		if err != nil {
+			return machineCPU{}
+		}
+		v[i] = n
+	}
+	tick := func(n int64) time.Duration { return time.Duration(n) * time.Second / clockTick }
+	busy := v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
+	return machineCPU{busy: tick(busy), total: tick(busy + v[3] + v[4]), ok: true}
+}
+
+// selfCPU is the driver's own user+system CPU time.
+func selfCPU() time.Duration {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	d, _ := parseStatCPU(string(b))
+	return d
+}

@@ -93,15 +93,17 @@ func Markdown(w io.Writer, svgName string, r *Run) {
 	p("cost is not measured and the column is empty. *Peak RSS* is the kernel's high-water mark (VmHWM), reset at the\n")
 	p("window's start. *Sockets* is the most the process had open: the clients' connections plus its PostgreSQL pool\n")
 	p("and Keycloak connections. *KC/req* is the Keycloak calls the service made per request and *refr/req* the\n")
-	p("refreshes of stored tokens among them, both from its `/metrics` at the window's edges.\n\n")
+	p("refreshes of stored tokens among them, both from its `/metrics` at the window's edges. *Rest of machine* is\n")
+	p("the share of all CPUs' time over the window used by everything but the driver and the measured process\n")
+	p("(`/proc/stat`): PostgreSQL and Keycloak, and other people's builds and tests on this shared machine.\n\n")
 	for _, s := range r.Scenarios {
 		p("### %s (`%s`)\n\n%s.\n\n", s.Title, s.Key, s.What)
-		p("| c | CPUs | req/s | p50 | p90 | p99 | max | requests | errors | KC/req | refr/req | CPU s / 1k req | peak RSS | sockets |\n")
-		p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		p("| c | CPUs | req/s | p50 | p90 | p99 | max | requests | errors | KC/req | refr/req | CPU s / 1k req | peak RSS | sockets | rest of machine |\n")
+		p("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, pt := range s.Points {
-			p("| %d | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s |\n", pt.Concurrency, pt.Placement, pt.RPS,
+			p("| %d | %s | %.0f | %s | %s | %s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", pt.Concurrency, pt.Placement, pt.RPS,
 				ms(pt.P50), ms(pt.P90), ms(pt.P99), ms(pt.Max), pt.Requests, errCell(pt), kcCell(pt.HasKC, pt.KCPerReq),
-				kcCell(pt.HasKC, pt.RefreshPerReq), cpuCell(pt), rssCell(pt), sockCell(pt))
+				kcCell(pt.HasKC, pt.RefreshPerReq), cpuCell(pt), rssCell(pt), sockCell(pt), othersCell(pt))
 		}
 		p("\n")
 	}
@@ -242,6 +244,13 @@ func rssCell(p Point) string {
 		s += " (sampled)"
 	}
 	return s
+}
+
+func othersCell(p Point) string {
+	if !p.Usage.HasOthers {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f %%", 100*p.Usage.Others)
 }
 
 func sockCell(p Point) string {

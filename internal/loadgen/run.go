@@ -300,17 +300,14 @@ func (r *runner) measureOne(ctx context.Context, sc *Scenario, proc *Proc, build
 	if err != nil {
 		return err
 	}
-	p := Point{Result: res, Placement: pl}
-	if proc != nil {
-		p.Usage, p.HasUsage = m.result(), true
-	}
+	p := Point{Result: res, Placement: pl, Usage: m.result(), HasUsage: proc != nil}
 	if scrape && kcErr[0] == nil && kcErr[1] == nil && res.Requests > 0 {
 		n := float64(res.Requests)
 		p.KCPerReq, p.RefreshPerReq, p.HasKC = (kc[1]-kc[0])/n, (rf[1]-rf[0])/n, true
 	}
 	sc.Points = append(sc.Points, p)
-	r.logf("%-22s c=%-4d %-6s %8.0f req/s  p50 %7s  p90 %7s  p99 %7s  errors %d%s", sc.Key, c, pl, res.RPS,
-		ms(res.P50), ms(res.P90), ms(res.P99), res.Errors, errorKinds(res.ErrorKinds))
+	r.logf("%-22s c=%-4d %-6s %8.0f req/s  p50 %7s  p90 %7s  p99 %7s  errors %d%s  (rest of machine %s CPU)", sc.Key, c, pl, res.RPS,
+		ms(res.P50), ms(res.P90), ms(res.P99), res.Errors, errorKinds(res.ErrorKinds), othersCell(p))
 	return nil
 }
 
