@@ -9,10 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/auth-manager/auth-manager/internal/app"
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/logsink"
+	"github.com/auth-manager/auth-manager/internal/tracing"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=…".
@@ -121,6 +123,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 		sink := logsink.NewAsync(stderr, logsink.Options{MaxQueued: cfg.AccessLog.Buffer})
 		defer sink.Close()
 		opts = append(opts, app.WithAccessLog(newLogger(sink, cfg.LogLevel), sink.Dropped))
+	}
+	tp, err := tracing.NewProvider(ctx, cfg.Tracing, cfg.AppVersion)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		// Flush the last spans once the server has drained.
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = tp.Shutdown(sctx)
+		}()
+		opts = append(opts, app.WithTracerProvider(tp))
+		log.Info("tracing on", "service", cfg.Tracing.ServiceName)
 	}
 	a, err := app.New(ctx, cfg, log, opts...)
 	if err != nil {

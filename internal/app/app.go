@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/httpapi"
@@ -24,6 +26,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/sessions"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/tokens"
+	"github.com/auth-manager/auth-manager/internal/tracing"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
@@ -66,9 +69,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	st, err := OpenStore(ctx, cfg.Database, log)
+	st, err := openStore(ctx, cfg.Database, log, o)
 	if err != nil {
 		return nil, err
+	}
+	if o.tracer != nil {
+		log = slog.New(tracing.LogHandler(log.Handler()))
+		if o.accessLog.log != nil {
+			o.accessLog.log = slog.New(tracing.LogHandler(o.accessLog.log.Handler()))
+		}
 	}
 	if !cfg.SkipMigrations {
 		if err := migrateUp(ctx, st, log); err != nil {
@@ -168,6 +177,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		deps.MetricsHandler = a.Metrics.Handler()
 	}
 	a.Handler = httpapi.NewHandler(deps)
+	if o.tracer != nil {
+		a.Handler = tracing.Handler(o.tracer, a.Handler)
+	}
 	return a, nil
 }
 
@@ -190,6 +202,13 @@ type options struct {
 	wrapKeycloak func(http.RoundTripper) http.RoundTripper
 	now          func() time.Time
 	accessLog    accessLogOption
+	tracer       trace.TracerProvider
+}
+
+// WithTracerProvider traces requests, Keycloak calls and queries with tp (OpenTelemetry)
+// and puts the trace id on every log line of a traced request.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracer = tp }
 }
 
 // WithClock replaces the clock of every service (vault, tokens, offline, sessions,
@@ -225,6 +244,15 @@ func NewRing(cfg config.Keys) (*seal.Ring, error) {
 		ring = ring.RejectLegacy()
 	}
 	return ring, nil
+}
+
+// openStore is OpenStore, traced when the App is.
+func openStore(ctx context.Context, db config.Database, log *slog.Logger, o options) (*store.Store, error) {
+	opt := store.Options{URL: db.URL.Reveal(), MaxConns: db.MaxConns(), ConnTimeout: db.PoolTimeout, Echo: db.Echo}
+	if o.tracer != nil {
+		opt.Tracer = tracing.QueryTracer(o.tracer)
+	}
+	return store.Open(ctx, opt, log)
 }
 
 // OpenStore opens the pgx pool sized from the configuration.

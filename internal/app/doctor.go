@@ -3,22 +3,34 @@ package app
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/doctor"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/tracing"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
 // newKeycloak is the Keycloak client as the service wires it.
 func newKeycloak(cfg config.Config, log *slog.Logger, o options, observe func(op, outcome string, d time.Duration)) *keycloak.Client {
+	wrap := o.wrapKeycloak
+	if o.tracer != nil {
+		// Outermost, so that a test's wrapper sees the traceparent header it adds.
+		wrap = func(rt http.RoundTripper) http.RoundTripper {
+			if o.wrapKeycloak != nil {
+				rt = o.wrapKeycloak(rt)
+			}
+			return tracing.Transport(o.tracer, rt)
+		}
+	}
 	return keycloak.New(keycloak.Options{
 		IssuerURL: cfg.Keycloak.IssuerURL(), ConnectURL: cfg.Keycloak.ConnectURL(),
 		BaseURL: cfg.Keycloak.ConnectBase(), Realm: cfg.Keycloak.Realm,
 		ClientID: cfg.Keycloak.ClientID, ClientSecret: cfg.Keycloak.ClientSecret.Reveal(),
 		RedirectURL: cfg.Keycloak.ConsentRedirectURI, Timeout: cfg.Keycloak.Timeout,
-		WrapTransport: o.wrapKeycloak, Observe: observe,
+		WrapTransport: wrap, Observe: observe,
 	}, log)
 }
 

@@ -51,6 +51,16 @@ type Config struct {
 	MetricsAddr string
 	// SkipMigrations leaves the schema alone at serve start (a separate job migrates).
 	SkipMigrations bool
+	// Tracing is OpenTelemetry's export, by the standard variables (off when no
+	// endpoint is set).
+	Tracing Tracing
+}
+
+// Tracing configures the OTLP/HTTP trace exporter.
+type Tracing struct {
+	Endpoint       string // OTEL_EXPORTER_OTLP_ENDPOINT; traces go to {Endpoint}/v1/traces
+	TracesEndpoint string // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, the full URL, wins
+	ServiceName    string // OTEL_SERVICE_NAME
 }
 
 // Keys are the vault's keys and its rules for rows the Python service wrote.
@@ -220,6 +230,9 @@ type env struct {
 	DrainDelay      int    `envconfig:"SHUTDOWN_DRAIN_DELAY" default:"0"`
 	SkipMigrations  bool   `envconfig:"AUTH_MANAGER_SKIP_MIGRATIONS" default:"false"`
 	MetricsAddr     string `envconfig:"METRICS_ADDR"`
+	OTLPEndpoint    string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTLPTraces      string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	OTELServiceName string `envconfig:"OTEL_SERVICE_NAME" default:"auth-manager"`
 	AccessLogSample string `envconfig:"AUTH_MANAGER_ACCESS_LOG_SAMPLE" default:"1"`
 	AccessLogBuffer int    `envconfig:"AUTH_MANAGER_ACCESS_LOG_BUFFER" default:"1048576"`
 
@@ -279,6 +292,12 @@ func (e env) build() (Config, error) {
 		CORSAllowCredentials: e.CORSAllowCredentials,
 		SkipMigrations:       e.SkipMigrations,
 		MetricsAddr:          e.MetricsAddr,
+		Tracing:              Tracing{Endpoint: e.OTLPEndpoint, TracesEndpoint: e.OTLPTraces, ServiceName: e.OTELServiceName},
+	}
+	for key, v := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": e.OTLPEndpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": e.OTLPTraces} {
+		if v != "" && !isHTTPURL(v) {
+			return Config{}, invalid(key, "must be an absolute http(s) URL")
+		}
 	}
 	var err error
 	if c.LogLevel, err = parseLevel(e.LogLevel); err != nil {

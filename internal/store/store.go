@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/multitracer"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -27,6 +28,8 @@ type Options struct {
 	MinConns    int
 	ConnTimeout time.Duration // to establish one connection (DATABASE_POOL_TIMEOUT)
 	Echo        bool          // log every statement's SQL (never its arguments) at debug level
+	// Tracer, when set, traces every query (OpenTelemetry spans; see internal/tracing).
+	Tracer pgx.QueryTracer
 }
 
 // Store wraps the pgx pool.
@@ -50,8 +53,18 @@ func Open(ctx context.Context, opt Options, log *slog.Logger) (*Store, error) {
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 15 * time.Second
+	var tracers []pgx.QueryTracer
 	if opt.Echo {
-		cfg.ConnConfig.Tracer = sqlTracer{log: log}
+		tracers = append(tracers, sqlTracer{log: log})
+	}
+	if opt.Tracer != nil {
+		tracers = append(tracers, opt.Tracer)
+	}
+	switch len(tracers) {
+	case 1:
+		cfg.ConnConfig.Tracer = tracers[0]
+	case 2:
+		cfg.ConnConfig.Tracer = multitracer.New(tracers...)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
