@@ -11,8 +11,9 @@
 # which must never be sessions that a concurrent test run of alice or bob relies on.
 #
 # The run is bounded: FUZZ_MAX_EXAMPLES cases per operation and phase (default 30) and
-# FUZZ_MAX_TIME seconds in all (default 120). schemathesis comes from PyPI into a venv
-# at $AUTH_MANAGER_CACHE/venv (default ~/.cache/auth-manager/venv), installed once.
+# FUZZ_MAX_TIME seconds in all (default 120), with FUZZ_WORKERS in parallel (default 1).
+# schemathesis comes from PyPI into a venv at $AUTH_MANAGER_CACHE/venv (default
+# ~/.cache/auth-manager/venv), installed once.
 # Reports (JUnit, NDJSON) stay in FUZZ_REPORT_DIR (default: a new temp dir). Output is
 # sanitized by schemathesis: the Authorization header never appears in it.
 set -euo pipefail
@@ -108,7 +109,9 @@ FUZZ_TOKEN_ID=$(seed "$FUZZ_TOKEN" "$(sed -n 2p <<<"$tokens")") || die "could no
 unset tokens
 export FUZZ_TOKEN FUZZ_TOKEN_ID
 # The token reaches schemathesis through the environment and this config's
-# substitution, not the command line. DELETE routes get neither the seeded id nor ids
+# substitution, not the command line. POST /v1/access-token answers a generated audience
+# with Keycloak's refusal, a documented 502 keycloak_error, so not_a_server_error accepts
+# 502 there (and only there); any other 5xx still fails it. DELETE routes get neither the seeded id nor ids
 # taken from answers (schemathesis's default): they would end the session of the
 # fuzzer's own bearer token, and every later case would be a 401 that tests nothing.
 cat >"$CHECK_TMP/schemathesis.toml" <<'TOML'
@@ -117,6 +120,7 @@ headers = { Authorization = "Bearer ${FUZZ_TOKEN}" }
 [[operations]]
 include-name = "POST /v1/access-token"
 parameters = { "query.id" = "${FUZZ_TOKEN_ID}" }
+checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "502"]
 
 [[operations]]
 include-method = "DELETE"
@@ -125,6 +129,9 @@ phases.coverage.extra-data-sources.responses = false
 phases.fuzzing.extra-data-sources.responses = false
 TOML
 
+# One worker by default: with two, CPython before 3.11.8 (gh-106905) sometimes fails
+# hypothesis's ast.parse in one thread with "AST constructor recursion depth mismatch",
+# a runtime error of the tool, not a finding (seen twice in three runs on Python 3.11.7).
 log "schemathesis $SCHEMATHESIS_VERSION against $SERVICE_URL with api/openapi.json"
 rc=0
 (cd "$CHECK_TMP" && "$ST" --config-file "$CHECK_TMP/schemathesis.toml" run "$REPO_ROOT/api/openapi.json" \
@@ -132,7 +139,7 @@ rc=0
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
   --phases examples,coverage,fuzzing \
   --max-examples "${FUZZ_MAX_EXAMPLES:-30}" --max-time "${FUZZ_MAX_TIME:-120}" \
-  --workers 2 --request-timeout 20 --seed "${FUZZ_SEED:-7}" \
+  --workers "${FUZZ_WORKERS:-1}" --request-timeout 20 --seed "${FUZZ_SEED:-7}" \
   --report junit,ndjson --report-dir "$reports" \
   --output-sanitize true) || rc=$?
 if ((rc != 0)); then
