@@ -117,12 +117,25 @@ func TestDoctorFindsMisconfiguration(t *testing.T) {
 		assert.NotContains(t, c.Detail+c.Fix, "not-the-secret", "no secret in the report")
 		assert.True(t, check(t, r, doctor.CheckRoles).Skipped)
 
-		env = doctorSetup(t, testenv.RealmOptions{}, true)
+		env["KEYCLOAK_CLIENT_SECRET"] = testenv.ServiceClientSecret
 		env["AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY"] = strings.Repeat("ab", 32)
 		r, err = runDoctorJSON(t, env)
 		require.Error(t, err)
 		assert.Equal(t, []string{doctor.CheckVaultKey}, failed(r))
 		assert.Contains(t, check(t, r, doctor.CheckVaultKey).Detail, "1 of 1 sampled row(s) do not decrypt")
+	})
+	t.Run("issuer Keycloak does not name", func(t *testing.T) {
+		t.Parallel()
+		env := doctorSetup(t, testenv.RealmOptions{}, true)
+		kc := env["KEYCLOAK_ISSUER"]
+		env["KEYCLOAK_ISSUER"], env["KEYCLOAK_URL"] = strings.Replace(kc, "127.0.0.1", "localhost", 1), kc
+		r, err := runDoctorJSON(t, env)
+		require.Error(t, err)
+		assert.Equal(t, []string{doctor.CheckIssuer}, failed(r), "everything else works through KEYCLOAK_URL")
+		c := check(t, r, doctor.CheckIssuer)
+		assert.Contains(t, c.Detail, "names the issuer "+kc+"/realms/")
+		assert.Contains(t, c.Detail, "tokens will be refused")
+		assert.Contains(t, c.Fix, "set KEYCLOAK_ISSUER to the issuer tokens carry ("+kc+")")
 	})
 	t.Run("service account without roles", func(t *testing.T) {
 		t.Parallel()

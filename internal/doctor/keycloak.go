@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 )
 
@@ -155,20 +156,25 @@ func checkOfflineIdle(ctx context.Context, d Deps) (*keycloak.RealmSettings, Res
 		return nil, fail(CheckOfflineIdle, "cannot read the realm's settings: "+describe(err),
 			"assign realm-management view-realm to the service account (doctor reads the realm's session and token settings with it)")
 	}
+	return &s, judgeOfflineIdle(d.Config.KeepAlive, s)
+}
+
+// judgeOfflineIdle compares the realm's offline idle timeout with the keep-alive's
+// worst gap between two refreshes of an idle offline token.
+func judgeOfflineIdle(ka config.KeepAlive, s keycloak.RealmSettings) Result {
 	idle := time.Duration(s.OfflineSessionIdleTimeout) * time.Second
-	ka := d.Config.KeepAlive
 	if !ka.Enabled {
-		return &s, pass(CheckOfflineIdle, fmt.Sprintf("keep-alive off: an offline token unused for %s expires (realm offline idle timeout)", idle))
+		return pass(CheckOfflineIdle, fmt.Sprintf("keep-alive off: an offline token unused for %s expires (realm offline idle timeout)", idle))
 	}
 	// A row last used just after a pass looked is refreshed by the first pass after it
 	// has been idle for IdleThreshold: up to one Interval later.
 	worst := ka.IdleThreshold + ka.Interval
 	if worst >= idle {
-		return &s, fail(CheckOfflineIdle, fmt.Sprintf("an offline token can go %s (keep-alive idle threshold %s + interval %s) without a refresh, but the realm ends offline sessions idle for %s",
+		return fail(CheckOfflineIdle, fmt.Sprintf("an offline token can go %s (keep-alive idle threshold %s + interval %s) without a refresh, but the realm ends offline sessions idle for %s",
 			worst, ka.IdleThreshold, ka.Interval, idle),
 			fmt.Sprintf("lower AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD so that threshold + interval stays well under %s, or raise Offline Session Idle (Realm settings → Sessions)", idle))
 	}
-	return &s, pass(CheckOfflineIdle, fmt.Sprintf("keep-alive refreshes an idle offline token within %s, under the realm's %s", worst, idle))
+	return pass(CheckOfflineIdle, fmt.Sprintf("keep-alive refreshes an idle offline token within %s, under the realm's %s", worst, idle))
 }
 
 func checkRotation(s keycloak.RealmSettings) Result {

@@ -1,0 +1,66 @@
+package doctor
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
+)
+
+// The judgements that need no network; the checks that do are tested against the
+// real stack in cmd/auth-manager.
+
+func TestJudgeOfflineIdle(t *testing.T) {
+	day := 24 * time.Hour
+	ka := config.KeepAlive{Enabled: true, IdleThreshold: day, Interval: time.Hour}
+	realm := func(idle time.Duration) keycloak.RealmSettings {
+		return keycloak.RealmSettings{OfflineSessionIdleTimeout: int(idle / time.Second)}
+	}
+	assert.True(t, judgeOfflineIdle(ka, realm(30*day)).OK)
+	r := judgeOfflineIdle(ka, realm(25*time.Hour)) // the worst gap equals the timeout: too late
+	assert.False(t, r.OK)
+	assert.Contains(t, r.Detail, "25h0m0s")
+	assert.Contains(t, r.Fix, "AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD")
+	off := judgeOfflineIdle(config.KeepAlive{}, realm(time.Hour))
+	assert.True(t, off.OK, "keep-alive off is a choice, not a failure")
+	assert.Contains(t, off.Detail, "keep-alive off")
+}
+
+func TestCheckRotation(t *testing.T) {
+	assert.True(t, checkRotation(keycloak.RealmSettings{}).OK)
+	assert.True(t, checkRotation(keycloak.RealmSettings{RevokeRefreshToken: true, RefreshTokenMaxReuse: 1}).OK)
+	r := checkRotation(keycloak.RealmSettings{RevokeRefreshToken: true})
+	assert.False(t, r.OK)
+	assert.Contains(t, r.Detail, "dies between Keycloak's answer and its database commit")
+}
+
+func TestCheckRoles(t *testing.T) {
+	assert.True(t, checkRoles([]string{"view-users", "manage-users", "query-clients"}).OK)
+	assert.True(t, checkRoles([]string{"view-users", "manage-users", "view-clients", "view-realm"}).OK)
+	r := checkRoles([]string{"view-users"})
+	assert.False(t, r.OK)
+	assert.Contains(t, r.Detail, "lacks manage-users, view-clients")
+}
+
+func TestReport(t *testing.T) {
+	r := ConfigFailure(errors.New("config: DATABASE_URL: required but not set"))
+	assert.False(t, r.OK)
+	assert.Len(t, r.Failed(), 1, "skipped checks are not failures")
+	var buf bytes.Buffer
+	r.WriteText(&buf)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	assert.True(t, strings.HasPrefix(lines[0], "✗ config"), lines[0])
+	assert.Contains(t, lines[0], "— fix: ")
+	assert.True(t, strings.HasPrefix(lines[1], "– postgres"), lines[1])
+	assert.Equal(t, "1 check(s) failed", lines[len(lines)-1])
+
+	var recorded []string
+	r.Export(func(check string, ok bool) { recorded = append(recorded, check) }, nil)
+	assert.Equal(t, []string{CheckConfig}, recorded, "skipped checks are not exported")
+}
