@@ -1,6 +1,7 @@
 package keycloak
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,5 +46,30 @@ func TestRewrite(t *testing.T) {
 		got := rewrite(d, public, connect)
 		assert.Equal(t, "https://userinfo.example.org/u", got.UserInfo)
 		assert.Equal(t, public+"-other"+oc+"/token", got.Token)
+	})
+}
+
+// FuzzRewrite: whatever a discovery document lists (it comes from the network), a
+// back-channel endpoint is either left as it was or moved under connect, a browser
+// endpoint either left or moved under public, and a rewritten URL keeps the path after
+// the realm prefix it replaced.
+func FuzzRewrite(f *testing.F) {
+	const public, connect = "https://sso.example.com/realms/r", "http://keycloak:8080/realms/r"
+	f.Add(public, public+"/protocol/openid-connect/token", public+"/protocol/openid-connect/auth")
+	f.Add(connect, connect+"/x", "http://other/realms/r/y")
+	f.Add("", "", "")
+	f.Fuzz(func(t *testing.T, issuer, back, front string) {
+		got := rewrite(discoveryDoc{Issuer: issuer, Token: back, Auth: front}, public, connect)
+		for _, c := range []struct{ in, out, base string }{{back, got.Token, connect}, {front, got.Auth, public}} {
+			if c.out == c.in {
+				continue
+			}
+			if !strings.HasPrefix(c.out, c.base) {
+				t.Fatalf("%q became %q, outside %q", c.in, c.out, c.base)
+			}
+			if !strings.HasSuffix(c.in, strings.TrimPrefix(c.out, c.base)) {
+				t.Fatalf("%q became %q: the path after the realm changed", c.in, c.out)
+			}
+		}
 	})
 }
