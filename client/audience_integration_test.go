@@ -20,6 +20,7 @@ import (
 // by the service without asking Keycloak again. Another scope is another token; deleting
 // the stored token drops the narrowed ones with it.
 func TestAudienceNarrowedToken(t *testing.T) {
+	t.Parallel() // each creates its own realm, which takes Keycloak a while
 	kc := &testenv.CallCounter{}
 	s, _ := startStackInRealm(t, app.WithKeycloakTransport(kc.Wrap))
 	am, cnt := s.serviceClient(t)
@@ -75,6 +76,7 @@ func TestAudienceNarrowedToken(t *testing.T) {
 // TestAudienceRefused: an audience the realm does not make available to the service's
 // client answers 502 keycloak_error with Keycloak's error, and no token.
 func TestAudienceRefused(t *testing.T) {
+	t.Parallel()
 	s, realm := startStackInRealm(t)
 	am, _ := s.serviceClient(t)
 	ctx := t.Context()

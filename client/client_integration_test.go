@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/client"
 	"github.com/auth-manager/auth-manager/internal/app"
+	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/testenv"
 )
 
@@ -60,7 +62,7 @@ type stack struct {
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	testenv.Integration(t)
-	svc := testenv.StartService(t, testenv.NewServiceConfig(t))
+	svc := testenv.StartService(t, serviceCallers(testenv.NewServiceConfig(t)))
 	return storeAlice(t, &stack{svc: svc, realm: testenv.Realm}, testenv.Login(t, testenv.Alice))
 }
 
@@ -70,8 +72,17 @@ func startStackInRealm(t *testing.T, opts ...app.Option) (*stack, *testenv.TestR
 	t.Helper()
 	realm := testenv.DefineRealm(t)
 	realm.Create(testenv.RealmOptions{})
-	svc := testenv.StartService(t, realm.ServiceConfig(t), opts...)
+	svc := testenv.StartService(t, serviceCallers(realm.ServiceConfig(t)), opts...)
 	return storeAlice(t, &stack{svc: svc, realm: realm.Name}, realm.Login(t, testenv.Alice, "openid")), realm
+}
+
+// serviceCallers lets the test's caller client act as a service caller (it has the
+// service role; AUTH_MANAGER_SERVICE_CLIENTS must name it too).
+func serviceCallers(cfg config.Config) config.Config {
+	if !slices.Contains(cfg.Auth.ServiceClients, testenv.ServiceCallerClient) {
+		cfg.Auth.ServiceClients = append(slices.Clone(cfg.Auth.ServiceClients), testenv.ServiceCallerClient)
+	}
+	return cfg
 }
 
 func storeAlice(t *testing.T, s *stack, alice testenv.Tokens) *stack {

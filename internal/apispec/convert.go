@@ -79,6 +79,10 @@ func complete(doc *openapi3.T) error {
 			Description: "The request's id: the caller's X-Request-ID when it is sane, a new one otherwise. Quote it when reporting a problem.",
 			Schema:      openapi3.NewStringSchema().NewRef(),
 		}}},
+		"Retry-After": {Value: &openapi3.Header{Parameter: openapi3.Parameter{
+			Description: "Seconds to wait before trying again.",
+			Schema:      openapi3.NewIntegerSchema().WithMin(0).NewRef(),
+		}}},
 	}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -99,7 +103,8 @@ func complete(doc *openapi3.T) error {
 
 var codeWord = regexp.MustCompile(`[a-z]+(?:_[a-z]+)+`)
 
-// completeResponse adds the X-Request-ID header to every answer and, to failures, the
+// completeResponse adds the X-Request-ID header to every answer (and Retry-After to a
+// 429) and, to failures, the
 // codes they may carry (those the annotation's text names, or the usual ones for the
 // status) with one example envelope per code.
 func completeResponse(op, status string, r *openapi3.Response) error {
@@ -110,6 +115,9 @@ func completeResponse(op, status string, r *openapi3.Response) error {
 	n, err := strconv.Atoi(status)
 	if err != nil || n < 400 {
 		return nil
+	}
+	if n == http.StatusTooManyRequests {
+		r.Headers["Retry-After"] = &openapi3.HeaderRef{Ref: "#/components/headers/Retry-After"}
 	}
 	media := r.Content.Get("application/json")
 	if media == nil {
