@@ -135,7 +135,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Sessions = sessions.New(st, a.Vault, a.Admin, a.Tokens,
 		sessions.NewVerifierWithKeys(a.Keys, cfg.Keycloak.IssuerURL(), cfg.Keycloak.ClientID, o.now), sessions.Options{
 			Log: log, Audit: auditLog, Now: o.now, ClientID: cfg.Keycloak.ClientID,
-			OnSessionEnded:   func(ctx context.Context, sid string) { a.endSession(ctx, sid, "") },
+			OnSessionEnded: func(ctx context.Context, sid string) { a.endSession(ctx, sid, "") },
+			OnUserSessionsLive: func(ctx context.Context, userID string, at time.Time, live []string) {
+				a.Auth.EndUserSessionsExcept(userID, at, live)
+				if err := a.Store.NotifyUserSessions(context.WithoutCancel(ctx), userID, at, live); err != nil {
+					a.log.WarnContext(ctx, "user's ended sessions not announced to other replicas", "subject", userID, "error", err.Error())
+				}
+			},
 			KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		})
 	a.auditLog, a.now = auditLog, o.now
@@ -293,6 +299,10 @@ func (a *App) startBackground(ctx context.Context) {
 	})
 	a.background.Go(func() {
 		a.Store.Listen(bg, store.SessionEndedChannel, func(payload string) {
+			if user, at, live, ok := store.ParseUserSessions(payload); ok {
+				a.Auth.EndUserSessionsExcept(user, at, live)
+				return
+			}
 			a.Auth.EndSession(store.ParseSessionEnded(payload))
 		}, a.Auth.SetFeedUp)
 	})

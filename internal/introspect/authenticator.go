@@ -67,6 +67,7 @@ type Authenticator struct {
 	keys    KeySet
 	cache   *cache
 	ended   *endedSessions
+	users   *endedUsers
 	trusted atomic.Bool // the cache may be used (the ended-session feed is up)
 
 	flight singleflight.Group // concurrent introspections of one token
@@ -80,7 +81,8 @@ func New(kc Keycloak, keys KeySet, opt Options) *Authenticator {
 	if opt.CacheSize <= 0 {
 		opt.CacheSize = 10000
 	}
-	a := &Authenticator{opt: opt, kc: kc, keys: keys, cache: newCache(opt.CacheSize), ended: newEndedSessions(opt.CacheSize * 10)}
+	a := &Authenticator{opt: opt, kc: kc, keys: keys, cache: newCache(opt.CacheSize), ended: newEndedSessions(opt.CacheSize * 10),
+		users: newEndedUsers(opt.CacheSize * 10)}
 	a.trusted.Store(!opt.WaitForFeed)
 	return a
 }
@@ -97,7 +99,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (caller.
 	if cl.Subject == "" || !a.clientAllowed(cl) {
 		return caller.Caller{}, ErrUnauthorized
 	}
-	if a.ended.has(cl.SessionID, cl.Client(), now) {
+	if a.ended.has(cl.SessionID, cl.Client(), now) || a.users.has(cl.Subject, cl.SessionID, cl.IssuedAt, now) {
 		return caller.Caller{}, ErrNotActive
 	}
 	return caller.Caller{
@@ -171,7 +173,10 @@ func (a *Authenticator) askKeycloak(ctx context.Context, token string, key [32]b
 		return keycloak.Claims{}, ErrUnauthorized
 	}
 	if cl.SessionID == "" {
-		cl.SessionID = local.SessionID // the signed token's, for the ended-session check
+		cl.SessionID = local.SessionID // the signed token's, for the ended-session checks
+	}
+	if cl.IssuedAt == 0 {
+		cl.IssuedAt = local.IssuedAt
 	}
 	a.remember(key, entry{claims: cl}, local.Expiry, now)
 	return cl, nil

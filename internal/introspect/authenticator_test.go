@@ -253,3 +253,33 @@ func TestCacheWaitsForTheFeed(t *testing.T) {
 	auth()
 	assert.EqualValues(t, 4, kc.calls.Load())
 }
+
+// TestUserSessionsEndedExceptLive: after "user u1 had only session s2 at T", tokens of
+// u1 issued at or before T in other sessions are refused; s2's, later ones and other
+// users' are not.
+func TestUserSessionsEndedExceptLive(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for _, mode := range []string{ModeIntrospect, ModeJWT} {
+		a, _ := newAuth(&fakeKeycloak{claims: active(now)}, mode, &now)
+		tok := sign(t, claimsAt(now)) // u1, s1, iat now
+		_, err := a.Authenticate(context.Background(), tok)
+		require.NoError(t, err)
+		a.EndUserSessionsExcept("u1", now, []string{"s1"})
+		_, err = a.Authenticate(context.Background(), tok)
+		require.NoError(t, err, "%s: s1 is live", mode)
+		a.EndUserSessionsExcept("u2", now, nil)
+		_, err = a.Authenticate(context.Background(), tok)
+		require.NoError(t, err, "%s: another user", mode)
+		a.EndUserSessionsExcept("u1", now.Add(-time.Second), nil)
+		_, err = a.Authenticate(context.Background(), tok)
+		require.NoError(t, err, "%s: an older statement does not replace a newer one", mode)
+		a.EndUserSessionsExcept("u1", now, []string{"s2"})
+		_, err = a.Authenticate(context.Background(), tok)
+		assert.ErrorIs(t, err, ErrNotActive, mode)
+
+		a2, _ := newAuth(&fakeKeycloak{claims: active(now)}, mode, &now)
+		a2.EndUserSessionsExcept("u1", now.Add(-time.Second), nil)
+		_, err = a2.Authenticate(context.Background(), tok)
+		assert.NoError(t, err, "%s: a token issued after the statement", mode)
+	}
+}

@@ -71,3 +71,53 @@ func (a *Authenticator) SetFeedUp(up bool) {
 	a.trusted.Store(up)
 	a.cache.purge()
 }
+
+// userEnd says that at At, the user's only live sessions were Live: a token of the
+// user issued at or before At whose session is not among them is over.
+type userEnd struct {
+	at    int64 // unix seconds, compared with iat
+	live  map[string]bool
+	until time.Time
+}
+
+// endedUsers remembers, per user, the last such statement (a later one supersedes an
+// earlier: sessions never come back). Bounded like endedSessions.
+type endedUsers struct{ l *lru.Cache[string, userEnd] }
+
+func newEndedUsers(size int) *endedUsers {
+	l, err := lru.New[string, userEnd](size)
+	if err != nil {
+		panic(err)
+	}
+	return &endedUsers{l: l}
+}
+
+func (e *endedUsers) has(sub, sid string, iat int64, now time.Time) bool {
+	u, ok := e.l.Peek(sub)
+	if !ok {
+		return false
+	}
+	if !now.Before(u.until) {
+		e.l.Remove(sub)
+		return false
+	}
+	return iat <= u.at && !u.live[sid]
+}
+
+// EndUserSessionsExcept refuses, from now on (for endedRetention), every token of user
+// sub issued at or before at whose session is not in live: Keycloak's sign-out of a
+// user ends all its sessions but sends one back-channel logout, and the user's session
+// list afterwards says which are left.
+func (a *Authenticator) EndUserSessionsExcept(sub string, at time.Time, live []string) {
+	if sub == "" {
+		return
+	}
+	set := make(map[string]bool, len(live))
+	for _, sid := range live {
+		set[sid] = true
+	}
+	if prev, ok := a.users.l.Peek(sub); ok && prev.at > at.Unix() {
+		return // a later statement is already in place
+	}
+	a.users.l.Add(sub, userEnd{at: at.Unix(), live: set, until: a.opt.Now().Add(endedRetention)})
+}

@@ -174,8 +174,14 @@ func (s *Service) reconcileAfterDelays(ctx context.Context, chk reconcileCheck) 
 			s.mu.Unlock()
 		}
 		cctx, cancel := context.WithTimeout(ctx, s.opt.KeycloakDeadline)
-		n, err := s.Reconcile(cctx, chk.reqCtx, chk.userID)
+		at := s.opt.Now()
+		n, live, err := s.reconcile(cctx, chk.reqCtx, chk.userID)
 		cancel()
+		if live != nil && s.opt.OnUserSessionsLive != nil {
+			// Keycloak's sign-out of a user ends every session but notifies one: the
+			// list says which of the user's sessions are left.
+			s.opt.OnUserSessionsLive(chk.reqCtx, chk.userID, at, live)
+		}
 		if err != nil {
 			s.opt.Log.WarnContext(ctx, "sessions: reconciliation after a back-channel logout failed",
 				"subject", chk.userID, "error", err.Error())
@@ -192,21 +198,37 @@ func (s *Service) reconcileAfterDelays(ctx context.Context, chk reconcileCheck) 
 // the service's client. It deletes nothing unless Keycloak answered both lists. audit
 // carries the values for the audit trail. It returns how many rows it deleted.
 func (s *Service) Reconcile(ctx, audit context.Context, userID string) (int, error) {
+	n, _, err := s.reconcile(ctx, audit, userID)
+	return n, err
+}
+
+// reconcile is Reconcile, also returning the ids of the user's live sessions (online,
+// and offline of the service's client) once Keycloak listed them.
+func (s *Service) reconcile(ctx, audit context.Context, userID string) (int, []string, error) {
 	online, err := s.admin.UserSessions(ctx, userID)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	offline, err := s.admin.OfflineSessions(ctx, userID)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	live := map[vault.TokenType]map[string]bool{vault.Refresh: {}, vault.Offline: {}}
+	ids := make([]string, 0, len(online)+len(offline))
 	for _, ks := range online {
 		live[vault.Refresh][ks.ID] = true
+		ids = append(ids, ks.ID)
 	}
 	for _, ks := range offline {
 		live[vault.Offline][ks.ID] = true
+		ids = append(ids, ks.ID)
 	}
+	n, err := s.deleteDead(ctx, audit, userID, live)
+	return n, ids, err
+}
+
+// deleteDead deletes userID's rows bound to sessions not in live.
+func (s *Service) deleteDead(ctx, audit context.Context, userID string, live map[vault.TokenType]map[string]bool) (int, error) {
 	rows, err := s.vault.ListByUser(ctx, userID)
 	if err != nil {
 		return 0, err

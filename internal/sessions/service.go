@@ -64,6 +64,9 @@ type Options struct {
 	// OnSessionEnded, when set, is told of every session that ended here or was
 	// announced by a back-channel logout (callers' tokens of it must stop working).
 	OnSessionEnded func(ctx context.Context, sid string)
+	// OnUserSessionsLive, when set, is told after a back-channel logout which of the
+	// user's sessions Keycloak still had at (every other session of the user is over).
+	OnUserSessionsLive func(ctx context.Context, userID string, at time.Time, live []string)
 	// KeycloakDeadline bounds Keycloak calls that must finish even when the caller
 	// goes away (a revocation in progress).
 	KeycloakDeadline time.Duration

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // SessionEndedChannel is the NOTIFY channel on which replicas announce Keycloak
@@ -28,4 +30,39 @@ func (s *Store) NotifySessionEnded(ctx context.Context, sid, clientID string) er
 func ParseSessionEnded(payload string) (sid, clientID string) {
 	sid, clientID, _ = strings.Cut(payload, "\n")
 	return sid, clientID
+}
+
+// userSessionsPrefix marks a SessionEndedChannel payload about a user's sessions (a
+// session id never starts with it).
+const userSessionsPrefix = "@"
+
+// NotifyUserSessions announces that at time at, userID's only live sessions were live
+// (after Keycloak ended the others, e.g. its sign-out of the user).
+func (s *Store) NotifyUserSessions(ctx context.Context, userID string, at time.Time, live []string) error {
+	payload := userSessionsPrefix + userID + "\n" + strconv.FormatInt(at.Unix(), 10) + "\n" + strings.Join(live, ",")
+	const q = `SELECT pg_notify($1, $2)`
+	if _, err := s.pool.Exec(ctx, q, SessionEndedChannel, payload); err != nil {
+		return wrap("notify user sessions", err)
+	}
+	return nil
+}
+
+// ParseUserSessions reads a NotifyUserSessions payload; ok is false for any other.
+func ParseUserSessions(payload string) (userID string, at time.Time, live []string, ok bool) {
+	rest, found := strings.CutPrefix(payload, userSessionsPrefix)
+	if !found {
+		return "", time.Time{}, nil, false
+	}
+	parts := strings.SplitN(rest, "\n", 3)
+	if len(parts) != 3 {
+		return "", time.Time{}, nil, false
+	}
+	unix, err := strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return "", time.Time{}, nil, false
+	}
+	if parts[2] != "" {
+		live = strings.Split(parts[2], ",")
+	}
+	return parts[0], time.Unix(unix, 0), live, true
 }
