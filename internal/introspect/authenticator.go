@@ -99,7 +99,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (caller.
 	if cl.Subject == "" || !a.clientAllowed(cl) {
 		return caller.Caller{}, ErrUnauthorized
 	}
-	if a.ended.has(cl.SessionID, cl.Client(), now) || a.users.has(cl.Subject, cl.SessionID, cl.IssuedAt, now) {
+	if a.ended.has(cl.SessionID, cl.Client(), now) || a.userSessionOver(cl, now) {
 		return caller.Caller{}, ErrNotActive
 	}
 	return caller.Caller{

@@ -277,6 +277,15 @@ func TestUserSessionsEndedExceptLive(t *testing.T) {
 		_, err = a.Authenticate(context.Background(), tok)
 		assert.ErrorIs(t, err, ErrNotActive, mode)
 
+		offline := claimsAt(now)
+		offline["scope"] = "openid offline_access"
+		offlineClaims := active(now)
+		offlineClaims.Scope = "openid offline_access"
+		a3, _ := newAuth(&fakeKeycloak{claims: offlineClaims}, mode, &now)
+		a3.EndUserSessionsExcept("u1", now, nil)
+		_, err = a3.Authenticate(context.Background(), sign(t, offline))
+		assert.NoError(t, err, "%s: a token of an offline session is exempt", mode)
+
 		a2, _ := newAuth(&fakeKeycloak{claims: active(now)}, mode, &now)
 		a2.EndUserSessionsExcept("u1", now.Add(-time.Second), nil)
 		_, err = a2.Authenticate(context.Background(), tok)

@@ -1,9 +1,13 @@
 package introspect
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/auth-manager/auth-manager/internal/keycloak"
 )
 
 // endedRetention is how long an ended session id is remembered. A jwt-mode token of
@@ -120,4 +124,14 @@ func (a *Authenticator) EndUserSessionsExcept(sub string, at time.Time, live []s
 		return // a later statement is already in place
 	}
 	a.users.l.Add(sub, userEnd{at: at.Unix(), live: set, until: a.opt.Now().Add(endedRetention)})
+}
+
+// userSessionOver applies the per-user statements to cl. A token of an offline session
+// (scope offline_access) is exempt: the user's offline sessions of other clients are
+// not in the list Keycloak gives the service, and a sign-out does not end them.
+func (a *Authenticator) userSessionOver(cl keycloak.Claims, now time.Time) bool {
+	if slices.Contains(strings.Fields(cl.Scope), "offline_access") {
+		return false
+	}
+	return a.users.has(cl.Subject, cl.SessionID, cl.IssuedAt, now)
 }
