@@ -136,6 +136,11 @@ func (a *Authenticator) claims(ctx context.Context, token string, now time.Time)
 	// (issue 9). The call is detached from this caller's cancellation, since others wait
 	// for it; the Keycloak client bounds it by its timeout.
 	ch := a.flight.DoChan(string(key[:]), func() (any, error) {
+		// A flight that just landed may have answered while this request was in its
+		// local check: the cache has it then.
+		if e, ok := a.cached(key, now); ok {
+			return e.claims, e.err
+		}
 		return a.askKeycloak(context.WithoutCancel(ctx), token, key, local, now)
 	})
 	select {
