@@ -155,11 +155,36 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'user')
 SQL
 }
 
+# The test suite starts many service instances at once (replicas, per-test databases),
+# each with its own pool: Debian's max_connections=100 runs out when two suites run
+# side by side. Raised once, on a cluster this script manages; restarts it to apply.
+readonly PG_MAX_CONNECTIONS=400
+pg_tune() {
+  local ver=$1 name=$2 port=$3 now
+  now=$(as_postgres psql -XAtq -p "$port" -d postgres -c 'SHOW max_connections')
+  ((now >= PG_MAX_CONNECTIONS)) && return
+  log "PostgreSQL: max_connections $now -> $PG_MAX_CONNECTIONS (restart)"
+  as_postgres psql -XAtq -p "$port" -d postgres -c "ALTER SYSTEM SET max_connections = $PG_MAX_CONNECTIONS" >/dev/null
+  as_root pg_ctlcluster "$ver" "$name" restart 9>&-
+  pg_isready -q -t 30 -h 127.0.0.1 -p "$port" || die "PostgreSQL $ver/$name did not come back after the restart"
+}
+
+# pg_tune on the local Debian cluster listening on $PG_PORT, if there is one (a server
+# somebody else runs elsewhere is left as it is).
+pg_tune_local() {
+  case $PG_HOST in 127.0.0.1 | localhost | ::1) ;; *) return ;; esac
+  have pg_lsclusters || return 0
+  local ver name
+  read -r ver name < <(pg_lsclusters -h | awk -v p="$PG_PORT" '$3 == p && $4 == "online" { print $1, $2; exit }') || return 0
+  [[ -n ${ver:-} ]] && pg_tune "$ver" "$name" "$PG_PORT"
+}
+
 pg_up() {
   parse_database_url
   if pg_answers; then
     log "PostgreSQL: $PG_HOST:$PG_PORT/$PG_DB answers, using it"
     pg_check_createdb
+    pg_tune_local
     return
   fi
   case $PG_HOST in
@@ -184,6 +209,7 @@ pg_up() {
     die "PostgreSQL $ver/$name does not accept connections on 127.0.0.1:$PG_PORT (listen_addresses? see /var/log/postgresql/)"
 
   pg_provision "$PG_PORT"
+  pg_tune "$ver" "$name" "$PG_PORT"
   pg_answers || die "PostgreSQL runs but $PG_USER cannot log in to $PG_DB over 127.0.0.1:$PG_PORT (check pg_hba.conf)"
   log "PostgreSQL: $ver/$name ready, role $PG_USER and database $PG_DB exist"
 }
