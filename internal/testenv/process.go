@@ -81,6 +81,9 @@ func ProcessEnv(cfg config.Config, port int) []string {
 	if k.URL != "" {
 		env = append(env, "KEYCLOAK_URL="+k.URL)
 	}
+	if cfg.Tracing.Endpoint != "" {
+		env = append(env, "OTEL_EXPORTER_OTLP_ENDPOINT="+cfg.Tracing.Endpoint)
+	}
 	return env
 }
 
