@@ -40,18 +40,21 @@ func rotateKeys(ctx context.Context, db config.Database, keys config.Keys, log *
 
 	start := time.Now()
 	last := time.Time{}
-	res, err := vault.Rotate(ctx, st, ring, *batch, *dryRun, func(r vault.RotationResult) {
-		if time.Since(last) >= time.Second {
-			last = time.Now()
-			fmt.Fprintf(stdout, "progress: %d of %d re-sealed, %d unusable\n", r.Resealed, r.Pending, r.Unusable)
-		}
-	})
+	res, err := vault.Rotate(ctx, st, ring, vault.RotateOptions{Batch: *batch, DryRun: *dryRun,
+		TrustOpaqueLegacy: keys.TrustOpaqueLegacy, Progress: func(r vault.RotationResult) {
+			if time.Since(last) >= time.Second {
+				last = time.Now()
+				fmt.Fprintf(stdout, "progress: %d of %d re-sealed, %d unusable\n", r.Resealed, r.Pending, r.Unusable)
+			}
+		}})
 	if err != nil {
 		return err
 	}
 	secs := time.Since(start).Seconds()
 	if *dryRun {
 		fmt.Fprintf(stdout, "dry run: %d row(s) not under the current key %s would be re-sealed\n", res.Pending, ring.CurrentKeyID())
+		fmt.Fprintf(stdout, "legacy rows (no integrity tag): %d remain, %d fail the claims check and would stay unusable\n",
+			res.Legacy, res.LegacyMismatch)
 		return nil
 	}
 	fmt.Fprintf(stdout, "done: %d re-sealed, %d unusable, %d remaining, in %.1fs (%.0f rows/s); current key %s\n",

@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -57,7 +59,7 @@ func TestRotateKeysUnderLoad(t *testing.T) {
 	var rows [][]any
 	for i := 0; i < 10000; i++ {
 		id, user := uuid.NewString(), uuid.NewString()
-		token := "token-" + uuid.NewString() + "-" + uuid.NewString()
+		token := fakeJWT("Offline", user) // legacy rows are re-sealed only when sub and typ match
 		plain[id] = token
 		s, err := old.Seal([]byte(token), seal.Identity{RowID: id, UserID: user, TokenType: "OFFLINE"})
 		require.NoError(t, err)
@@ -106,7 +108,7 @@ func TestRotateKeysUnderLoad(t *testing.T) {
 
 	start := time.Now()
 	st := svc.App.Store
-	res, err := vault.Rotate(ctx, st, ring(t, newKey, oldKey), 250, false, nil)
+	res, err := vault.Rotate(ctx, st, ring(t, newKey, oldKey), vault.RotateOptions{Batch: 250, DryRun: false})
 	elapsed := time.Since(start)
 	close(stop)
 	wg.Wait()
@@ -140,7 +142,7 @@ func TestRotateKeysUnderLoad(t *testing.T) {
 	assert.Equal(t, 10001, count, "10 000 seeded rows and alice's")
 
 	// A second run finds nothing to do.
-	again, err := vault.Rotate(ctx, st, ring(t, newKey, oldKey), 250, false, nil)
+	again, err := vault.Rotate(ctx, st, ring(t, newKey, oldKey), vault.RotateOptions{Batch: 250, DryRun: false})
 	require.NoError(t, err)
 	assert.Zero(t, again.Pending)
 }
@@ -172,20 +174,49 @@ func TestRotateKeysDryRunAndUnusable(t *testing.T) {
 	bad.EncryptedToken, bad.IV, bad.MAC, bad.KeyID, bad.TokenHash = s.Ciphertext, s.IV, s.MAC, s.KeyID, "h"
 	_, err = st.Create(context.Background(), bad)
 	require.NoError(t, err)
+	// Two legacy rows (no tag): one holds its owner's token, the other a token of
+	// another user, which must never be sealed to this row's owner.
+	legacy := func(sub string) store.Row {
+		row := store.Row{Meta: store.Meta{ID: uuid.NewString(), UserID: uuid.NewString(), Type: store.Offline, SessionID: "s3"}}
+		if sub == "" {
+			sub = row.UserID
+		}
+		s, err := old.Seal([]byte(fakeJWT("Offline", sub)), seal.Identity{RowID: row.ID, UserID: row.UserID, TokenType: "OFFLINE"})
+		require.NoError(t, err)
+		row.EncryptedToken, row.IV, row.TokenHash = s.Ciphertext, s.IV, "h"
+		_, err = st.Create(context.Background(), row)
+		require.NoError(t, err)
+		return row
+	}
+	legacyOwn, legacyMoved := legacy(""), legacy(uuid.NewString())
 
 	r := ring(t, newKey, oldKey)
-	dry, err := vault.Rotate(context.Background(), st, r, 10, true, nil)
+	dry, err := vault.Rotate(context.Background(), st, r, vault.RotateOptions{Batch: 10, DryRun: true})
 	require.NoError(t, err)
-	assert.Equal(t, 2, dry.Pending)
+	assert.Equal(t, 4, dry.Pending)
+	assert.Equal(t, 2, dry.Legacy)
+	assert.Equal(t, 1, dry.LegacyMismatch)
 	assert.Zero(t, dry.Resealed)
 	row, err := st.Get(context.Background(), good.ID)
 	require.NoError(t, err)
 	assert.Equal(t, old.CurrentKeyID(), row.KeyID, "a dry run changes nothing")
 
-	res, err := vault.Rotate(context.Background(), st, r, 10, false, nil)
+	res, err := vault.Rotate(context.Background(), st, r, vault.RotateOptions{Batch: 10, DryRun: false})
 	require.NoError(t, err)
-	assert.Equal(t, 1, res.Resealed)
-	assert.Equal(t, 1, res.Unusable)
-	assert.Equal(t, []string{bad.ID}, res.UnusableIDs)
-	assert.Equal(t, 1, res.Remaining)
+	assert.Equal(t, 2, res.Resealed)
+	assert.Equal(t, 2, res.Unusable)
+	assert.ElementsMatch(t, []string{bad.ID, legacyMoved.ID}, res.UnusableIDs)
+	assert.Equal(t, 2, res.Remaining)
+	row, err = st.Get(context.Background(), legacyOwn.ID)
+	require.NoError(t, err)
+	assert.Equal(t, r.CurrentKeyID(), row.KeyID, "the legacy row holding its owner's token is sealed")
+	row, err = st.Get(context.Background(), legacyMoved.ID)
+	require.NoError(t, err)
+	assert.Empty(t, row.MAC, "the legacy row holding another user's token is not sealed to its owner")
+}
+
+// fakeJWT is an unsigned token with the claims the vault checks on legacy rows.
+func fakeJWT(typ, sub string) string {
+	b, _ := json.Marshal(map[string]any{"typ": typ, "sub": sub, "jti": uuid.NewString()})
+	return "eyJhbGciOiJIUzUxMiJ9." + base64.RawURLEncoding.EncodeToString(b) + ".c2ln"
 }

@@ -42,7 +42,7 @@ type AccessTokenAnswer struct {
 //	@Success		200		{object}	DataEnvelope[AccessTokenAnswer]
 //	@Failure		401		{object}	ErrorEnvelope
 //	@Failure		404		{object}	ErrorEnvelope
-//	@Failure		409		{object}	ErrorEnvelope	"token_unusable: the stored token cannot be decrypted or verified"
+//	@Failure		409		{object}	ErrorEnvelope	"token_unusable: the stored token cannot be decrypted or verified, or a legacy row holds a token whose sub or typ does not match the row"
 //	@Failure		422		{object}	ErrorEnvelope
 //	@Failure		502		{object}	ErrorEnvelope
 //	@Failure		503		{object}	ErrorEnvelope

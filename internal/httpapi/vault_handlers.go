@@ -55,7 +55,7 @@ type DeletionAnswer struct {
 // handleStoreRefreshToken stores the caller's refresh token, one per user.
 //
 //	@Summary		Store the caller's refresh token
-//	@Description	Encrypts and stores the caller's refresh token, bound to the caller's session (sid). One refresh token per user: a second call replaces the token and returns the same id. The token must be a refresh token of this realm, issued to this service's client, for the caller.
+//	@Description	Encrypts and stores the caller's refresh token, bound to the caller's session (sid). One refresh token per user: a second call replaces the token and returns the same id. The token must be a refresh token of this realm, issued to this service's client, for the caller. An offline token (typ Offline) is stored as an OFFLINE row of its own offline session instead: it is not replaced by the next refresh token and outlives the logout of the online session; storing the same one again returns its id. Any other token type is 422 on body.refresh_token.
 //	@Tags			tokens
 //	@Security		Bearer
 //	@Accept			json

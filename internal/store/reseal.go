@@ -50,6 +50,18 @@ func (s *Store) ResealBatch(ctx context.Context, afterID, keyID string, limit in
 	return last, seen, written, nil
 }
 
+const legacyRowsSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE id > $1 AND mac IS NULL ORDER BY id LIMIT $2`
+
+// LegacyRows returns up to limit rows without an integrity tag with id > afterID, in
+// id order, without locking them (rotate-keys counts them).
+func (s *Store) LegacyRows(ctx context.Context, afterID string, limit int) ([]Row, error) {
+	if afterID == "" {
+		afterID = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := collect(s.pool.Query(ctx, legacyRowsSQL, afterID, limit))
+	return rows, wrap("legacy rows", err)
+}
+
 const countByKeySQL = `SELECT coalesce(key_id, ''), count(*) FROM auth_vault GROUP BY 1 ORDER BY 1`
 
 // CountByKey returns how many rows each key id sealed ("" for legacy rows).

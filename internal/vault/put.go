@@ -13,24 +13,61 @@ import (
 	"github.com/auth-manager/auth-manager/internal/store"
 )
 
-// StoreRefresh stores the caller's refresh token as the caller's one REFRESH row,
-// bound to the caller's session. A second store for the same user replaces the token
-// in the same row (same id). Storing the token that is already stored is a no-op
-// (token_hash decides), unless the row still needs sealing under the current key.
+// StoreRefresh stores a token the caller submits (POST /v1/refresh-token). A refresh
+// token (typ Refresh) becomes the caller's one REFRESH row, bound to the caller's
+// session: a second store for the same user replaces the token in the same row (same
+// id). An offline token (typ Offline) becomes an OFFLINE row of its offline session,
+// which the user's logout does not touch and the one-REFRESH-row rule does not
+// replace. Storing the token that is already stored is a no-op (token_hash decides),
+// unless the row still needs sealing under the current key.
 func (s *Service) StoreRefresh(ctx context.Context, c caller.Caller, token string) (Meta, error) {
-	row, err := s.storeRefresh(ctx, c, token)
+	row, kind, err := s.storeSubmitted(ctx, c, token)
 	s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenStored, Subject: c.Subject, RowID: row.ID,
-		SessionID: c.SessionID, Detail: "refresh", Err: err})
+		SessionID: row.SessionID, Detail: kind, Err: err})
 	return row.Meta, err
 }
 
-func (s *Service) storeRefresh(ctx context.Context, c caller.Caller, token string) (store.Row, error) {
+func (s *Service) storeSubmitted(ctx context.Context, c caller.Caller, token string) (store.Row, string, error) {
 	if c.SessionID == "" {
-		return store.Row{}, ErrNoSession
+		return store.Row{}, "refresh", ErrNoSession
 	}
-	if _, err := s.checkSubmitted(token, c.Subject); err != nil {
+	cl, err := s.checkSubmitted(token, c.Subject)
+	if err != nil {
+		return store.Row{}, "refresh", err
+	}
+	if cl.Typ == "Offline" {
+		row, err := s.storeSubmittedOffline(ctx, c, cl, token)
+		return row, "offline", err
+	}
+	row, err := s.storeSubmittedRefresh(ctx, c, token)
+	return row, "refresh", err
+}
+
+// storeSubmittedOffline stores an offline token as an OFFLINE row of the session its
+// sid names (the caller's when it names none), or answers the row that holds it already.
+func (s *Service) storeSubmittedOffline(ctx context.Context, c caller.Caller, cl claims, token string) (store.Row, error) {
+	hash := seal.Hash([]byte(token))
+	rows, err := s.st.ListByUser(ctx, c.Subject)
+	if err != nil {
 		return store.Row{}, err
 	}
+	for _, r := range rows {
+		if r.Type == store.Offline && r.TokenHash == hash && !s.ring.NeedsReseal(sealedOf(r)) {
+			return r, nil
+		}
+	}
+	sid := cl.Sid
+	if sid == "" {
+		sid = c.SessionID
+	}
+	row, err := s.Seal(store.Row{Meta: store.Meta{ID: store.NewID(), UserID: c.Subject, Type: store.Offline, SessionID: sid}}, token)
+	if err != nil {
+		return store.Row{}, err
+	}
+	return s.st.Create(ctx, row)
+}
+
+func (s *Service) storeSubmittedRefresh(ctx context.Context, c caller.Caller, token string) (store.Row, error) {
 	hash := seal.Hash([]byte(token))
 	return s.st.PutRefresh(ctx, c.Subject, func(id string, cur *store.Row) (store.Row, error) {
 		if cur != nil && cur.TokenHash == hash && cur.SessionID == c.SessionID && !s.ring.NeedsReseal(sealedOf(*cur)) {
@@ -72,6 +109,7 @@ type claims struct {
 	Iss string `json:"iss"`
 	Azp string `json:"azp"`
 	Sub string `json:"sub"`
+	Sid string `json:"sid"`
 }
 
 // readClaims decodes a JWT's payload without verifying it.
