@@ -47,6 +47,9 @@ type App struct {
 	// service built on it.
 	Admin   *keycloak.Admin
 	Offline *offline.Service
+	// Rotation knows whether the realm rotates refresh tokens
+	// (KEYCLOAK_REFRESH_TOKEN_ROTATION).
+	Rotation *keycloak.RotationWatch
 	// Sessions lists and revokes Keycloak sessions and receives back-channel logouts;
 	// KeepAlive is the offline keep-alive and clean-up job (nil when disabled).
 	Sessions  *sessions.Service
@@ -94,6 +97,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		st.Close()
 		return nil, err
 	}
+	a.Admin = keycloak.NewAdmin(a.Keycloak)
+	a.Rotation = keycloak.NewRotationWatch(a.Admin, cfg.Keycloak.RefreshTokenRotation, log)
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
 		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh,
@@ -104,6 +109,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			if row.Type == store.Refresh {
 				a.endSession(ctx, row.SessionID, cfg.Keycloak.ClientID)
 			}
+		},
+		RetryUncommitted: func(ctx context.Context) bool {
+			r := a.Rotation.Current(ctx)
+			return r.On && r.MaxReuse >= 1
 		},
 	})
 	a.Tokens = tokens.New(a.Vault, a.Keycloak, tokens.Options{
@@ -123,11 +132,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		}
 		return out, err
 	})
-	a.Admin = keycloak.NewAdmin(a.Keycloak)
 	a.Offline = offline.New(st, a.Vault, a.Keycloak, a.Admin, a.Tokens, offline.Options{
 		StateSecret: []byte(cfg.StateSecret.Reveal()), StateExpiry: cfg.StateExpiry, ClientID: cfg.Keycloak.ClientID,
 		Retries: cfg.Keycloak.Retries, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		Log: log, Audit: auditLog, Now: o.now,
+		Rotating: func(ctx context.Context) bool { return a.Rotation.Current(ctx).On },
 	})
 	// One key set for caller tokens and logout tokens: forged tokens of either kind
 	// cannot make it download the JWKS more than once per JWKSMinRefresh.
@@ -309,6 +318,7 @@ func (a *App) startBackground(ctx context.Context) {
 	a.background.Go(func() { a.Tokens.Run(bg) })
 	a.background.Go(func() { a.vaultRows.Run(bg, 30*time.Second) })
 	a.background.Go(func() { a.Sessions.Run(bg) })
+	a.background.Go(func() { a.Rotation.Run(bg, 5*time.Minute) })
 	if a.KeepAlive != nil {
 		a.background.Go(func() { a.KeepAlive.Run(bg) })
 	}

@@ -104,6 +104,9 @@ type Keycloak struct {
 	Timeout                 time.Duration
 	// Retries of a call Keycloak certainly did not process (connection refused, 502/503/504).
 	Retries int
+	// RefreshTokenRotation is auto (read the realm's setting from the admin API), on or
+	// off (KEYCLOAK_REFRESH_TOKEN_ROTATION).
+	RefreshTokenRotation string
 }
 
 // RefreshDeadline bounds one refresh of a stored token: every allowed attempt at its
@@ -197,6 +200,7 @@ type env struct {
 	KeycloakAfterConsent    string `envconfig:"KEYCLOAK_AFTER_CONSENT_REDIRECT_URI"`
 	KeycloakTimeout         int    `envconfig:"KEYCLOAK_TIMEOUT" default:"10"`
 	KeycloakRetries         int    `envconfig:"KEYCLOAK_RETRIES" default:"2"`
+	KeycloakRotation        string `envconfig:"KEYCLOAK_REFRESH_TOKEN_ROTATION" default:"auto"`
 
 	AccessMinTTL    int `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL" default:"30"`
 	AccessCacheSize int `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE" default:"10000"`
@@ -461,8 +465,12 @@ func (e env) keycloak() (Keycloak, error) {
 	if e.KeycloakRetries < 0 || e.KeycloakRetries > 5 {
 		return Keycloak{}, invalid("KEYCLOAK_RETRIES", "must be between 0 and 5")
 	}
+	rotation := strings.ToLower(strings.TrimSpace(e.KeycloakRotation))
+	if rotation != "auto" && rotation != "on" && rotation != "off" {
+		return Keycloak{}, invalid("KEYCLOAK_REFRESH_TOKEN_ROTATION", "must be auto, on or off")
+	}
 	return Keycloak{
-		BaseURL: base, URL: connect, Realm: realm, Retries: e.KeycloakRetries,
+		BaseURL: base, URL: connect, Realm: realm, Retries: e.KeycloakRetries, RefreshTokenRotation: rotation,
 		ClientID: e.KeycloakClientID, ClientSecret: e.KeycloakClientSecret,
 		ConsentRedirectURI: redirect, AfterConsentRedirectURI: e.KeycloakAfterConsent,
 		Timeout: seconds(e.KeycloakTimeout),

@@ -132,7 +132,7 @@ func redirectAfterConsent(w http.ResponseWriter, target string, v url.Values) {
 // handleReissueOffline stores a new offline token from the caller's session's one.
 //
 //	@Summary		Obtain a new offline token from the caller's session's stored one
-//	@Description	Finds the OFFLINE row of the caller's session (bound to it, or consented from it), refreshes its token at Keycloak under the row lock, and stores the new offline token as a new OFFLINE row of the same Keycloak offline session with attributes.from = the source row id. The source row keeps its token. No such row: 404.
+//	@Description	Finds the OFFLINE row of the caller's session (bound to it, or consented from it), refreshes its token at Keycloak under the row lock, and stores the new offline token as a new OFFLINE row of the same Keycloak offline session with attributes.from = the source row id. The source row keeps its token. No such row: 404. When the realm rotates refresh tokens (Revoke Refresh Token on, read from the admin API or set by KEYCLOAK_REFRESH_TOKEN_ROTATION) two rows would share one token chain and using either would break the other: 409 rotation_enabled, and the source row is left as it was.
 //	@Tags			offline
 //	@Security		Bearer
 //	@Produce		json
@@ -140,7 +140,7 @@ func redirectAfterConsent(w http.ResponseWriter, target string, v url.Values) {
 //	@Failure		400	{object}	ErrorEnvelope	"invalid_request: caller token has no sid"
 //	@Failure		401	{object}	ErrorEnvelope
 //	@Failure		404	{object}	ErrorEnvelope
-//	@Failure		409	{object}	ErrorEnvelope	"token_unusable"
+//	@Failure		409	{object}	ErrorEnvelope	"token_unusable; rotation_enabled: the realm rotates refresh tokens (the reason says what to do instead)"
 //	@Failure		502	{object}	ErrorEnvelope
 //	@Failure		503	{object}	ErrorEnvelope
 //	@Router			/v1/offline-token-id [post]

@@ -37,6 +37,9 @@ func (s *Service) reissue(ctx context.Context, c caller.Caller) (Stored, string,
 	if err != nil {
 		return Stored{}, "", err
 	}
+	if s.opt.Rotating(ctx) {
+		return Stored{}, src.ID, ErrRotationEnabled
+	}
 	r, err := s.vault.Refresh(ctx, src.ID, func(ctx context.Context, token string) (keycloak.TokenSet, error) {
 		return s.kc.Refresh(ctx, token, s.opt.Retries)
 	}, vault.ReturnSuccessor)

@@ -58,6 +58,13 @@ func callbackError(code, description string) error {
 var ErrNotOffline = problem.New(http.StatusBadGateway, "keycloak_error",
 	"Keycloak did not issue an offline token (does the user have the offline_access role?)").With("not_offline", nil)
 
+// ErrRotationEnabled: the realm rotates refresh tokens, so a reissued offline token
+// would share the source's token chain and using either would break the other. The
+// source row is not touched.
+var ErrRotationEnabled = problem.New(http.StatusConflict, "rotation_enabled",
+	"The realm rotates refresh tokens: a reissued offline token would share the stored one's token chain, and using either would break the other").
+	With("Run the offline consent flow again (GET /v1/offline-token) to obtain another offline token", nil)
+
 // Store is the repository the service needs.
 type Store interface {
 	CreateConsent(ctx context.Context, c store.Consent) error
@@ -105,6 +112,8 @@ type Options struct {
 	Log              *slog.Logger
 	Audit            *audit.Logger // nil records nothing
 	Now              func() time.Time
+	// Rotating reports whether the realm rotates refresh tokens (nil: it does not).
+	Rotating func(ctx context.Context) bool
 }
 
 // Service is the offline-token service. Safe for concurrent use.
@@ -127,6 +136,9 @@ func New(st Store, v Vault, kc Keycloak, admin SessionAdmin, cache Evicter, opt 
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Rotating == nil {
+		opt.Rotating = func(context.Context) bool { return false }
 	}
 	return &Service{st: st, vault: v, kc: kc, admin: admin, cache: cache, opt: opt}
 }

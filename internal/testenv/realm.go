@@ -35,6 +35,12 @@ const realmPrefix = "amt-"
 type RealmOptions struct {
 	// BackchannelURL is the back-channel logout URL of the service's client ("" none).
 	BackchannelURL string
+	// RotateRefreshTokens turns the realm's "Revoke Refresh Token" on, with
+	// RefreshTokenMaxReuse as its max reuse.
+	RotateRefreshTokens  bool
+	RefreshTokenMaxReuse int
+	// NoViewRealm takes the view-realm role from the service's service account.
+	NoViewRealm bool
 	// OfflineIdleTimeout is the realm's offline session idle timeout (0 keeps the dev
 	// realm's 30 days).
 	OfflineIdleTimeout time.Duration
@@ -95,6 +101,23 @@ func (r *TestRealm) Create(opt RealmOptions) {
 	var rep map[string]any
 	Must(t, json.Unmarshal(raw, &rep), "parse the dev realm file")
 	rep["realm"], rep["displayName"] = r.Name, "auth-manager test "+r.Name
+	rep["revokeRefreshToken"], rep["refreshTokenMaxReuse"] = opt.RotateRefreshTokens, opt.RefreshTokenMaxReuse
+	if opt.NoViewRealm {
+		for _, u := range rep["users"].([]any) {
+			user := u.(map[string]any)
+			if user["serviceAccountClientId"] != ServiceClient {
+				continue
+			}
+			roles := user["clientRoles"].(map[string]any)
+			var kept []any
+			for _, r := range roles["realm-management"].([]any) {
+				if r != "view-realm" {
+					kept = append(kept, r)
+				}
+			}
+			roles["realm-management"] = kept
+		}
+	}
 	if opt.OfflineIdleTimeout > 0 {
 		rep["offlineSessionIdleTimeout"] = int(opt.OfflineIdleTimeout / time.Second)
 	}

@@ -43,7 +43,28 @@ type Refreshed struct {
 // answers with its recorded refusal without asking Keycloak. Every call records the
 // refresh metric and the same audit events, whichever feature asks.
 func (s *Service) Refresh(ctx context.Context, id string, exchange Exchange, succ Successor) (Refreshed, error) {
+	r, err := s.refresh(ctx, id, exchange, succ)
+	var uc uncommitted
+	if errors.As(err, &uc) && s.opt.RetryUncommitted(ctx) {
+		s.opt.Log.WarnContext(ctx, "vault: writing a refreshed token back failed; presenting the stored token once more",
+			"row_id", id, "error", uc.err.Error())
+		r, err = s.refresh(ctx, id, exchange, succ)
+	}
+	if errors.As(err, &uc) {
+		err = uc.err
+	}
+	return r, err
+}
+
+// uncommitted is a refresh Keycloak answered whose write-back failed.
+type uncommitted struct{ err error }
+
+func (u uncommitted) Error() string { return u.err.Error() }
+func (u uncommitted) Unwrap() error { return u.err }
+
+func (s *Service) refresh(ctx context.Context, id string, exchange Exchange, succ Successor) (Refreshed, error) {
 	var (
+		answered  bool // Keycloak answered with tokens (the write-back is what remains)
 		ts        keycloak.TokenSet
 		permanent error // the row is (now) invalid: Keycloak's refusal
 		marked    bool  // … and this call marked it
@@ -67,6 +88,7 @@ func (s *Service) Refresh(ctx context.Context, id string, exchange Exchange, suc
 		if err != nil {
 			return store.Row{}, err
 		}
+		answered = true
 		now := s.opt.Now()
 		next := cur
 		next.LastUsedAt = &now
@@ -79,8 +101,11 @@ func (s *Service) Refresh(ctx context.Context, id string, exchange Exchange, suc
 		}
 		return next, nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		err = ErrNotFound
+	case err != nil && answered && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrDatabase)):
+		err = uncommitted{err}
 	}
 	ev := audit.Event{Name: audit.TokenRefreshed, Subject: row.UserID, RowID: id, SessionID: row.SessionID}
 	switch {

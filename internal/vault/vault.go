@@ -85,6 +85,11 @@ type Options struct {
 	// TrustOpaqueLegacy lets a legacy row whose token is not a JWT be used
 	// (AUTH_MANAGER_TOKEN_VAULT_TRUST_OPAQUE_LEGACY); its owner cannot be checked.
 	TrustOpaqueLegacy bool
+	// RetryUncommitted reports whether a refresh whose write-back failed after
+	// Keycloak answered is tried once more with the same stored token: true when the
+	// realm rotates refresh tokens and lets a token be presented again (max reuse ≥ 1),
+	// so that the successor Keycloak issued is not lost with the failed commit.
+	RetryUncommitted func(ctx context.Context) bool
 	// OnRefresh is told each presentation of a stored token to Keycloak: "ok",
 	// "invalid_grant", "transient" or "error" (metrics).
 	OnRefresh func(outcome string)
@@ -111,6 +116,9 @@ func New(st Store, ring *seal.Ring, kc Revoker, opt Options) *Service {
 	}
 	if opt.OnRefresh == nil {
 		opt.OnRefresh = func(string) {}
+	}
+	if opt.RetryUncommitted == nil {
+		opt.RetryUncommitted = func(context.Context) bool { return false }
 	}
 	return &Service{st: st, ring: ring, kc: kc, opt: opt}
 }
