@@ -37,7 +37,7 @@ func TestReissueUnderRotation(t *testing.T) {
 	t.Parallel()
 	t.Run("rotating realm", func(t *testing.T) {
 		t.Parallel()
-		svc, id, alice := reissueSetup(t, testenv.RealmOptions{RotateRefreshTokens: true}, keycloak.RotationAuto)
+		svc, id, alice := reissueSetup(t, testenv.RealmOptions{Rotation: true}, keycloak.RotationAuto)
 		resp := svc.Do(t, http.MethodPost, "/v1/offline-token-id", alice, nil)
 		require.Equal(t, http.StatusConflict, resp.Status, string(resp.Body))
 		env := resp.JSON(t)
@@ -72,7 +72,7 @@ func TestReissueUnderRotation(t *testing.T) {
 	})
 	t.Run("auto without view-realm falls back to off with a warning", func(t *testing.T) {
 		t.Parallel()
-		svc, _, _ := reissueSetup(t, testenv.RealmOptions{NoViewRealm: true, RotateRefreshTokens: true, RefreshTokenMaxReuse: 1},
+		svc, _, _ := reissueSetup(t, testenv.RealmOptions{NoViewRealm: true, Rotation: true, RefreshTokenMaxReuse: 1},
 			keycloak.RotationAuto)
 		require.Eventually(t, func() bool {
 			return strings.Contains(svc.Logs.String(), "needs the view-realm role")

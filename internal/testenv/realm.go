@@ -35,10 +35,6 @@ const realmPrefix = "amt-"
 type RealmOptions struct {
 	// BackchannelURL is the back-channel logout URL of the service's client ("" none).
 	BackchannelURL string
-	// RotateRefreshTokens turns the realm's "Revoke Refresh Token" on, with
-	// RefreshTokenMaxReuse as its max reuse.
-	RotateRefreshTokens  bool
-	RefreshTokenMaxReuse int
 	// NoViewRealm takes the view-realm role from the service's service account.
 	NoViewRealm bool
 	// OfflineIdleTimeout is the realm's offline session idle timeout (0 keeps the dev
@@ -52,8 +48,10 @@ type RealmOptions struct {
 	// tokens carry FrontendURL/realms/NAME as iss and discovery lists its endpoints
 	// there, whatever address Keycloak was asked at.
 	FrontendURL string
-	// Rotation turns on refresh-token rotation with max reuse 0 (the crash-unsafe setting).
-	Rotation bool
+	// Rotation turns on refresh-token rotation ("Revoke Refresh Token") with max reuse
+	// RefreshTokenMaxReuse (0, the default, is the crash-unsafe setting).
+	Rotation             bool
+	RefreshTokenMaxReuse int
 	// NoServiceAccountRoles leaves the service's service account without its
 	// realm-management roles.
 	NoServiceAccountRoles bool
@@ -101,7 +99,6 @@ func (r *TestRealm) Create(opt RealmOptions) {
 	var rep map[string]any
 	Must(t, json.Unmarshal(raw, &rep), "parse the dev realm file")
 	rep["realm"], rep["displayName"] = r.Name, "auth-manager test "+r.Name
-	rep["revokeRefreshToken"], rep["refreshTokenMaxReuse"] = opt.RotateRefreshTokens, opt.RefreshTokenMaxReuse
 	if opt.NoViewRealm {
 		for _, u := range rep["users"].([]any) {
 			user := u.(map[string]any)
@@ -122,7 +119,7 @@ func (r *TestRealm) Create(opt RealmOptions) {
 		rep["offlineSessionIdleTimeout"] = int(opt.OfflineIdleTimeout / time.Second)
 	}
 	if opt.Rotation {
-		rep["revokeRefreshToken"], rep["refreshTokenMaxReuse"] = true, 0
+		rep["revokeRefreshToken"], rep["refreshTokenMaxReuse"] = true, opt.RefreshTokenMaxReuse
 	}
 	if opt.NoServiceAccountRoles {
 		users, _ := rep["users"].([]any)
