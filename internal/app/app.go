@@ -102,11 +102,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
 		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh,
-		OnRevoked: func(ctx context.Context, row store.Row) {
+		OnRevoked: func(ctx context.Context, row vault.Meta) {
 			// Revoking a refresh token removed the service's client from the online
 			// session: callers' tokens of that client and session stop working. (An
 			// offline token's revocation leaves the online session of the same id alone.)
-			if row.Type == store.Refresh {
+			if row.Type == vault.Refresh {
 				a.endSession(ctx, row.SessionID, cfg.Keycloak.ClientID)
 			}
 		},

@@ -71,7 +71,7 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) (Delet
 	if d.SessionRevoked {
 		s.record(ctx, ev, audit.TokenRevoked, nil)
 		if s.opt.OnRevoked != nil {
-			s.opt.OnRevoked(ctx, row)
+			s.opt.OnRevoked(ctx, row.Meta)
 		}
 	}
 	if _, err := s.st.Delete(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -95,7 +95,7 @@ type Options struct {
 	OnRefresh func(outcome string)
 	// OnRevoked, when set, is told of a row whose token Delete revoked at Keycloak
 	// (which removed the service's client from the row's session).
-	OnRevoked func(ctx context.Context, row store.Row)
+	OnRevoked func(ctx context.Context, row Meta)
 }
 
 // Service is the vault. Safe for concurrent use.
