@@ -16,6 +16,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
 )
 
 // maxBody bounds what is read from any Keycloak answer.
@@ -50,8 +51,9 @@ type Client struct {
 	http *http.Client
 	log  *slog.Logger
 
-	mu  sync.Mutex
-	dis *discovered
+	mu          sync.Mutex // guards dis
+	dis         *discovered
+	discovering singleflight.Group
 }
 
 // discovered is what the realm's discovery document told us (endpoints rewritten for
@@ -111,20 +113,36 @@ func (c *Client) Options() Options { return c.opt }
 // discover returns the realm's discovery document, fetching it on first use.
 func (c *Client) discover(ctx context.Context) (*discovered, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.dis != nil {
-		return c.dis, nil
+	d := c.dis
+	c.mu.Unlock()
+	if d != nil {
+		return d, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.opt.Timeout)
-	defer cancel()
-	start := time.Now()
-	d, err := c.fetchDiscovery(oidc.ClientContext(ctx, c.http))
-	c.opt.Observe("discovery", map[bool]string{true: "ok", false: "unavailable"}[err == nil], time.Since(start))
-	if err != nil {
-		return nil, err
+	// Callers that come while a discovery is in flight share its outcome instead of
+	// queuing one attempt after another (each up to Timeout) while Keycloak is down.
+	ch := c.discovering.DoChan("discovery", func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opt.Timeout)
+		defer cancel()
+		start := time.Now()
+		d, err := c.fetchDiscovery(oidc.ClientContext(ctx, c.http))
+		c.opt.Observe("discovery", map[bool]string{true: "ok", false: "unavailable"}[err == nil], time.Since(start))
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.dis = d
+		c.mu.Unlock()
+		return d, nil
+	})
+	select {
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: discovery: %v", ErrUnavailable, ctx.Err())
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*discovered), nil
 	}
-	c.dis = d
-	return d, nil
 }
 
 // Provider returns the realm's OIDC provider (discovery document and JWKS).
