@@ -171,14 +171,39 @@ func TestDatabaseOutage(t *testing.T) {
 
 // TestCrashDuringRotation kills the service with SIGKILL while it rotates tokens under
 // load, restarts it, and checks every row: it still decrypts, and it either still works
-// at Keycloak or is marked invalid with Keycloak's reason — never silently broken.
+// at Keycloak or is marked invalid with Keycloak's reason — never silently broken. It
+// runs on a realm with max reuse 0, where a refresh Keycloak processed but the crash
+// kept from being stored loses that row's token, and on one with max reuse 1, where the
+// stored token may be presented once more and no row is lost.
 func TestCrashDuringRotation(t *testing.T) {
-	cfg := testenv.NewServiceConfig(t)
-	cfg.Keycloak.Realm = testenv.RotationRealm
+	for _, maxReuse := range []int{0, 1} {
+		t.Run(fmt.Sprintf("max reuse %d", maxReuse), func(t *testing.T) {
+			cfg := testenv.NewServiceConfig(t)
+			realm := testenv.RotationRealm // max reuse 0
+			if maxReuse > 0 {
+				r := testenv.DefineRealm(t)
+				r.Create(testenv.RealmOptions{Rotation: true, RefreshTokenMaxReuse: maxReuse})
+				realm = r.Name
+			}
+			working, marked := crashDuringRotation(t, cfg, realm)
+			t.Logf("max reuse %d: after the crash %d rows work, %d marked invalid (a refresh Keycloak processed but the crash kept from being stored)",
+				maxReuse, working, marked)
+			assert.Positive(t, working)
+			if maxReuse > 0 {
+				assert.Zero(t, marked, "with max reuse %d no row may be lost", maxReuse)
+			}
+		})
+	}
+}
+
+// crashDuringRotation seeds 6 offline rows in realm, kills the service under load,
+// restarts it and counts the rows that still work and those marked invalid.
+func crashDuringRotation(t *testing.T, cfg config.Config, realm string) (working, marked int) {
+	cfg.Keycloak.Realm = realm
 	cfg.Tokens.CacheSize = 0
-	ids := seedOffline(t, cfg, testenv.RotationRealm, []testenv.User{testenv.Alice, testenv.Bob, testenv.Carol}, 6)
+	ids := seedOffline(t, cfg, realm, []testenv.User{testenv.Alice, testenv.Bob, testenv.Carol}, 6)
 	p := testenv.StartProcess(t, cfg)
-	service := testenv.ClientToken(t, testenv.RotationRealm, testenv.ServiceCallerClient, testenv.ServiceCallerSecret).AccessToken
+	service := testenv.ClientToken(t, realm, testenv.ServiceCallerClient, testenv.ServiceCallerSecret).AccessToken
 
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -201,7 +226,6 @@ func TestCrashDuringRotation(t *testing.T) {
 	p.Start()
 
 	a := testenv.StartService(t, cfg)
-	working, marked := 0, 0
 	for _, id := range ids {
 		row, err := a.App.Store.Get(context.Background(), id)
 		require.NoError(t, err)
@@ -221,6 +245,5 @@ func TestCrashDuringRotation(t *testing.T) {
 			assert.Contains(t, row.LastError, "invalid_grant")
 		}
 	}
-	t.Logf("after the crash: %d rows work, %d marked invalid (a refresh Keycloak processed but the crash kept from being stored)", working, marked)
-	assert.Positive(t, working)
+	return working, marked
 }
