@@ -18,6 +18,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/httpapi"
 	"github.com/auth-manager/auth-manager/internal/introspect"
+	"github.com/auth-manager/auth-manager/internal/keepalive"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/keyset"
 	"github.com/auth-manager/auth-manager/internal/metrics"
@@ -53,7 +54,7 @@ type App struct {
 	// Sessions lists and revokes Keycloak sessions and receives back-channel logouts;
 	// KeepAlive is the offline keep-alive and clean-up job (nil when disabled).
 	Sessions  *sessions.Service
-	KeepAlive *sessions.Job
+	KeepAlive *keepalive.Job
 
 	vaultRows *metrics.VaultRows
 	auditLog  *audit.Logger
@@ -156,7 +157,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.auditLog, a.now = auditLog, o.now
 	if cfg.KeepAlive.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive()
-		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r sessions.Report, err error) {
+		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
 			onPass(metrics.KeepAlivePass{Ran: r.Ran, Failed: err != nil, Refreshed: r.Refreshed,
 				Invalidated: r.Invalidated, Errors: r.Failed, Deleted: r.Deleted})
 		})
@@ -201,9 +202,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 // NewKeepAlive builds the offline keep-alive and clean-up job from the App's wiring
 // and its AUTH_MANAGER_KEEPALIVE_* settings, with dryRun and onPass (which may be nil)
 // as given: the serving App runs it in the background, `auth-manager keepalive` once.
-func (a *App) NewKeepAlive(dryRun bool, onPass func(sessions.Report, error)) *sessions.Job {
+func (a *App) NewKeepAlive(dryRun bool, onPass func(keepalive.Report, error)) *keepalive.Job {
 	ka := a.cfg.KeepAlive
-	return sessions.NewJob(a.Store, a.Vault, a.Tokens, sessions.JobOptions{
+	return keepalive.New(a.Store, a.Vault, a.Tokens, keepalive.Options{
 		Interval: ka.Interval, IdleThreshold: ka.IdleThreshold, Retention: ka.Retention, DryRun: dryRun,
 		RefreshDeadline: a.cfg.Keycloak.RefreshDeadline(),
 		Log:             a.log, Audit: a.auditLog, Now: a.now, OnPass: onPass,

@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/auth-manager/auth-manager/internal/sessions"
+	"github.com/auth-manager/auth-manager/internal/keepalive"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/testenv"
 )
@@ -506,14 +506,14 @@ func TestOfflineKeepAlive(t *testing.T) {
 		t.Logf("Keycloak's refusal: %s", row.LastError)
 	})
 	t.Run("marked rows past the retention period are deleted; a dry run only reports", func(t *testing.T) {
-		opt := sessions.JobOptions{IdleThreshold: time.Hour, Retention: time.Millisecond, Log: testenv.DiscardLogger()}
+		opt := keepalive.Options{IdleThreshold: time.Hour, Retention: time.Millisecond, Log: testenv.DiscardLogger()}
 		dry := opt
 		dry.DryRun = true
-		rep, err := sessions.NewJob(svcLeft.App.Store, svcLeft.App.Vault, svcLeft.App.Tokens, dry).RunOnce(context.Background())
+		rep, err := keepalive.New(svcLeft.App.Store, svcLeft.App.Vault, svcLeft.App.Tokens, dry).RunOnce(context.Background())
 		require.NoError(t, err)
-		assert.Equal(t, sessions.Report{Ran: true, DryRun: true, Expired: 1}, withoutDuration(rep))
+		assert.Equal(t, keepalive.Report{Ran: true, DryRun: true, Expired: 1}, withoutDuration(rep))
 		assert.True(t, rowExists(t, svcLeft, leftID))
-		rep, err = sessions.NewJob(svcLeft.App.Store, svcLeft.App.Vault, svcLeft.App.Tokens, opt).RunOnce(context.Background())
+		rep, err = keepalive.New(svcLeft.App.Store, svcLeft.App.Vault, svcLeft.App.Tokens, opt).RunOnce(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 1, rep.Deleted)
 		assert.False(t, rowExists(t, svcLeft, leftID))
@@ -521,14 +521,14 @@ func TestOfflineKeepAlive(t *testing.T) {
 	})
 }
 
-func withoutDuration(r sessions.Report) sessions.Report {
+func withoutDuration(r keepalive.Report) keepalive.Report {
 	r.Duration = 0
 	return r
 }
 
 // blockingRefresher holds every refresh until released, telling when one starts.
 type blockingRefresher struct {
-	next    sessions.Refresher
+	next    keepalive.Refresher
 	started chan string
 	release chan struct{}
 }
@@ -551,11 +551,11 @@ func TestKeepAliveOneReplicaAtATime(t *testing.T) {
 	before, _ := storedOffline(t, svc, id)
 
 	blocked := &blockingRefresher{next: svc.App.Tokens, started: make(chan string, 1), release: make(chan struct{})}
-	opt := sessions.JobOptions{Interval: time.Hour, IdleThreshold: time.Nanosecond, Log: testenv.DiscardLogger()}
-	first := sessions.NewJob(svc.App.Store, svc.App.Vault, blocked, opt)
-	second := sessions.NewJob(svc.App.Store, svc.App.Vault, svc.App.Tokens, opt)
+	opt := keepalive.Options{Interval: time.Hour, IdleThreshold: time.Nanosecond, Log: testenv.DiscardLogger()}
+	first := keepalive.New(svc.App.Store, svc.App.Vault, blocked, opt)
+	second := keepalive.New(svc.App.Store, svc.App.Vault, svc.App.Tokens, opt)
 
-	done := make(chan sessions.Report, 1)
+	done := make(chan keepalive.Report, 1)
 	go func() {
 		rep, err := first.RunOnce(context.Background())
 		assert.NoError(t, err)
@@ -581,7 +581,7 @@ func TestKeepAliveOneReplicaAtATime(t *testing.T) {
 	})
 	t.Run("a stopped job finishes the refresh in flight and returns", func(t *testing.T) {
 		blocked := &blockingRefresher{next: svc.App.Tokens, started: make(chan string, 1), release: make(chan struct{})}
-		job := sessions.NewJob(svc.App.Store, svc.App.Vault, blocked, opt)
+		job := keepalive.New(svc.App.Store, svc.App.Vault, blocked, opt)
 		ctx, cancel := context.WithCancel(context.Background())
 		stopped := make(chan struct{})
 		go func() { job.Run(ctx); close(stopped) }()

@@ -2,7 +2,7 @@
 // Keycloak sessions, online and offline, joined with the stored tokens bound to them;
 // revokes a session in Keycloak and then deletes its rows; receives OpenID Connect
 // Back-Channel Logout notices from Keycloak and deletes the rows of the session that
-// ended; and runs the offline keep-alive and clean-up job on one replica at a time.
+// ended. (The offline keep-alive and clean-up job is package keepalive.)
 //
 // Who owns a session is decided by Keycloak's session lists and the vault, never by a
 // session or user id taken from a request. A logout token is acted on only after its

@@ -1,4 +1,4 @@
-package sessions
+package keepalive
 
 import (
 	"context"
@@ -11,21 +11,21 @@ import (
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
-// KeepAliveLockKey is the PostgreSQL advisory lock a keep-alive pass holds, so that
+// LockKey is the PostgreSQL advisory lock a keep-alive pass holds, so that
 // one replica at a time runs it. ("am-keepalive" in ASCII, truncated.)
-const KeepAliveLockKey int64 = 0x616d2d6b6565
+const LockKey int64 = 0x616d2d6b6565
 
-// keepAliveBatch is how many rows a pass reads at a time.
-const keepAliveBatch = 200
+// batch is how many rows a pass reads at a time.
+const batch = 200
 
-// JobStore is the repository the keep-alive job needs besides the vault.
-type JobStore interface {
+// Store is the repository the job needs besides the vault.
+type Store interface {
 	WithAdvisoryLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (bool, error)
 	PurgeLogoutJTIs(ctx context.Context, now time.Time) (int64, error)
 }
 
-// JobVault is the part of the vault the keep-alive job needs.
-type JobVault interface {
+// Vault is the part of the vault the job needs.
+type Vault interface {
 	IdleOffline(ctx context.Context, idleSince time.Time, after string, limit int) ([]vault.Meta, error)
 	InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]vault.Meta, error)
 	DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (vault.Meta, error)
@@ -38,8 +38,8 @@ type Refresher interface {
 	RefreshStored(ctx context.Context, id string) error
 }
 
-// JobOptions configures the keep-alive and clean-up job.
-type JobOptions struct {
+// Options configures the keep-alive and clean-up job.
+type Options struct {
 	Interval      time.Duration // between passes
 	IdleThreshold time.Duration // OFFLINE rows unused for longer are refreshed
 	Retention     time.Duration // rows marked invalid for longer are deleted; 0 keeps them
@@ -71,14 +71,14 @@ type Report struct {
 // Job keeps offline sessions alive and clears out dead rows. Safe to run on every
 // replica: a pass runs only while it holds the advisory lock.
 type Job struct {
-	st     JobStore
-	vault  JobVault
+	st     Store
+	vault  Vault
 	tokens Refresher
-	opt    JobOptions
+	opt    Options
 }
 
-// NewJob returns the job.
-func NewJob(st JobStore, v JobVault, tokens Refresher, opt JobOptions) *Job {
+// New returns the job.
+func New(st Store, v Vault, tokens Refresher, opt Options) *Job {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -113,7 +113,7 @@ func (j *Job) Run(ctx context.Context) {
 func (j *Job) RunOnce(ctx context.Context) (Report, error) {
 	start := time.Now()
 	rep := Report{DryRun: j.opt.DryRun}
-	ran, err := j.st.WithAdvisoryLock(ctx, KeepAliveLockKey, func(ctx context.Context) error {
+	ran, err := j.st.WithAdvisoryLock(ctx, LockKey, func(ctx context.Context) error {
 		return j.pass(ctx, &rep)
 	})
 	rep.Ran, rep.Duration = ran, time.Since(start)
@@ -153,7 +153,7 @@ func (j *Job) pass(ctx context.Context, rep *Report) error {
 func (j *Job) keepAlive(ctx context.Context, idleSince time.Time, rep *Report) error {
 	after := ""
 	for {
-		rows, err := j.vault.IdleOffline(ctx, idleSince, after, keepAliveBatch)
+		rows, err := j.vault.IdleOffline(ctx, idleSince, after, batch)
 		if err != nil {
 			return err
 		}
@@ -170,7 +170,7 @@ func (j *Job) keepAlive(ctx context.Context, idleSince time.Time, rep *Report) e
 			}
 			j.refresh(ctx, r, rep)
 		}
-		if len(rows) < keepAliveBatch {
+		if len(rows) < batch {
 			return nil
 		}
 	}
@@ -200,7 +200,7 @@ func (j *Job) refresh(ctx context.Context, r vault.Meta, rep *Report) {
 func (j *Job) cleanUp(ctx context.Context, markedBefore time.Time, rep *Report) error {
 	after := ""
 	for {
-		rows, err := j.vault.InvalidBefore(ctx, markedBefore, after, keepAliveBatch)
+		rows, err := j.vault.InvalidBefore(ctx, markedBefore, after, batch)
 		if err != nil {
 			return err
 		}
@@ -223,7 +223,7 @@ func (j *Job) cleanUp(ctx context.Context, markedBefore time.Time, rep *Report) 
 			j.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: gone.UserID, RowID: gone.ID,
 				SessionID: gone.SessionID, Detail: "retention: marked invalid (" + gone.LastError + ")"})
 		}
-		if len(rows) < keepAliveBatch {
+		if len(rows) < batch {
 			return nil
 		}
 	}
