@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -122,3 +123,25 @@ func (c *CallCounter) TokenCalls() int64 { return c.token.Load() }
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// SetClientAttribute sets one attribute of the realm's client clientID (e.g.
+// standard.token.exchange.enabled) through the admin API.
+func (r *TestRealm) SetClientAttribute(t testing.TB, clientID, key, value string) {
+	t.Helper()
+	var found []map[string]any
+	if st, msg := masterAdmin(t, http.MethodGet, "/admin/realms/"+r.Name+"/clients?clientId="+url.QueryEscape(clientID), nil, &found); st != http.StatusOK || len(found) != 1 {
+		t.Fatalf("testenv: find client %s: %d %s", clientID, st, msg)
+	}
+	c := found[0]
+	attrs, _ := c["attributes"].(map[string]any)
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	attrs[key] = value
+	c["attributes"] = attrs
+	body, err := json.Marshal(c)
+	Must(t, err, "encode client")
+	if st, msg := masterAdmin(t, http.MethodPut, "/admin/realms/"+r.Name+"/clients/"+fmt.Sprint(c["id"]), body, nil); st != http.StatusNoContent {
+		t.Fatalf("testenv: update client %s: %d %s", clientID, st, msg)
+	}
+}

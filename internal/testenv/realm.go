@@ -326,25 +326,3 @@ func (r *TestRealm) SetFrontendURL(t testing.TB, u string) {
 		t.Fatalf("testenv: set frontendUrl: %d %s", st, msg)
 	}
 }
-
-// SetClientAttribute sets one attribute of the realm's client clientID (e.g.
-// standard.token.exchange.enabled) through the admin API.
-func (r *TestRealm) SetClientAttribute(t testing.TB, clientID, key, value string) {
-	t.Helper()
-	var found []map[string]any
-	if st, msg := masterAdmin(t, http.MethodGet, "/admin/realms/"+r.Name+"/clients?clientId="+url.QueryEscape(clientID), nil, &found); st != http.StatusOK || len(found) != 1 {
-		t.Fatalf("testenv: find client %s: %d %s", clientID, st, msg)
-	}
-	c := found[0]
-	attrs, _ := c["attributes"].(map[string]any)
-	if attrs == nil {
-		attrs = map[string]any{}
-	}
-	attrs[key] = value
-	c["attributes"] = attrs
-	body, err := json.Marshal(c)
-	Must(t, err, "encode client")
-	if st, msg := masterAdmin(t, http.MethodPut, "/admin/realms/"+r.Name+"/clients/"+fmt.Sprint(c["id"]), body, nil); st != http.StatusNoContent {
-		t.Fatalf("testenv: update client %s: %d %s", clientID, st, msg)
-	}
-}
