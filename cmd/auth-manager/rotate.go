@@ -28,7 +28,7 @@ func rotateKeys(ctx context.Context, db config.Database, keys config.Keys, log *
 	if *batch < 1 || *batch > 10000 {
 		return fmt.Errorf("rotate-keys: --batch must be between 1 and 10000")
 	}
-	ring, err := app.NewRing(keys)
+	ring, err := vault.NewRing(keys)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/auth-manager/auth-manager/internal/keyset"
 	"github.com/auth-manager/auth-manager/internal/metrics"
 	"github.com/auth-manager/auth-manager/internal/offline"
-	"github.com/auth-manager/auth-manager/internal/seal"
 	"github.com/auth-manager/auth-manager/internal/sessions"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/tokens"
@@ -93,7 +92,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Metrics = metrics.New(metrics.BuildInfo{Version: cfg.AppVersion, Commit: cfg.CommitSHA})
 	auditLog := audit.New(log)
 	a.Keycloak = newKeycloak(cfg, log, o, a.Metrics.ObserveKeycloak)
-	ring, err := NewRing(cfg.Keys)
+	ring, err := vault.NewRing(cfg.Keys)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -236,30 +235,6 @@ func WithClock(now func() time.Time) Option {
 // WithKeycloakTransport wraps the Keycloak client's HTTP transport.
 func WithKeycloakTransport(wrap func(http.RoundTripper) http.RoundTripper) Option {
 	return func(o *options) { o.wrapKeycloak = wrap }
-}
-
-// NewRing builds the vault's key ring: the current key seals, previous keys only open.
-func NewRing(cfg config.Keys) (*seal.Ring, error) {
-	cur, err := seal.ParseKey(cfg.EncryptionKey.Reveal())
-	if err != nil {
-		return nil, errors.New("config: AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY: not a valid key")
-	}
-	var prev []seal.Key
-	for _, p := range cfg.PreviousKeys {
-		k, err := seal.ParseKey(p.Reveal())
-		if err != nil {
-			return nil, errors.New("config: AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS: not a valid key")
-		}
-		prev = append(prev, k)
-	}
-	ring, err := seal.NewRing(cur, prev...)
-	if err != nil {
-		return nil, fmt.Errorf("config: vault keys: %w", err)
-	}
-	if cfg.RejectLegacy {
-		ring = ring.RejectLegacy()
-	}
-	return ring, nil
 }
 
 // openStore is OpenStore, traced when the App is.
