@@ -95,7 +95,9 @@ func Markdown(w io.Writer, svgName string, r *Run) {
 	p("and Keycloak connections. *KC/req* is the Keycloak calls the service made per request and *refr/req* the\n")
 	p("refreshes of stored tokens among them, both from its `/metrics` at the window's edges. *Rest of machine* is\n")
 	p("the share of all CPUs' time over the window used by everything but the driver and the measured process\n")
-	p("(`/proc/stat`): PostgreSQL and Keycloak, and other people's builds and tests on this shared machine.\n\n")
+	p("(`/proc/stat`): PostgreSQL and Keycloak, and other people's builds and tests on this shared machine. For\n")
+	p("baselines B and C and the cache-disabled scenario it includes Keycloak's and PostgreSQL's share of the\n")
+	p("measured work; for the cached paths and baseline A it is interference.\n\n")
 	for _, s := range r.Scenarios {
 		p("### %s (`%s`)\n\n%s.\n\n", s.Title, s.Key, s.What)
 		p("| c | CPUs | req/s | p50 | p90 | p99 | max | requests | errors | KC/req | refr/req | CPU s / 1k req | peak RSS | sockets | rest of machine |\n")
