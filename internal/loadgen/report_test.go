@@ -42,7 +42,7 @@ func fakeRun() *Run {
 				pt(500, 1500, time.Millisecond, 40*time.Millisecond, 70<<20)),
 			sc(KeyValidateIntro, pt(1, 700, time.Millisecond, 3*time.Millisecond, 30<<20), pt(16, 1500, time.Millisecond, 3*time.Millisecond, 30<<20)),
 			sc(KeyValidateJWT, pt(1, 800, time.Millisecond, 3*time.Millisecond, 30<<20), pt(16, 1500, time.Millisecond, 3*time.Millisecond, 30<<20)),
-			sc(KeyBaselineB, ext(1, 100, 10*time.Millisecond, 20*time.Millisecond), ext(16, 200, 50*time.Millisecond, 90*time.Millisecond)),
+			sc(KeyBaselineB, ext(1, 100, 40*time.Millisecond, 80*time.Millisecond), ext(16, 200, 50*time.Millisecond, 90*time.Millisecond)),
 			sc(KeyBaselineC, ext(1, 500, 2*time.Millisecond, 3*time.Millisecond), ext(16, 3000, 5*time.Millisecond, 9*time.Millisecond)),
 			sc(KeyCacheOff, pt(1, 90, 10*time.Millisecond, 30*time.Millisecond, 30<<20), pt(16, 150, 80*time.Millisecond, 95*time.Millisecond, 30<<20)),
 			sc(KeyBaselineBEnd, ext(1, 100, 10*time.Millisecond, 20*time.Millisecond), ext(16, 200, 50*time.Millisecond, 90*time.Millisecond)),
@@ -67,7 +67,8 @@ func TestEvaluate(t *testing.T) {
 	assert.True(t, got[KeyValidateJWT+":"].Met, "0.8× and 0.75×")
 	off := got[KeyCacheOff+":"]
 	assert.False(t, off.Met, "c=16: p50 80 ms against 1.1 × (50 + 5) ms")
-	assert.Contains(t, off.Details[0], "c=1: 0.83× (10.0 ms vs B 10.0 ms + C 2.00 ms), 1.00× B alone ✓")
+	assert.Contains(t, off.Details[0], "c=1: 0.83× (10.0 ms vs B 10.0 ms + C 2.00 ms), 1.00× B alone [B at the start of the run: 40.0 ms] ✓",
+		"judged on the B measured next to it (the end's), the start's shown")
 	rss := got["peak"]
 	assert.False(t, rss.Met, "jwt's 70 MiB is 3.5× baseline A's 20 MiB")
 	assert.Contains(t, rss.Details[0], "hit-introspect: 1.25× (25.0 MiB vs 20.0 MiB)")

@@ -50,7 +50,6 @@ func (r *Run) mean(keys [2]string, c int, pl Placement, f func(Point) float64) (
 
 var (
 	keysA = [2]string{KeyBaselineA, KeyBaselineAEnd}
-	keysB = [2]string{KeyBaselineB, KeyBaselineBEnd}
 	keysC = [2]string{KeyBaselineC, ""}
 )
 
@@ -126,15 +125,30 @@ func (r *Run) ratioTarget(key string, target float64, withP99 bool) Verdict {
 	return v
 }
 
+// baselineBNear is baseline B's p50 at c in pl as measured closest in time to the
+// cache-disabled scenario: the end-of-run measurement, which directly follows it (else
+// the start's). Keycloak is shared with the other engineers' tests, and its speed can
+// change many times over between the start and the end of a run; the start's figure
+// is shown next to it.
+func (r *Run) baselineBNear(c int, pl Placement) (float64, bool) {
+	if p, ok := pointIn(r, KeyBaselineBEnd, c, pl); ok && p.Requests > 0 {
+		return p50Of(p), true
+	}
+	if p, ok := pointIn(r, KeyBaselineB, c, pl); ok && p.Requests > 0 {
+		return p50Of(p), true
+	}
+	return 0, false
+}
+
 // noCacheTarget: the cache-disabled p50 within 1.1× of baseline B's p50 plus
 // baseline C's (one PostgreSQL commit), judged at c ≤ 16.
 func (r *Run) noCacheTarget() Verdict {
 	pl := r.judged()
-	v := Verdict{Target: fmt.Sprintf("%s: p50 ≤ %.1f× (baseline B + baseline C) p50 at c ≤ %d (%s)", KeyCacheOff,
+	v := Verdict{Target: fmt.Sprintf("%s: p50 ≤ %.1f× (baseline B at the end + baseline C) p50 at c ≤ %d (%s)", KeyCacheOff,
 		noCacheLatencyLimit, noCacheMaxConc, pl), Met: true}
 	for _, c := range r.Config.Levels {
 		p, ok := pointIn(r, KeyCacheOff, c, pl)
-		b, bok := r.mean(keysB, c, pl, p50Of)
+		b, bok := r.baselineBNear(c, pl)
 		cc, cok := r.mean(keysC, c, pl, p50Of)
 		if !ok || !bok || !cok || b+cc == 0 {
 			if c <= noCacheMaxConc {
@@ -145,6 +159,9 @@ func (r *Run) noCacheTarget() Verdict {
 		ratio := p.P50.Seconds() / (b + cc)
 		d := fmt.Sprintf("c=%d: %.2f× (%s vs B %s + C %s), %.2f× B alone%s", c, ratio, ms(p.P50),
 			ms(secs(b)), ms(secs(cc)), p.P50.Seconds()/b, errNote(p))
+		if bs, ok := pointIn(r, KeyBaselineB, c, pl); ok && bs.Requests > 0 {
+			d += fmt.Sprintf(" [B at the start of the run: %s]", ms(bs.P50))
+		}
 		if c <= noCacheMaxConc {
 			good := ratio <= noCacheLatencyLimit && p.Errors == 0
 			v.Met = v.Met && good
