@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
+	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/httpapi"
 	"github.com/auth-manager/auth-manager/internal/introspect"
@@ -50,10 +51,12 @@ type App struct {
 	// Rotation knows whether the realm rotates refresh tokens
 	// (KEYCLOAK_REFRESH_TOKEN_ROTATION).
 	Rotation *keycloak.RotationWatch
-	// Sessions lists and revokes Keycloak sessions and receives back-channel logouts;
+	// Sessions lists and revokes Keycloak sessions; Backchannel receives back-channel
+	// logouts;
 	// KeepAlive is the offline keep-alive and clean-up job (nil when disabled).
-	Sessions  *sessions.Service
-	KeepAlive *keepalive.Job
+	Sessions    *sessions.Service
+	Backchannel *backchannel.Receiver
+	KeepAlive   *keepalive.Job
 
 	vaultRows *metrics.VaultRows
 	auditLog  *audit.Logger
@@ -141,10 +144,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	// One key set for caller tokens and logout tokens: forged tokens of either kind
 	// cannot make it download the JWKS more than once per JWKSMinRefresh.
 	a.Keys = keyset.New(a.Keycloak.JWKS, keyset.Options{Algs: cfg.Auth.SigningAlgs, MinRefresh: cfg.Auth.JWKSMinRefresh})
-	a.Sessions = sessions.New(st, a.Vault, a.Admin, a.Tokens,
-		sessions.NewVerifierWithKeys(a.Keys, cfg.Keycloak.IssuerURL(), cfg.Keycloak.ClientID, o.now), sessions.Options{
-			Log: log, Audit: auditLog, Now: o.now, ClientID: cfg.Keycloak.ClientID,
-			OnSessionEnded: func(ctx context.Context, sid string) { a.endSession(ctx, sid, "") },
+	endSession := func(ctx context.Context, sid string) { a.endSession(ctx, sid, "") }
+	a.Sessions = sessions.New(a.Vault, a.Admin, a.Tokens, sessions.Options{
+		Log: log, Audit: auditLog, Now: o.now, ClientID: cfg.Keycloak.ClientID,
+		OnSessionEnded: endSession, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
+	})
+	a.Backchannel = backchannel.New(st, a.Vault, a.Admin, a.Tokens,
+		backchannel.NewVerifierWithKeys(a.Keys, cfg.Keycloak.IssuerURL(), cfg.Keycloak.ClientID, o.now), backchannel.Options{
+			Log: log, Audit: auditLog, Now: o.now,
+			OnSessionEnded: endSession,
 			OnUserSessionsLive: func(ctx context.Context, userID string, at time.Time, live []string) {
 				a.Auth.EndUserSessionsExcept(userID, at, live)
 				if err := a.Store.NotifyUserSessions(context.WithoutCancel(ctx), userID, at, live); err != nil {
@@ -186,7 +194,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Metrics:  a.Metrics,
 	}
 	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
-	deps.Sessions = a.Sessions
+	deps.Sessions, deps.Backchannel = a.Sessions, a.Backchannel
 	o.accessLog.wire(&deps, cfg.AccessLog, a.Metrics)
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
@@ -293,7 +301,7 @@ func (a *App) startBackground(ctx context.Context) {
 	})
 	a.background.Go(func() { a.Tokens.Run(bg) })
 	a.background.Go(func() { a.vaultRows.Run(bg, 30*time.Second) })
-	a.background.Go(func() { a.Sessions.Run(bg) })
+	a.background.Go(func() { a.Backchannel.Run(bg) })
 	a.background.Go(func() { a.Rotation.Run(bg, 5*time.Minute) })
 	if a.KeepAlive != nil {
 		a.background.Go(func() { a.KeepAlive.Run(bg) })

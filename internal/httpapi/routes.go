@@ -36,8 +36,9 @@ type Deps struct {
 	// the consent callback sends the browser (KEYCLOAK_AFTER_CONSENT_REDIRECT_URI).
 	Offline         Offline
 	AfterConsentURL string
-	// Sessions serves the session endpoints and the back-channel logout receiver.
-	Sessions Sessions
+	// Sessions serves the session endpoints, Backchannel the back-channel logout receiver.
+	Sessions    Sessions
+	Backchannel Backchannel
 	// Edge names the trusted proxies and limits failed requests per client IP.
 	Edge Edge
 }
@@ -78,7 +79,7 @@ func NewHandler(d Deps) http.Handler {
 			Get("/offline-token/callback", handleConsentCallback(d.Offline, d.AfterConsentURL, ew))
 		// Keycloak posts logout tokens here: no bearer token, the signed logout token is the proof.
 		r.With(limitFailures(newFailureLimiter(d.Edge), ew)).
-			Post("/backchannel-logout", handleBackchannelLogout(d.Sessions, ew))
+			Post("/backchannel-logout", handleBackchannelLogout(d.Backchannel, ew))
 		r.Group(func(r chi.Router) {
 			r.Use(requireCaller(d.Auth, newFailureLimiter(d.Edge), ew))
 			r.Get("/validate-token", handleValidateToken())

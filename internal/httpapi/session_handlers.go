@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/sessions"
 )
@@ -18,7 +19,11 @@ import (
 type Sessions interface {
 	List(ctx context.Context, c caller.Caller, userID string) ([]sessions.Session, error)
 	Revoke(ctx context.Context, c caller.Caller, sid, typ string) (sessions.Revocation, error)
-	Logout(ctx context.Context, logoutToken string) (sessions.Logout, error)
+}
+
+// Backchannel is what the back-channel logout receiver endpoint needs.
+type Backchannel interface {
+	Logout(ctx context.Context, logoutToken string) (backchannel.Logout, error)
 }
 
 // SessionInfo is a Keycloak session with the stored tokens bound to it.
@@ -144,7 +149,7 @@ func handleRevokeSession(s Sessions, ew errorWriter) http.HandlerFunc {
 //	@Failure		502				{object}	ErrorEnvelope
 //	@Failure		503				{object}	ErrorEnvelope
 //	@Router			/v1/backchannel-logout [post]
-func handleBackchannelLogout(s Sessions, ew errorWriter) http.HandlerFunc {
+func handleBackchannelLogout(s Backchannel, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ct := strings.ToLower(r.Header.Get("Content-Type"))
 		if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {

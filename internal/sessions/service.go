@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
@@ -24,19 +23,11 @@ const (
 	Offline = "offline"
 )
 
-// Store keeps the back-channel logout tokens already applied (replay protection).
-type Store interface {
-	RecordLogoutJTI(ctx context.Context, jti string, expiresAt time.Time) (bool, error)
-	PurgeLogoutJTIs(ctx context.Context, now time.Time) (int64, error)
-}
-
 // Vault is the part of the vault the service needs: stored tokens by user and session.
 type Vault interface {
 	ListByUser(ctx context.Context, userID string) ([]vault.Meta, error)
 	ListBySession(ctx context.Context, sid string) ([]vault.Meta, error)
 	DeleteBySession(ctx context.Context, sid, userID string, types ...vault.TokenType) ([]vault.Meta, error)
-	DeleteByUser(ctx context.Context, userID string, types ...vault.TokenType) ([]vault.Meta, error)
-	DeleteRows(ctx context.Context, sid string, ids []string) ([]vault.Meta, error)
 }
 
 // Admin is the part of Keycloak's admin API the service needs.
@@ -61,38 +52,24 @@ type Options struct {
 	// ClientID is the service's own client (KEYCLOAK_CLIENT_ID): a service caller sees
 	// and ends only its sessions and those with stored tokens.
 	ClientID string
-	// OnSessionEnded, when set, is told of every session that ended here or was
-	// announced by a back-channel logout (callers' tokens of it must stop working).
+	// OnSessionEnded, when set, is told of every session that ended here (callers'
+	// tokens of it must stop working).
 	OnSessionEnded func(ctx context.Context, sid string)
-	// OnUserSessionsLive, when set, is told after a back-channel logout which of the
-	// user's sessions Keycloak still had at (every other session of the user is over).
-	OnUserSessionsLive func(ctx context.Context, userID string, at time.Time, live []string)
 	// KeycloakDeadline bounds Keycloak calls that must finish even when the caller
 	// goes away (a revocation in progress).
 	KeycloakDeadline time.Duration
-	// ReconcileDelays are when, after a back-channel logout, the user's stored tokens
-	// are reconciled with Keycloak's sessions (default 0.5 s and 3 s). Keycloak sends
-	// the notice before it removes the session, so looking at once would find it.
-	ReconcileDelays []time.Duration
 }
 
-// Service is the session service. Safe for concurrent use; Run must be running for
-// back-channel logouts to be followed by a reconciliation.
+// Service lists and revokes sessions. Safe for concurrent use.
 type Service struct {
-	st       Store
-	vault    Vault
-	admin    Admin
-	cache    Evicter
-	verifier *Verifier
-	opt      Options
-	checks   chan reconcileCheck
-
-	mu      sync.Mutex
-	pending map[string]bool // users with a reconciliation queued and not yet started
+	vault Vault
+	admin Admin
+	cache Evicter
+	opt   Options
 }
 
 // New returns the service.
-func New(st Store, v Vault, admin Admin, cache Evicter, verifier *Verifier, opt Options) *Service {
+func New(v Vault, admin Admin, cache Evicter, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
@@ -102,11 +79,7 @@ func New(st Store, v Vault, admin Admin, cache Evicter, verifier *Verifier, opt 
 	if opt.KeycloakDeadline <= 0 {
 		opt.KeycloakDeadline = 30 * time.Second
 	}
-	if len(opt.ReconcileDelays) == 0 {
-		opt.ReconcileDelays = []time.Duration{500 * time.Millisecond, 3 * time.Second}
-	}
-	return &Service{st: st, vault: v, admin: admin, cache: cache, verifier: verifier, opt: opt,
-		checks: make(chan reconcileCheck, 1024), pending: map[string]bool{}}
+	return &Service{vault: v, admin: admin, cache: cache, opt: opt}
 }
 
 // Session is a Keycloak session of a user with the stored tokens bound to it.
@@ -165,12 +138,4 @@ func (s *Service) ended(ctx context.Context, sid string) {
 	if s.opt.OnSessionEnded != nil && sid != "" {
 		s.opt.OnSessionEnded(ctx, sid)
 	}
-}
-
-func ids(rows []vault.Meta) []string {
-	out := make([]string, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, r.ID)
-	}
-	return out
 }

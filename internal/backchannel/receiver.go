@@ -1,14 +1,111 @@
-package sessions
+package backchannel
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
+
+// Store keeps the back-channel logout tokens already applied (replay protection).
+type Store interface {
+	RecordLogoutJTI(ctx context.Context, jti string, expiresAt time.Time) (bool, error)
+	PurgeLogoutJTIs(ctx context.Context, now time.Time) (int64, error)
+}
+
+// Vault is the part of the vault the receiver needs: stored tokens by user and session.
+type Vault interface {
+	ListByUser(ctx context.Context, userID string) ([]vault.Meta, error)
+	ListBySession(ctx context.Context, sid string) ([]vault.Meta, error)
+	DeleteBySession(ctx context.Context, sid, userID string, types ...vault.TokenType) ([]vault.Meta, error)
+	DeleteByUser(ctx context.Context, userID string, types ...vault.TokenType) ([]vault.Meta, error)
+	DeleteRows(ctx context.Context, sid string, ids []string) ([]vault.Meta, error)
+}
+
+// Admin is the part of Keycloak's admin API the receiver needs.
+type Admin interface {
+	UserSessions(ctx context.Context, userID string) ([]keycloak.Session, error)
+	OfflineSessions(ctx context.Context, userID string) ([]keycloak.Session, error)
+}
+
+// Evicter drops a row's cached access token in this process (the database's eviction
+// feed does it on every replica; this is for the one that knows first).
+type Evicter interface {
+	Evict(id string)
+}
+
+// Options configures the receiver.
+type Options struct {
+	Log   *slog.Logger
+	Audit *audit.Logger // nil records nothing
+	Now   func() time.Time
+	// OnSessionEnded, when set, is told of every session a back-channel logout
+	// announced (callers' tokens of it must stop working).
+	OnSessionEnded func(ctx context.Context, sid string)
+	// OnUserSessionsLive, when set, is told after a back-channel logout which of the
+	// user's sessions Keycloak still had at (every other session of the user is over).
+	OnUserSessionsLive func(ctx context.Context, userID string, at time.Time, live []string)
+	// KeycloakDeadline bounds one reconciliation's Keycloak calls.
+	KeycloakDeadline time.Duration
+	// ReconcileDelays are when, after a back-channel logout, the user's stored tokens
+	// are reconciled with Keycloak's sessions (default 0.5 s and 3 s). Keycloak sends
+	// the notice before it removes the session, so looking at once would find it.
+	ReconcileDelays []time.Duration
+}
+
+// Receiver applies back-channel logouts. Safe for concurrent use; Run must be running
+// for a logout to be followed by a reconciliation.
+type Receiver struct {
+	st       Store
+	vault    Vault
+	admin    Admin
+	cache    Evicter
+	verifier *Verifier
+	opt      Options
+	checks   chan reconcileCheck
+
+	mu      sync.Mutex
+	pending map[string]bool // users with a reconciliation queued and not yet started
+}
+
+// New returns the receiver.
+func New(st Store, v Vault, admin Admin, cache Evicter, verifier *Verifier, opt Options) *Receiver {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.KeycloakDeadline <= 0 {
+		opt.KeycloakDeadline = 30 * time.Second
+	}
+	if len(opt.ReconcileDelays) == 0 {
+		opt.ReconcileDelays = []time.Duration{500 * time.Millisecond, 3 * time.Second}
+	}
+	return &Receiver{st: st, vault: v, admin: admin, cache: cache, verifier: verifier, opt: opt,
+		checks: make(chan reconcileCheck, 1024), pending: map[string]bool{}}
+}
+
+// deleted evicts and audits rows that were deleted because their session ended.
+func (s *Receiver) deleted(ctx context.Context, rows []vault.Meta, detail string) {
+	for _, r := range rows {
+		s.cache.Evict(r.ID)
+		s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: r.UserID, RowID: r.ID,
+			SessionID: r.SessionID, Detail: detail})
+	}
+}
+
+// ended tells OnSessionEnded that session sid ended.
+func (s *Receiver) ended(ctx context.Context, sid string) {
+	if s.opt.OnSessionEnded != nil && sid != "" {
+		s.opt.OnSessionEnded(ctx, sid)
+	}
+}
 
 // Logout is what a back-channel logout did at once.
 type Logout struct {
@@ -33,8 +130,8 @@ type Logout struct {
 // console, POST /users/{id}/logout) ends every session of the user but notifies only
 // one of them.
 //
-// A bad token is a *LogoutTokenError and changes nothing.
-func (s *Service) Logout(ctx context.Context, raw string) (Logout, error) {
+// A bad token is an ErrInvalidLogoutToken (with its reason) and changes nothing.
+func (s *Receiver) Logout(ctx context.Context, raw string) (Logout, error) {
 	tok, err := s.verifier.Verify(ctx, raw)
 	if err != nil {
 		s.recordLogout(ctx, LogoutToken{}, 0, err)
@@ -51,7 +148,7 @@ func (s *Service) Logout(ctx context.Context, raw string) (Logout, error) {
 	// Callers' tokens of the session stop working first, on every replica.
 	s.ended(ctx, tok.SessionID)
 	if _, err := s.st.PurgeLogoutJTIs(ctx, s.opt.Now()); err != nil {
-		s.opt.Log.WarnContext(ctx, "sessions: purging expired logout jtis failed", "error", err.Error())
+		s.opt.Log.WarnContext(ctx, "backchannel: purging expired logout jtis failed", "error", err.Error())
 	}
 
 	types := []vault.TokenType{vault.Refresh}
@@ -95,7 +192,7 @@ func (s *Service) Logout(ctx context.Context, raw string) (Logout, error) {
 	return out, nil
 }
 
-func (s *Service) recordLogout(ctx context.Context, tok LogoutToken, deleted int, err error) {
+func (s *Receiver) recordLogout(ctx context.Context, tok LogoutToken, deleted int, err error) {
 	ev := audit.Event{Name: audit.BackchannelLogout, Subject: tok.Subject, SessionID: tok.SessionID,
 		Detail: "tokens_deleted=" + strconv.Itoa(deleted)}
 	if err != nil {
@@ -117,7 +214,7 @@ const maxConcurrentChecks = 32
 
 // reconcileLater queues a reconciliation of userID unless one is already waiting. A
 // full queue drops it (logged): the rows then stay until they are found refused.
-func (s *Service) reconcileLater(ctx context.Context, userID string) bool {
+func (s *Receiver) reconcileLater(ctx context.Context, userID string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.pending[userID] {
@@ -128,14 +225,14 @@ func (s *Service) reconcileLater(ctx context.Context, userID string) bool {
 		s.pending[userID] = true
 		return true
 	default:
-		s.opt.Log.WarnContext(ctx, "sessions: reconciliation queue full; stored tokens not checked", "subject", userID)
+		s.opt.Log.WarnContext(ctx, "backchannel: reconciliation queue full; stored tokens not checked", "subject", userID)
 		return false
 	}
 }
 
 // Run performs the queued reconciliations until ctx ends, then waits for those in
 // flight to stop.
-func (s *Service) Run(ctx context.Context) {
+func (s *Receiver) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, maxConcurrentChecks)
@@ -160,7 +257,7 @@ func (s *Service) Run(ctx context.Context) {
 // reconcileAfterDelays reconciles after each of ReconcileDelays: Keycloak removes a
 // session only after it has notified the clients, so the first look waits a little and
 // a later one catches a slow Keycloak.
-func (s *Service) reconcileAfterDelays(ctx context.Context, chk reconcileCheck) {
+func (s *Receiver) reconcileAfterDelays(ctx context.Context, chk reconcileCheck) {
 	for i, d := range s.opt.ReconcileDelays {
 		select {
 		case <-ctx.Done():
@@ -183,11 +280,11 @@ func (s *Service) reconcileAfterDelays(ctx context.Context, chk reconcileCheck) 
 			s.opt.OnUserSessionsLive(chk.reqCtx, chk.userID, at, live)
 		}
 		if err != nil {
-			s.opt.Log.WarnContext(ctx, "sessions: reconciliation after a back-channel logout failed",
+			s.opt.Log.WarnContext(ctx, "backchannel: reconciliation after a back-channel logout failed",
 				"subject", chk.userID, "error", err.Error())
 			continue
 		}
-		s.opt.Log.InfoContext(chk.reqCtx, "sessions: stored tokens reconciled with Keycloak's sessions",
+		s.opt.Log.InfoContext(chk.reqCtx, "backchannel: stored tokens reconciled with Keycloak's sessions",
 			"subject", chk.userID, "attempt", i+1, "tokens_deleted", n)
 	}
 }
@@ -197,14 +294,14 @@ func (s *Service) reconcileAfterDelays(ctx context.Context, chk reconcileCheck) 
 // offline tokens bound to one that is no longer among the user's offline sessions of
 // the service's client. It deletes nothing unless Keycloak answered both lists. audit
 // carries the values for the audit trail. It returns how many rows it deleted.
-func (s *Service) Reconcile(ctx, audit context.Context, userID string) (int, error) {
+func (s *Receiver) Reconcile(ctx, audit context.Context, userID string) (int, error) {
 	n, _, err := s.reconcile(ctx, audit, userID)
 	return n, err
 }
 
 // reconcile is Reconcile, also returning the ids of the user's live sessions (online,
 // and offline of the service's client) once Keycloak listed them.
-func (s *Service) reconcile(ctx, audit context.Context, userID string) (int, []string, error) {
+func (s *Receiver) reconcile(ctx, audit context.Context, userID string) (int, []string, error) {
 	online, err := s.admin.UserSessions(ctx, userID)
 	if err != nil {
 		return 0, nil, err
@@ -228,7 +325,7 @@ func (s *Service) reconcile(ctx, audit context.Context, userID string) (int, []s
 }
 
 // deleteDead deletes userID's rows bound to sessions not in live.
-func (s *Service) deleteDead(ctx, audit context.Context, userID string, live map[vault.TokenType]map[string]bool) (int, error) {
+func (s *Receiver) deleteDead(ctx, audit context.Context, userID string, live map[vault.TokenType]map[string]bool) (int, error) {
 	rows, err := s.vault.ListByUser(ctx, userID)
 	if err != nil {
 		return 0, err
