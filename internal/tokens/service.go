@@ -87,32 +87,36 @@ func (s *Service) Evict(id string) { s.cache.evict(id) }
 // AccessToken returns an access token minted from the stored token id, which the
 // caller must own (or be a service caller). A cached token is served while it lives
 // longer than minTTL; otherwise the stored token is refreshed at Keycloak.
-func (s *Service) AccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (a Access, err error) {
+func (s *Service) AccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (Access, error) {
+	a, ev, err := s.accessToken(ctx, c, id, minTTL)
+	ev.Err = err
+	s.opt.Audit.Record(ctx, ev)
+	return a, err
+}
+
+// accessToken is AccessToken without its audit event, which it fills in.
+func (s *Service) accessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (Access, audit.Event, error) {
 	ev := audit.Event{Name: audit.AccessTokenIssued, RowID: id, Detail: "refresh"}
-	defer func() {
-		ev.Err = err
-		s.opt.Audit.Record(ctx, ev)
-	}()
 	if minTTL < 0 {
 		minTTL = s.opt.MinTTL
 	}
 	if e, ok := s.cache.get(id, s.opt.Now(), minTTL); ok {
 		if !c.CanActFor(e.userID) {
-			return Access{}, vault.ErrNotFound
+			return Access{}, ev, vault.ErrNotFound
 		}
 		ev.Subject, ev.SessionID, ev.Detail = e.userID, e.sessionID, "cache"
-		return s.answer(e), nil
+		return s.answer(e), ev, nil
 	}
 	row, err := s.vault.Lookup(ctx, c, id)
 	if err != nil {
-		return Access{}, err
+		return Access{}, ev, err
 	}
 	ev.Subject, ev.SessionID = row.UserID, row.SessionID
 	e, err := s.refreshShared(ctx, row.ID, minTTL, false)
 	if err != nil {
-		return Access{}, err
+		return Access{}, ev, err
 	}
-	return s.answer(e), nil
+	return s.answer(e), ev, nil
 }
 
 // RefreshBySession refreshes the REFRESH row bound to the caller's session and stores
