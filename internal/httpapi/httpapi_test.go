@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/auth-manager/auth-manager/internal/clientip"
 )
 
 func TestBearer(t *testing.T) {
@@ -76,7 +78,7 @@ func newTestHandler(t *testing.T, logs io.Writer) http.Handler {
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	ew := errorWriter{log: log}
-	return withRequestID(recoverer(log, ew)(limitBody(1024, ew)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return withRequestID(clientip.Resolver{})(recoverer(log, ew)(limitBody(1024, ew)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/panic" {
 			panic("secret-looking panic value")
 		}

@@ -22,8 +22,16 @@ import (
 func requestID(ctx context.Context) string { return requestid.From(ctx) }
 
 // withRequestID takes X-Request-ID from the request when it is sane (at most 128
-// characters of [A-Za-z0-9._:-]) and generates one otherwise, then echoes it.
-func withRequestID(next http.Handler) http.Handler {
+// characters of [A-Za-z0-9._:-]) and generates one otherwise, then echoes it. It puts
+// the request's client IP (res) into the context too (access log, audit events, rate
+// limits): one context copy of the request for both.
+func withRequestID(res clientip.Resolver) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return requestIDHandler(res, next)
+	}
+}
+
+func requestIDHandler(res clientip.Resolver, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The canonical key, by hand: "X-Request-ID" is not canonical, so Get and Set
 		// would canonicalise (and allocate) it on every request.
@@ -35,7 +43,8 @@ func withRequestID(next http.Handler) http.Handler {
 			id = requestid.New()
 		}
 		w.Header()[requestIDHeader] = []string{id}
-		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
+		ctx := clientip.With(requestid.With(r.Context(), id), res.Of(r))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

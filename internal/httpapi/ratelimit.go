@@ -21,16 +21,6 @@ type Edge struct {
 	Window    time.Duration
 }
 
-// withClientIP puts the request's client IP into the context (access log, audit
-// events, rate limits).
-func withClientIP(res clientip.Resolver) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(clientip.With(r.Context(), res.Of(r))))
-		})
-	}
-}
-
 // failureLimiter counts one surface's failed requests per client IP (a sliding window,
 // go-chi/httprate's counter). Only failures count: a client that authenticates is
 // never limited, however busy, and one that keeps failing is stopped before its

@@ -50,7 +50,7 @@ func NewHandler(d Deps) http.Handler {
 	}
 	ew := errorWriter{log: d.Log}
 	r := chi.NewRouter()
-	r.Use(withRequestID, traceRoute, withClientIP(clientip.Resolver{Trusted: d.Edge.TrustedProxies}), securityHeaders,
+	r.Use(withRequestID(clientip.Resolver{Trusted: d.Edge.TrustedProxies}), traceRoute, securityHeaders,
 		accessLog(d.accessLogger(), d.AccessLogSkip, d.Now, d.Metrics), recoverer(d.Log, ew), cors(d.CORS), limitBody(d.MaxBodyBytes, ew))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		ew.write(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "No such endpoint"})

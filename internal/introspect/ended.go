@@ -1,7 +1,6 @@
 package introspect
 
 import (
-	"slices"
 	"strings"
 	"time"
 
@@ -18,39 +17,37 @@ const endedRetention = 24 * time.Hour
 // endedSessions remembers the Keycloak sessions (sid) that ended, so that their tokens
 // are refused at once, cached or not, in both modes. Bounded: when full, the oldest
 // ended session is forgotten first.
-type endedSessions struct{ l *lru.Cache[string, time.Time] }
+type endedSessions struct {
+	l *lru.Cache[endedID, time.Time]
+}
+
+// endedID names a session, or one client's part of it (client "": the whole session).
+// A struct key: no string is built per request to look it up.
+type endedID struct{ sid, client string }
 
 func newEndedSessions(size int) *endedSessions {
-	l, err := lru.New[string, time.Time](size)
+	l, err := lru.New[endedID, time.Time](size)
 	if err != nil {
 		panic(err)
 	}
 	return &endedSessions{l: l}
 }
 
-// endedKey names a session, or one client's part of it.
-func endedKey(sid, clientID string) string {
-	if clientID == "" {
-		return sid
-	}
-	return sid + "\n" + clientID
-}
-
 func (e *endedSessions) add(sid, clientID string, now time.Time) {
 	if sid != "" {
-		e.l.Add(endedKey(sid, clientID), now.Add(endedRetention))
+		e.l.Add(endedID{sid, clientID}, now.Add(endedRetention))
 	}
 }
 
 // has reports whether session sid ended, as a whole or for clientID.
 func (e *endedSessions) has(sid, clientID string, now time.Time) bool {
-	if sid == "" {
+	if sid == "" || e.l.Len() == 0 {
 		return false
 	}
-	return e.check(endedKey(sid, ""), now) || e.check(endedKey(sid, clientID), now)
+	return e.check(endedID{sid, ""}, now) || e.check(endedID{sid, clientID}, now)
 }
 
-func (e *endedSessions) check(key string, now time.Time) bool {
+func (e *endedSessions) check(key endedID, now time.Time) bool {
 	until, ok := e.l.Peek(key)
 	if ok && !now.Before(until) {
 		e.l.Remove(key)
@@ -130,8 +127,13 @@ func (a *Authenticator) EndUserSessionsExcept(sub string, at time.Time, live []s
 // (scope offline_access) is exempt: the user's offline sessions of other clients are
 // not in the list Keycloak gives the service, and a sign-out does not end them.
 func (a *Authenticator) userSessionOver(cl keycloak.Claims, now time.Time) bool {
-	if slices.Contains(strings.Fields(cl.Scope), "offline_access") {
+	if a.users.l.Len() == 0 || !a.users.has(cl.Subject, cl.SessionID, cl.IssuedAt, now) {
 		return false
 	}
-	return a.users.has(cl.Subject, cl.SessionID, cl.IssuedAt, now)
+	for scope := range strings.FieldsSeq(cl.Scope) {
+		if scope == "offline_access" {
+			return false
+		}
+	}
+	return true
 }
