@@ -48,7 +48,8 @@ type Options struct {
 	// announced (callers' tokens of it must stop working).
 	OnSessionEnded func(ctx context.Context, sid string)
 	// OnUserSessionsLive, when set, is told after a back-channel logout which of the
-	// user's sessions Keycloak still had at (every other session of the user is over).
+	// user's sessions Keycloak still had afterwards: every other session of the user
+	// whose tokens were issued before at (the logout's arrival) is over.
 	OnUserSessionsLive func(ctx context.Context, userID string, at time.Time, live []string)
 	// KeycloakDeadline bounds one reconciliation's Keycloak calls.
 	KeycloakDeadline time.Duration
@@ -207,6 +208,9 @@ type reconcileCheck struct {
 	// reqCtx carries the values (request id) of the logout that asked for it, for the
 	// audit trail; never its deadline.
 	reqCtx context.Context
+	// at is when the logout arrived: every session of the user that Keycloak does not
+	// list afterwards had its tokens issued before then.
+	at time.Time
 }
 
 // maxConcurrentChecks bounds the reconciliations in flight.
@@ -221,7 +225,7 @@ func (s *Receiver) reconcileLater(ctx context.Context, userID string) bool {
 		return true
 	}
 	select {
-	case s.checks <- reconcileCheck{userID: userID, reqCtx: context.WithoutCancel(ctx)}:
+	case s.checks <- reconcileCheck{userID: userID, reqCtx: context.WithoutCancel(ctx), at: s.opt.Now()}:
 		s.pending[userID] = true
 		return true
 	default:
@@ -271,13 +275,14 @@ func (s *Receiver) reconcileAfterDelays(ctx context.Context, chk reconcileCheck)
 			s.mu.Unlock()
 		}
 		cctx, cancel := context.WithTimeout(ctx, s.opt.KeycloakDeadline)
-		at := s.opt.Now()
 		n, live, err := s.reconcile(cctx, chk.reqCtx, chk.userID)
 		cancel()
 		if live != nil && s.opt.OnUserSessionsLive != nil {
 			// Keycloak's sign-out of a user ends every session but notifies one: the
 			// list says which of the user's sessions are left.
-			s.opt.OnUserSessionsLive(chk.reqCtx, chk.userID, at, live)
+			// Stated as of the logout's arrival, not of the list: a session created
+			// since is in the list anyway, and a token's iat has only whole seconds.
+			s.opt.OnUserSessionsLive(chk.reqCtx, chk.userID, chk.at, live)
 		}
 		if err != nil {
 			s.opt.Log.WarnContext(ctx, "backchannel: reconciliation after a back-channel logout failed",

@@ -264,16 +264,16 @@ func TestUserSessionsEndedExceptLive(t *testing.T) {
 		tok := sign(t, claimsAt(now)) // u1, s1, iat now
 		_, err := a.Authenticate(context.Background(), tok)
 		require.NoError(t, err)
-		a.EndUserSessionsExcept("u1", now, []string{"s1"})
+		a.EndUserSessionsExcept("u1", now.Add(time.Second), []string{"s1"})
 		_, err = a.Authenticate(context.Background(), tok)
 		require.NoError(t, err, "%s: s1 is live", mode)
-		a.EndUserSessionsExcept("u2", now, nil)
+		a.EndUserSessionsExcept("u2", now.Add(time.Second), nil)
 		_, err = a.Authenticate(context.Background(), tok)
 		require.NoError(t, err, "%s: another user", mode)
-		a.EndUserSessionsExcept("u1", now.Add(-time.Second), nil)
+		a.EndUserSessionsExcept("u1", now, nil)
 		_, err = a.Authenticate(context.Background(), tok)
 		require.NoError(t, err, "%s: an older statement does not replace a newer one", mode)
-		a.EndUserSessionsExcept("u1", now, []string{"s2"})
+		a.EndUserSessionsExcept("u1", now.Add(time.Second), []string{"s2"})
 		_, err = a.Authenticate(context.Background(), tok)
 		assert.ErrorIs(t, err, ErrNotActive, mode)
 
@@ -282,13 +282,13 @@ func TestUserSessionsEndedExceptLive(t *testing.T) {
 		offlineClaims := active(now)
 		offlineClaims.Scope = "openid offline_access"
 		a3, _ := newAuth(&fakeKeycloak{claims: offlineClaims}, mode, &now)
-		a3.EndUserSessionsExcept("u1", now, nil)
+		a3.EndUserSessionsExcept("u1", now.Add(time.Second), nil)
 		_, err = a3.Authenticate(context.Background(), sign(t, offline))
 		assert.NoError(t, err, "%s: a token of an offline session is exempt", mode)
 
 		a2, _ := newAuth(&fakeKeycloak{claims: active(now)}, mode, &now)
-		a2.EndUserSessionsExcept("u1", now.Add(-time.Second), nil)
+		a2.EndUserSessionsExcept("u1", now, nil)
 		_, err = a2.Authenticate(context.Background(), tok)
-		assert.NoError(t, err, "%s: a token issued after the statement", mode)
+		assert.NoError(t, err, "%s: a token issued in the statement's second (or later)", mode)
 	}
 }

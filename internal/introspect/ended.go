@@ -74,7 +74,7 @@ func (a *Authenticator) SetFeedUp(up bool) {
 }
 
 // userEnd says that at At, the user's only live sessions were Live: a token of the
-// user issued at or before At whose session is not among them is over.
+// user issued in an earlier second whose session is not among them is over.
 type userEnd struct {
 	at    int64 // unix seconds, compared with iat
 	live  map[string]bool
@@ -102,11 +102,13 @@ func (e *endedUsers) has(sub, sid string, iat int64, now time.Time) bool {
 		e.l.Remove(sub)
 		return false
 	}
-	return iat <= u.at && !u.live[sid]
+	// Strictly earlier: iat has whole seconds, and a token issued later in the same
+	// second as at may belong to a session created after the list was taken.
+	return iat < u.at && !u.live[sid]
 }
 
 // EndUserSessionsExcept refuses, from now on (for endedRetention), every token of user
-// sub issued at or before at whose session is not in live: Keycloak's sign-out of a
+// sub issued in a second before at whose session is not in live: Keycloak's sign-out of a
 // user ends all its sessions but sends one back-channel logout, and the user's session
 // list afterwards says which are left.
 func (a *Authenticator) EndUserSessionsExcept(sub string, at time.Time, live []string) {
