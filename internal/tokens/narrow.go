@@ -31,27 +31,31 @@ func (n Narrowing) key(id string) string {
 // Keycloak's refusal (the audience is not available to the service's client, the
 // client may not exchange, an unknown scope) is returned as its *keycloak.Error; a
 // broader token is never returned.
-func (s *Service) NarrowedAccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration, n Narrowing) (a Access, err error) {
+func (s *Service) NarrowedAccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration, n Narrowing) (Access, error) {
+	a, ev, err := s.narrowedAccessToken(ctx, c, id, minTTL, n)
+	ev.Err = err
+	s.opt.Audit.Record(ctx, ev)
+	return a, err
+}
+
+// narrowedAccessToken is NarrowedAccessToken without its audit event, which it fills in.
+func (s *Service) narrowedAccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration, n Narrowing) (Access, audit.Event, error) {
 	ev := audit.Event{Name: audit.AccessTokenIssued, RowID: id, Detail: "exchange:" + n.Audience}
-	defer func() {
-		ev.Err = err
-		s.opt.Audit.Record(ctx, ev)
-	}()
 	if minTTL < 0 {
 		minTTL = s.opt.MinTTL
 	}
 	key := n.key(id)
 	if e, ok := s.cache.get(key, s.opt.Now(), minTTL); ok {
 		if !c.CanActFor(e.userID) {
-			return Access{}, vault.ErrNotFound
+			return Access{}, ev, vault.ErrNotFound
 		}
 		ev.Subject, ev.SessionID, ev.Detail = e.userID, e.sessionID, "cache:"+n.Audience
-		return s.answer(e), nil
+		return s.answer(e), ev, nil
 	}
 	// The subject token only has to be valid for the exchange itself.
 	base, err := s.userToken(ctx, c, id, 0)
 	if err != nil {
-		return Access{}, err
+		return Access{}, ev, err
 	}
 	ev.Subject, ev.SessionID = base.userID, base.sessionID
 	ch := s.group.DoChan("exchange\x00"+key, func() (any, error) {
@@ -68,12 +72,12 @@ func (s *Service) NarrowedAccessToken(ctx context.Context, c caller.Caller, id s
 	})
 	select {
 	case <-ctx.Done():
-		return Access{}, ctx.Err()
+		return Access{}, ev, ctx.Err()
 	case r := <-ch:
 		if r.Err != nil {
-			return Access{}, r.Err
+			return Access{}, ev, r.Err
 		}
-		return s.answer(r.Val.(entry)), nil
+		return s.answer(r.Val.(entry)), ev, nil
 	}
 }
 
