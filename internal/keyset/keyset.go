@@ -73,16 +73,10 @@ func New(fetch Fetcher, opt Options) *Set {
 // may simply not be there yet, and the first token after it is must not be refused
 // for a second.
 func (s *Set) Prefetch(ctx context.Context) error {
-	ks, err := s.fetch(ctx)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.fetched {
-		s.keys, s.fetched, s.lastFetch = ks.Keys, true, s.now()
-	}
-	return nil
+	// The same flight as on-demand fetches: a token arriving meanwhile waits for this
+	// fetch instead of starting a second one.
+	r := <-s.flight.DoChan(flightKey, func() (any, error) { return nil, s.fetchNow(ctx, false) })
+	return r.Err
 }
 
 // VerifySignature checks raw's signature and returns its payload, unverified beyond
@@ -145,21 +139,11 @@ func (s *Set) refreshIfDue(ctx context.Context) error {
 	if !s.due() {
 		return s.unavailable()
 	}
-	ch := s.flight.DoChan("jwks", func() (any, error) {
+	ch := s.flight.DoChan(flightKey, func() (any, error) {
 		if !s.due() { // another flight just finished
 			return nil, s.unavailable()
 		}
-		start := s.now()
-		// Detached: other requests wait for this fetch; the fetcher has its timeout.
-		ks, err := s.fetch(context.WithoutCancel(ctx))
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if err != nil {
-			s.lastFail = start
-			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-		}
-		s.keys, s.fetched, s.lastFetch = ks.Keys, true, start
-		return nil, nil
+		return nil, s.fetchNow(ctx, true)
 	})
 	select {
 	case <-ctx.Done():
@@ -167,6 +151,27 @@ func (s *Set) refreshIfDue(ctx context.Context) error {
 	case r := <-ch:
 		return r.Err
 	}
+}
+
+// flightKey is the one key of the Set's singleflight: there is one key set to fetch.
+const flightKey = "jwks"
+
+// fetchNow downloads the key set and keeps it; a failure is held against the next
+// on-demand fetch (failureBackoff) when recordFailure.
+func (s *Set) fetchNow(ctx context.Context, recordFailure bool) error {
+	start := s.now()
+	// Detached: other requests wait for this fetch; the fetcher has its timeout.
+	ks, err := s.fetch(context.WithoutCancel(ctx))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if recordFailure {
+			s.lastFail = start
+		}
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	s.keys, s.fetched, s.lastFetch = ks.Keys, true, start
+	return nil
 }
 
 func (s *Set) due() bool {

@@ -147,3 +147,25 @@ func TestPrefetch(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUnknownKey)
 	assert.EqualValues(t, 3, r.fetches.Load(), "an unknown kid within the interval of the last fetch: no fetch")
 }
+
+// TestTokenDuringPrefetchSharesIt: a token arriving while the start-up fetch is under
+// way waits for it instead of fetching again.
+func TestTokenDuringPrefetchSharesIt(t *testing.T) {
+	var now atomic.Int64
+	now.Store(1_800_000_000)
+	r := &realm{block: make(chan struct{})}
+	s := newSet(r, &now)
+	prefetched := make(chan error, 1)
+	go func() { prefetched <- s.Prefetch(context.Background()) }()
+	require.Eventually(t, func() bool { return r.fetches.Load() == 1 }, 5*time.Second, time.Millisecond)
+	verified := make(chan error, 1)
+	go func() {
+		_, err := s.VerifySignature(context.Background(), signed(t, realmKey, "k1"))
+		verified <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	close(r.block)
+	require.NoError(t, <-prefetched)
+	require.NoError(t, <-verified)
+	assert.EqualValues(t, 1, r.fetches.Load())
+}
