@@ -36,7 +36,7 @@ func newKeycloak(cfg config.Config, log *slog.Logger, o options, observe func(op
 
 // Doctor runs doctor's checks with the App's own parts (serve does once at start).
 func (a *App) Doctor(ctx context.Context) doctor.Report {
-	return doctor.Run(ctx, doctor.Deps{Config: a.cfg, Store: a.Store, Keycloak: a.Keycloak, Admin: a.Admin, Open: a.Vault.Open})
+	return doctor.Run(ctx, doctor.Deps{Config: a.cfg, Store: a.Store, Keycloak: a.Keycloak, Admin: a.Admin, CheckVault: a.Vault.Check})
 }
 
 // DoctorDeps wires what `auth-manager doctor` checks, without the rest of the service:
@@ -58,6 +58,9 @@ func DoctorDeps(ctx context.Context, cfg config.Config, log *slog.Logger, opts .
 	}
 	d.Keycloak = newKeycloak(cfg, log, o, nil)
 	d.Admin = keycloak.NewAdmin(d.Keycloak)
-	d.Open = vault.New(d.Store, ring, d.Keycloak, vault.Options{Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log}).Open
+	if d.Store != nil {
+		d.CheckVault = vault.New(d.Store, ring, d.Keycloak, vault.Options{Issuer: cfg.Keycloak.IssuerURL(),
+			ClientID: cfg.Keycloak.ClientID, Log: log, TrustOpaqueLegacy: cfg.TrustOpaqueLegacy}).Check
+	}
 	return d, close, nil
 }

@@ -61,34 +61,23 @@ func checkListen(ctx context.Context, d Deps) Result {
 const sampleSize = 50
 
 func checkVaultKey(ctx context.Context, d Deps) Result {
-	rows, err := d.Store.Sample(ctx, sampleSize)
+	rep, err := d.CheckVault(ctx, sampleSize)
 	if err != nil {
 		return fail(CheckVaultKey, "cannot read the vault: "+describe(err), "run `auth-manager migrate up`, check the user's rights")
 	}
-	byKey, err := d.Store.CountByKey(ctx)
-	if err != nil {
-		return fail(CheckVaultKey, "cannot count the vault's rows: "+describe(err), "check the user's rights")
-	}
-	total := 0
-	for _, n := range byKey {
-		total += n
-	}
-	if len(rows) == 0 {
+	if rep.Sampled == 0 {
 		return pass(CheckVaultKey, "the vault is empty: nothing to decrypt yet")
 	}
-	bad := 0
-	for _, r := range rows {
-		if _, err := d.Open(r); err != nil {
-			bad++
-		}
+	legacy := fmt.Sprintf("%d of %d row(s) legacy (no integrity tag)", rep.Legacy, rep.Rows)
+	if rep.LegacyMismatch > 0 {
+		legacy += fmt.Sprintf(", %d of them unusable (do not open or fail the claims check)", rep.LegacyMismatch)
 	}
-	legacy := fmt.Sprintf("%d of %d row(s) legacy (no integrity tag)", byKey[""], total)
-	if bad > 0 {
-		return fail(CheckVaultKey, fmt.Sprintf("%d of %d sampled row(s) do not decrypt; %s", bad, len(rows), legacy),
+	if rep.Unusable > 0 {
+		return fail(CheckVaultKey, fmt.Sprintf("%d of %d sampled row(s) do not decrypt; %s", rep.Unusable, rep.Sampled, legacy),
 			"set AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY to the key the rows were sealed with (older keys go in AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS); with AUTH_MANAGER_TOKEN_VAULT_REJECT_LEGACY=true legacy rows do not open either")
 	}
-	res := pass(CheckVaultKey, fmt.Sprintf("%d sampled row(s) decrypt; %s", len(rows), legacy))
-	if byKey[""] > 0 {
+	res := pass(CheckVaultKey, fmt.Sprintf("%d sampled row(s) decrypt; %s", rep.Opened, legacy))
+	if rep.Legacy > rep.LegacyMismatch {
 		res.Detail += "; `auth-manager rotate-keys` seals them"
 	}
 	return res

@@ -13,6 +13,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/store"
+	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
 // Check names, in the order they run.
@@ -54,8 +55,9 @@ type Deps struct {
 	Store    *store.Store // nil when it could not be opened
 	Keycloak *keycloak.Client
 	Admin    *keycloak.Admin
-	// Open decrypts a vault row as the service would (the vault's key ring).
-	Open func(store.Row) (string, error)
+	// CheckVault reports whether the vault's key ring opens a sample of rows and how
+	// many legacy rows remain (vault.Service.Check): doctor never reads a sealed row.
+	CheckVault func(ctx context.Context, sample int) (vault.KeyReport, error)
 	// HTTP asks the realm's back-channel logout URL whether an auth-manager answers
 	// there (nil: a client with a short timeout).
 	HTTP *http.Client

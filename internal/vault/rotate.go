@@ -11,6 +11,11 @@ import (
 type Resealer interface {
 	ResealBatch(ctx context.Context, afterID, keyID string, limit int, fn func(store.Row) *store.Sealing) (last string, seen, written int, err error)
 	CountByKey(ctx context.Context) (map[string]int, error)
+	legacyReader
+}
+
+// legacyReader pages through the rows without an integrity tag.
+type legacyReader interface {
 	LegacyRows(ctx context.Context, afterID string, limit int) ([]store.Row, error)
 }
 
@@ -134,7 +139,7 @@ func openForRotation(ring *seal.Ring, r store.Row, trustOpaque bool) ([]byte, er
 
 // countLegacyMismatches reads every legacy row (without locking it) and counts those
 // that fail the claims check or cannot be opened at all.
-func countLegacyMismatches(ctx context.Context, st Resealer, ring *seal.Ring, opt RotateOptions) (int, error) {
+func countLegacyMismatches(ctx context.Context, st legacyReader, ring *seal.Ring, opt RotateOptions) (int, error) {
 	n, cursor := 0, ""
 	for {
 		rows, err := st.LegacyRows(ctx, cursor, max(opt.Batch, 1))

@@ -68,6 +68,10 @@ type Store interface {
 	InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]store.Row, error)
 	DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (store.Row, error)
 	Listen(ctx context.Context, channel string, onNotify func(string), onState func(bool))
+	// Read by Check only.
+	Sample(ctx context.Context, n int) ([]store.Row, error)
+	CountByKey(ctx context.Context) (map[string]int, error)
+	legacyReader
 }
 
 // Revoker revokes a token at Keycloak.
