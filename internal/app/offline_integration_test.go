@@ -178,6 +178,10 @@ func TestOfflineConsentFlow(t *testing.T) {
 		status, _ = testenv.RefreshAtKeycloak(t, testenv.Realm, offlineToken)
 		assert.Equal(t, http.StatusBadRequest, status, "the first token of the session is dead too")
 		assert.Equal(t, http.StatusNotFound, svc.Do(t, http.MethodDelete, "/v1/offline-token-id?id="+second, service, nil).Status)
+		for _, ev := range []string{"token_deleted", "token_revoked", "session_revoked"} {
+			assert.Regexp(t, `"msg":"audit".*"event":"`+ev+`".*"row_id":"`+second+`".*"outcome":"ok"`, svc.Logs.String(),
+				"the vault records %s of the revoked row", ev)
+		}
 	})
 
 	logs := svc.Logs.String()

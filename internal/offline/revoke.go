@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/problem"
@@ -32,7 +31,6 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault
 		return vault.Deletion{}, err
 	}
 	s.cache.Evict(row.ID)
-	ev := audit.Event{Subject: row.UserID, RowID: row.ID, SessionID: row.SessionID}
 	d := vault.Deletion{ID: row.ID, TokenDeleted: true, Message: "Offline token deleted"}
 	// Looked at after the delete: of two rows of one session deleted at once, the
 	// later delete sees the other gone and ends the session.
@@ -64,15 +62,14 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault
 	if row.Token == "" {
 		notes = append(notes, "the stored token could not be opened, so it was not revoked itself")
 	} else {
-		err := s.kc.Revoke(ctx, row.Token, "refresh_token")
-		s.record(ctx, ev, audit.TokenRevoked, err)
+		err := s.vault.Revoke(ctx, row)
 		if revoked = err == nil; !revoked {
 			s.opt.Log.WarnContext(ctx, "offline: revoking the token failed after the row was deleted", "row_id", row.ID, "error", err.Error())
 			notes = append(notes, "revoking the token at Keycloak failed ("+describe(err)+")")
 		}
 	}
 	err = s.admin.DeleteSession(ctx, row.SessionID, true)
-	s.record(ctx, ev, audit.SessionRevoked, err)
+	s.vault.SessionEnded(ctx, row.Meta, err)
 	switch {
 	case err == nil || errors.Is(err, keycloak.ErrNotFound):
 		d.SessionRevoked = true
@@ -92,16 +89,6 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault
 		d.Message += "; " + strings.Join(notes, "; ")
 	}
 	return d, nil
-}
-
-// record writes the audit event name about e's row; a session that had already ended
-// counts as revoked.
-func (s *Service) record(ctx context.Context, e audit.Event, name string, err error) {
-	e.Name = name
-	if !errors.Is(err, keycloak.ErrNotFound) {
-		e.Err = err
-	}
-	s.opt.Audit.Record(ctx, e)
 }
 
 // describe names a Keycloak failure for a caller in the words of its envelope:

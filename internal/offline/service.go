@@ -79,6 +79,8 @@ type Vault interface {
 	ListBySession(ctx context.Context, sid string) ([]vault.Meta, error)
 	Refresh(ctx context.Context, id string, exchange vault.Exchange, succ vault.Successor) (vault.Refreshed, error)
 	Take(ctx context.Context, c caller.Caller, id string, t vault.TokenType) (vault.Taken, error)
+	Revoke(ctx context.Context, t vault.Taken) error
+	SessionEnded(ctx context.Context, row vault.Meta, err error)
 }
 
 // Keycloak is the protocol side of the Keycloak client.

@@ -45,7 +45,7 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) (Delet
 		return Deletion{}, err
 	}
 	d := Deletion{ID: row.ID, HadSharedSession: shared}
-	ev := audit.Event{Subject: row.UserID, RowID: row.ID, SessionID: row.SessionID}
+	ev := eventOf(row.Meta)
 	var notes []string
 	if !shared {
 		token, err := s.open(ctx, row)
@@ -110,13 +110,36 @@ func (s *Service) Take(ctx context.Context, c caller.Caller, id string, t TokenT
 	} else if err != nil {
 		return Taken{}, err
 	}
-	s.record(ctx, audit.Event{Subject: row.UserID, RowID: row.ID, SessionID: row.SessionID}, audit.TokenDeleted, nil)
+	s.record(ctx, eventOf(row.Meta), audit.TokenDeleted, nil)
 	return Taken{Meta: row.Meta, Token: token}, nil
 }
 
-// record writes the audit event name about e's row.
+// Revoke presents a token that Take returned to Keycloak's revocation endpoint and
+// records token_revoked. Revoking an offline token detaches the service's client from
+// its offline session (and from the online session of the same id).
+func (s *Service) Revoke(ctx context.Context, t Taken) error {
+	err := s.kc.Revoke(ctx, t.Token, "refresh_token")
+	s.record(ctx, eventOf(t.Meta), audit.TokenRevoked, err)
+	return err
+}
+
+// SessionEnded records session_revoked for row's Keycloak session, which the caller
+// tried to end through the admin API with the outcome err.
+func (s *Service) SessionEnded(ctx context.Context, row Meta, err error) {
+	s.record(ctx, eventOf(row), audit.SessionRevoked, err)
+}
+
+func eventOf(row Meta) audit.Event {
+	return audit.Event{Subject: row.UserID, RowID: row.ID, SessionID: row.SessionID}
+}
+
+// record writes the audit event name about e's row: the vault's one place for token
+// events. Keycloak's not-found (a session or token it no longer had) is no failure.
 func (s *Service) record(ctx context.Context, e audit.Event, name string, err error) {
-	e.Name, e.Err = name, err
+	e.Name = name
+	if !errors.Is(err, keycloak.ErrNotFound) {
+		e.Err = err
+	}
 	s.opt.Audit.Record(ctx, e)
 }
 
