@@ -44,13 +44,14 @@ cover: stack-up ## coverage report: coverage.html and the total
 	@$(GO) tool cover -func=coverage.out | tail -1
 
 .PHONY: lint
-lint: api-check ## gofmt check, go vet, and the OpenAPI 3 document valid (kin-openapi) and up to date
-	@out=$$(gofmt -l api client cmd internal migrations); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+lint: api-check ## gofmt check, go vet, staticcheck (pinned in go.mod), and the OpenAPI 3 document valid (kin-openapi) and up to date
+	@out=$$(gofmt -l api client cmd deploy internal migrations); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
 
 .PHONY: format
 format: ## gofmt -w
-	gofmt -w api client cmd internal migrations
+	gofmt -w api client cmd deploy internal migrations
 
 .PHONY: build
 build: ## build bin/auth-manager (static, version stamped)

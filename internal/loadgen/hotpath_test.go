@@ -3,7 +3,6 @@ package loadgen_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -144,7 +143,7 @@ func benchHandler(b *testing.B, h http.Handler, method, path, bearer string) {
 			w.reset()
 			h.ServeHTTP(w, req)
 			if w.code != http.StatusOK {
-				b.Error(fmt.Sprintf("%s %s: %d", method, path, w.code))
+				b.Errorf("%s %s: %d", method, path, w.code)
 				return
 			}
 		}

@@ -232,6 +232,3 @@ func pointIn(r *Run, key string, c int, pl Placement) (Point, bool) {
 	}
 	return s.AtIn(c, pl)
 }
-
-// point is the shared point of key at c.
-func point(r *Run, key string, c int) (Point, bool) { return pointIn(r, key, c, Shared) }
