@@ -22,9 +22,9 @@ type Store interface {
 type Vault interface {
 	ListByUser(ctx context.Context, userID string) ([]vault.Meta, error)
 	ListBySession(ctx context.Context, sid string) ([]vault.Meta, error)
-	DeleteBySession(ctx context.Context, sid, userID string, types ...vault.TokenType) ([]vault.Meta, error)
-	DeleteByUser(ctx context.Context, userID string, types ...vault.TokenType) ([]vault.Meta, error)
-	DeleteRows(ctx context.Context, sid string, ids []string) ([]vault.Meta, error)
+	DeleteBySession(ctx context.Context, why, sid, userID string, types ...vault.TokenType) ([]vault.Meta, error)
+	DeleteByUser(ctx context.Context, why, userID string, types ...vault.TokenType) ([]vault.Meta, error)
+	DeleteRows(ctx context.Context, why, sid string, ids []string) ([]vault.Meta, error)
 }
 
 // Admin is the part of Keycloak's admin API the receiver needs.
@@ -92,14 +92,21 @@ func New(st Store, v Vault, admin Admin, cache Evicter, verifier *Verifier, opt 
 		checks: make(chan reconcileCheck, 1024), pending: map[string]bool{}}
 }
 
-// deleted evicts and audits rows that were deleted because their session ended.
-func (s *Receiver) deleted(ctx context.Context, rows []vault.Meta, detail string) {
+// evict drops the cached access tokens of rows the vault deleted (and audited).
+func (s *Receiver) evict(rows []vault.Meta) {
 	for _, r := range rows {
 		s.cache.Evict(r.ID)
-		s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: r.UserID, RowID: r.ID,
-			SessionID: r.SessionID, Detail: detail})
 	}
 }
+
+// valuesOf is ctx (deadline, cancellation) carrying the values of values: the request
+// id, actor and client IP that the vault's audit events of a reconciliation name.
+type valuesOf struct {
+	context.Context
+	values context.Context
+}
+
+func (c valuesOf) Value(key any) any { return c.values.Value(key) }
 
 // ended tells OnSessionEnded that session sid ended.
 func (s *Receiver) ended(ctx context.Context, sid string) {
@@ -158,15 +165,15 @@ func (s *Receiver) Logout(ctx context.Context, raw string) (Logout, error) {
 	}
 	var rows []vault.Meta
 	if tok.SessionID != "" {
-		rows, err = s.vault.DeleteBySession(ctx, tok.SessionID, tok.Subject, types...)
+		rows, err = s.vault.DeleteBySession(ctx, "back-channel logout", tok.SessionID, tok.Subject, types...)
 	} else {
-		rows, err = s.vault.DeleteByUser(ctx, tok.Subject, types...)
+		rows, err = s.vault.DeleteByUser(ctx, "back-channel logout", tok.Subject, types...)
 	}
 	if err != nil {
 		s.recordLogout(ctx, tok, 0, err)
 		return Logout{}, err
 	}
-	s.deleted(ctx, rows, "back-channel logout")
+	s.evict(rows)
 	s.recordLogout(ctx, tok, len(rows), nil)
 
 	users := map[string]bool{}
@@ -344,11 +351,11 @@ func (s *Receiver) deleteDead(ctx, audit context.Context, userID string, live ma
 	n := 0
 	for sid, ids := range dead {
 		// Only rows still bound to that session: one stored anew meanwhile is kept.
-		gone, err := s.vault.DeleteRows(ctx, sid, ids)
+		gone, err := s.vault.DeleteRows(valuesOf{ctx, audit}, "session ended at Keycloak", sid, ids)
 		if err != nil {
 			return n, err
 		}
-		s.deleted(audit, gone, "session ended at Keycloak")
+		s.evict(gone)
 		n += len(gone)
 	}
 	return n, nil

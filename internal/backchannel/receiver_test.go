@@ -1,12 +1,15 @@
 package backchannel_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,9 +20,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/problem"
+	"github.com/auth-manager/auth-manager/internal/requestid"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/testenv"
 	"github.com/auth-manager/auth-manager/internal/vault"
@@ -103,9 +108,14 @@ func (e *evictions) Evict(id string) {
 }
 
 func newService(st *store.Store, admin backchannel.Admin, ev backchannel.Evicter) *backchannel.Receiver {
+	return newAuditedService(st, admin, ev, nil)
+}
+
+// newAuditedService is newService whose vault records its audit events with log.
+func newAuditedService(st *store.Store, admin backchannel.Admin, ev backchannel.Evicter, log *audit.Logger) *backchannel.Receiver {
 	v := backchannel.NewVerifierWithKeys(&oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{signingKey.Public()}}, issuer, client, nil)
 	// These tests never open a token: the vault needs no key ring.
-	return backchannel.New(st, vault.New(st, nil, nil, vault.Options{}), admin, ev, v, backchannel.Options{Log: testenv.DiscardLogger(),
+	return backchannel.New(st, vault.New(st, nil, nil, vault.Options{Audit: log}), admin, ev, v, backchannel.Options{Log: testenv.DiscardLogger(),
 		ReconcileDelays: []time.Duration{10 * time.Millisecond}})
 }
 
@@ -233,7 +243,8 @@ func TestReconcile(t *testing.T) {
 		offline: map[string][]string{user: {"offline-live", "online-gone"}},
 	}
 	ev := &evictions{}
-	svc := newService(st, admin, ev)
+	var logs bytes.Buffer
+	svc := newAuditedService(st, admin, ev, audit.New(slog.New(slog.NewJSONHandler(&logs, nil))))
 
 	t.Run("Keycloak failing deletes nothing", func(t *testing.T) {
 		admin.err = keycloak.ErrUnavailable
@@ -244,9 +255,14 @@ func TestReconcile(t *testing.T) {
 			assert.True(t, exists(t, st, id))
 		}
 	})
-	n, err := svc.Reconcile(context.Background(), context.Background(), user)
+	n, err := svc.Reconcile(context.Background(), requestid.With(context.Background(), "req-of-the-logout"), user)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
+	for _, id := range []string{deadRefresh, deadOffline} {
+		assert.Regexp(t, `"event":"token_deleted","request_id":"req-of-the-logout".*"row_id":"`+id+`".*"detail":"session ended at Keycloak"`,
+			logs.String(), "the vault audits each deletion with the logout's request id")
+	}
+	assert.Equal(t, 2, strings.Count(logs.String(), `"event":"token_deleted"`))
 	assert.False(t, exists(t, st, deadRefresh))
 	assert.False(t, exists(t, st, deadOffline))
 	assert.True(t, exists(t, st, liveOffline))

@@ -136,7 +136,7 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 		rowTypes = append(rowTypes, vault.Refresh)
 		notes = append(notes, "Keycloak ended the online session of the same id with it")
 	}
-	rows, err := s.vault.DeleteBySession(kctx, sid, owner, rowTypes...)
+	rows, err := s.vault.DeleteBySession(kctx, "session revoked", sid, owner, rowTypes...)
 	if err != nil {
 		if len(rev.Ended) == 0 {
 			return Revocation{}, err
@@ -146,7 +146,9 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 		deleteFailed = true
 		notes = append(notes, "the stored tokens bound to it could not be deleted now (they no longer work; repeat the call to delete them)")
 	}
-	s.deleted(kctx, rows, "session revoked")
+	for _, r := range rows {
+		s.cache.Evict(r.ID)
+	}
 	if len(rev.Ended) > 0 {
 		s.ended(kctx, sid)
 	}

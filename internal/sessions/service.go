@@ -27,7 +27,7 @@ const (
 type Vault interface {
 	ListByUser(ctx context.Context, userID string) ([]vault.Meta, error)
 	ListBySession(ctx context.Context, sid string) ([]vault.Meta, error)
-	DeleteBySession(ctx context.Context, sid, userID string, types ...vault.TokenType) ([]vault.Meta, error)
+	DeleteBySession(ctx context.Context, why, sid, userID string, types ...vault.TokenType) ([]vault.Meta, error)
 }
 
 // Admin is the part of Keycloak's admin API the service needs.
@@ -122,15 +122,6 @@ func (s *Service) sessionsOf(ctx context.Context, userID string) (online, offlin
 // detached is ctx without its cancellation, bounded by KeycloakDeadline.
 func (s *Service) detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), s.opt.KeycloakDeadline)
-}
-
-// deleted evicts and audits rows that were deleted because their session ended.
-func (s *Service) deleted(ctx context.Context, rows []vault.Meta, detail string) {
-	for _, r := range rows {
-		s.cache.Evict(r.ID)
-		s.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: r.UserID, RowID: r.ID,
-			SessionID: r.SessionID, Detail: detail})
-	}
 }
 
 // ended tells OnSessionEnded that session sid ended.

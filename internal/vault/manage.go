@@ -180,19 +180,36 @@ func (s *Service) ListBySession(ctx context.Context, sid string) ([]Meta, error)
 	return metas(s.st.ListBySession(ctx, sid))
 }
 
+// The three deletes below are for rows whose Keycloak session ended: each records
+// token_deleted, with why as its detail, for every row it deleted.
+
 // DeleteBySession deletes userID's rows of the given types bound to session sid.
-func (s *Service) DeleteBySession(ctx context.Context, sid, userID string, types ...TokenType) ([]Meta, error) {
-	return metas(s.st.DeleteBySession(ctx, sid, userID, types...))
+func (s *Service) DeleteBySession(ctx context.Context, why, sid, userID string, types ...TokenType) ([]Meta, error) {
+	return s.ended(ctx, why)(s.st.DeleteBySession(ctx, sid, userID, types...))
 }
 
 // DeleteByUser deletes userID's rows of the given types.
-func (s *Service) DeleteByUser(ctx context.Context, userID string, types ...TokenType) ([]Meta, error) {
-	return metas(s.st.DeleteByUser(ctx, userID, types...))
+func (s *Service) DeleteByUser(ctx context.Context, why, userID string, types ...TokenType) ([]Meta, error) {
+	return s.ended(ctx, why)(s.st.DeleteByUser(ctx, userID, types...))
 }
 
 // DeleteRows deletes the rows ids that are still bound to session sid.
-func (s *Service) DeleteRows(ctx context.Context, sid string, ids []string) ([]Meta, error) {
-	return metas(s.st.DeleteRows(ctx, sid, ids))
+func (s *Service) DeleteRows(ctx context.Context, why, sid string, ids []string) ([]Meta, error) {
+	return s.ended(ctx, why)(s.st.DeleteRows(ctx, sid, ids))
+}
+
+// ended returns what records token_deleted (detail why) for rows deleted because
+// their session ended, and hands them on as metadata.
+func (s *Service) ended(ctx context.Context, why string) func([]store.Row, error) ([]Meta, error) {
+	return func(rows []store.Row, err error) ([]Meta, error) {
+		out, err := metas(rows, err)
+		for _, r := range out {
+			e := eventOf(r)
+			e.Detail = why
+			s.record(ctx, e, audit.TokenDeleted, nil)
+		}
+		return out, err
+	}
 }
 
 // IdleOffline returns up to limit active OFFLINE rows unused since idleSince, by id after after.
