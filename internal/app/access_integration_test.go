@@ -275,8 +275,9 @@ func TestKeycloakUnreachable(t *testing.T) {
 			cfg.Keycloak.Retries = 1
 			cfg.Auth.Mode = config.AuthModeJWT
 			svc := testenv.StartService(t, cfg)
+			token := testenv.Login(t, testenv.Alice).AccessToken // the real Keycloak's time is not the service's
 			start := time.Now()
-			resp := svc.Do(t, http.MethodGet, "/v1/validate-token", testenv.Login(t, testenv.Alice).AccessToken, nil)
+			resp := svc.Do(t, http.MethodGet, "/v1/validate-token", token, nil)
 			elapsed := time.Since(start)
 			require.Equal(t, http.StatusServiceUnavailable, resp.Status, string(resp.Body))
 			assert.Equal(t, "service_unavailable", resp.JSON(t)["code"])
