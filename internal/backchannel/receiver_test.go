@@ -48,18 +48,7 @@ var signingKey = func() *rsa.PrivateKey {
 	return k
 }()
 
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), store.Options{URL: testenv.Database(t), MaxConns: 8}, testenv.DiscardLogger())
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	m, err := st.NewMigrator()
-	require.NoError(t, err)
-	defer m.Close()
-	_, err = m.Up(context.Background())
-	require.NoError(t, err)
-	return st
-}
+func openStore(t *testing.T) *store.Store { return testenv.MigratedStore(t, 8) }
 
 // fakeAdmin answers the admin API from maps of live session ids.
 type fakeAdmin struct {

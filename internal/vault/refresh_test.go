@@ -43,18 +43,7 @@ func testRing(t *testing.T, current string, previous ...string) *seal.Ring {
 	return r
 }
 
-func openStore(t *testing.T) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), store.Options{URL: testenv.Database(t), MaxConns: 4}, testenv.DiscardLogger())
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	m, err := st.NewMigrator()
-	require.NoError(t, err)
-	defer m.Close()
-	_, err = m.Up(context.Background())
-	require.NoError(t, err)
-	return st
-}
+func openStore(t *testing.T) *store.Store { return testenv.MigratedStore(t, 4) }
 
 // fixture is a vault on a fresh database whose audit events and refresh metric are
 // recorded.
