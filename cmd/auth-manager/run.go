@@ -13,6 +13,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/app"
 	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/jsonlog"
 	"github.com/auth-manager/auth-manager/internal/logsink"
 	"github.com/auth-manager/auth-manager/internal/tracing"
 )
@@ -102,7 +103,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(jsonlog.New(w, &slog.HandlerOptions{Level: level}))
 }
 
 func keygen(stdout io.Writer) error {

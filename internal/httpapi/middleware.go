@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/auth-manager/auth-manager/internal/clientip"
+	"github.com/auth-manager/auth-manager/internal/jsonlog"
 	"github.com/auth-manager/auth-manager/internal/requestid"
 )
 
@@ -120,31 +121,25 @@ func accessLog(log *slog.Logger, skip float64, now func() time.Time, m HTTPMetri
 				rec.status = http.StatusOK
 			}
 			route := routePattern(r)
-			took := now().Sub(start)
+			end := now() // the line's time too: one clock read fewer per request
+			took := end.Sub(start)
 			if m != nil {
 				m.ObserveHTTP(route, r.Method, rec.status, took)
 			}
 			if skip > 0 && rec.status < 300 && rec.status >= 200 && hotRoutes[route] && rand.Float64() < skip {
 				return
 			}
-			// Straight to the handler, without the caller's program counter that
-			// Logger.LogAttrs records (runtime.Callers) and no handler here uses.
-			h := log.Handler()
-			if !h.Enabled(r.Context(), slog.LevelInfo) {
-				return
-			}
-			line := slog.NewRecord(time.Now(), slog.LevelInfo, "http request", 0)
-			line.AddAttrs(
-				slog.String("request_id", requestID(r.Context())),
-				slog.String("client_ip", clientip.From(r.Context())),
-				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
-				slog.String("route", route),
-				slog.Int("status", rec.status),
-				slog.Int("bytes", rec.bytes),
-				slog.Float64("duration_ms", float64(took.Microseconds())/1000),
-			)
-			_ = h.Handle(r.Context(), line)
+			ctx := r.Context()
+			_ = jsonlog.Start(ctx, log, end, slog.LevelInfo, "http request").
+				Str("request_id", requestID(ctx)).
+				Str("client_ip", clientip.From(ctx)).
+				Str("method", r.Method).
+				Str("path", r.URL.Path).
+				Str("route", route).
+				Int("status", int64(rec.status)).
+				Int("bytes", int64(rec.bytes)).
+				Float("duration_ms", float64(took.Microseconds())/1000).
+				End(ctx)
 		})
 	}
 }

@@ -90,27 +90,32 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h *Handler) appendRecord(b []byte, r slog.Record) ([]byte, bool) {
-	b = append(b, '{')
-	if !r.Time.IsZero() {
-		t := r.Time.Round(0)
-		if y := t.Year(); y < 0 || y >= 10000 {
-			return b, false
-		}
-		b = append(b, `"time":"`...)
-		b = t.AppendFormat(b, time.RFC3339Nano)
-		b = append(b, `",`...)
+	if y := r.Time.Year(); !r.Time.IsZero() && (y < 0 || y >= 10000) {
+		return b, false
 	}
-	b = append(b, `"level":`...)
-	b = appendString(b, r.Level.String())
-	b = append(b, `,"msg":`...)
-	b = appendString(b, r.Message)
-	b = append(b, h.pre...)
+	b = h.appendHeader(b, r.Time, r.Level, r.Message)
 	ok := true
 	r.Attrs(func(a slog.Attr) bool {
 		b, ok = appendAttr(b, a)
 		return ok
 	})
 	return append(b, '}', '\n'), ok
+}
+
+// appendHeader appends the line's start: time (unless zero), level, message and the
+// WithAttrs attributes. A time outside years 0–9999 is the caller's to refuse.
+func (h *Handler) appendHeader(b []byte, t time.Time, level slog.Level, msg string) []byte {
+	b = append(b, '{')
+	if !t.IsZero() {
+		b = append(b, `"time":"`...)
+		b = t.Round(0).AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `",`...)
+	}
+	b = append(b, `"level":`...)
+	b = appendString(b, level.String())
+	b = append(b, `,"msg":`...)
+	b = appendString(b, msg)
+	return append(b, h.pre...)
 }
 
 // appendAttr appends ,"key":value, or nothing for an empty attribute (as slog does).

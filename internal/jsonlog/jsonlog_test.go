@@ -154,3 +154,49 @@ func BenchmarkAccessLine(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestLineBothPaths writes the same Line through a *Handler (appended directly) and
+// through slog.JSONHandler (as a record): the lines must be the same.
+func TestLineBothPaths(t *testing.T) {
+	at := time.Date(2026, 12, 2, 12, 41, 18, 5, time.FixedZone("", 3600))
+	write := func(h slog.Handler) string {
+		var buf bytes.Buffer
+		switch h.(type) {
+		case *Handler:
+			h = New(&buf, nil).WithAttrs([]slog.Attr{slog.String("svc", "a")})
+		default:
+			h = slog.NewJSONHandler(&buf, nil).WithAttrs([]slog.Attr{slog.String("svc", "a")})
+		}
+		log := slog.New(h)
+		ctx := context.Background()
+		require.NoError(t, Start(ctx, log, at, slog.LevelInfo, "http request").
+			Str("request_id", "abc").Str("path", "/v1/x\"\n\u2028\xff").Int("status", -200).
+			Float("duration_ms", 0.125).Float("tiny", 1e-7).End(ctx))
+		require.NoError(t, Start(ctx, log, time.Time{}, slog.LevelWarn, "no time").End(ctx))
+		assert.Nil(t, Start(ctx, log, at, slog.LevelDebug, "disabled").Str("k", "v"), "a disabled level gives a nil line")
+		return buf.String()
+	}
+	fast, slow := write(&Handler{}), write(nil)
+	assert.Equal(t, slow, fast)
+	assert.Contains(t, fast, `"svc":"a","request_id":"abc"`)
+}
+
+func TestLineNonFinite(t *testing.T) {
+	var buf bytes.Buffer
+	ctx := context.Background()
+	require.NoError(t, Start(ctx, slog.New(New(&buf, nil)), time.Time{}, slog.LevelInfo, "m").Float("x", math.NaN()).End(ctx))
+	assert.Equal(t, `{"level":"INFO","msg":"m","x":null}`+"\n", buf.String())
+}
+
+func BenchmarkLine(b *testing.B) {
+	log := slog.New(New(discard{}, nil))
+	ctx := context.Background()
+	at := time.Now()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Start(ctx, log, at, slog.LevelInfo, "http request").
+			Str("request_id", "0123456789abcdef0123456789abcdef").Str("client_ip", "127.0.0.1").
+			Str("method", "POST").Str("path", "/v1/access-token").Str("route", "/v1/access-token").
+			Int("status", 200).Int("bytes", 1320).Float("duration_ms", 0.123).End(ctx)
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/app"
 	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/jsonlog"
 	"github.com/auth-manager/auth-manager/internal/logsink"
 	"github.com/auth-manager/auth-manager/internal/testenv"
 )
@@ -63,7 +64,7 @@ func startInProcess(b *testing.B, mode string, cacheSize int) (http.Handler, str
 	testenv.Must(b, err, "log file")
 	b.Cleanup(func() { logf.Close() })
 	newLog := func(w io.Writer) *slog.Logger {
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		return slog.New(jsonlog.New(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	log := newLog(logf)
 	// As `serve` wires it: access lines through the buffered writer, the rest at once.
