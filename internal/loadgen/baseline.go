@@ -29,6 +29,12 @@ func BaselineHandler() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		_, _ = w.Write(baselineBody)
 	})
+	// Baseline A′: any request under /v1/ (the service's paths) gets the same answer.
+	r.HandleFunc("/v1/*", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(baselineBody)
+	})
 	r.Get("/health", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(`"OK"`)) })
 	return r
 }

@@ -113,6 +113,11 @@ func (r *Run) ratioTarget(key string, target float64, withP99 bool) Verdict {
 		}
 		v.Met = v.Met && good
 		d := fmt.Sprintf("c=%d: %.2f× (%.0f vs %.0f req/s)%s%s %s", c, ratio, p.RPS, arps, p99, errNote(p), mark(good))
+		if withP99 { // the cache-hit request sent to baseline A's handler: the floor of this ratio
+			if fl, ok := pointIn(r, KeyBaselineAReq, c, pl); ok && fl.Requests > 0 {
+				d += fmt.Sprintf(" [A′ %.2f×]", fl.RPS/arps)
+			}
+		}
 		if o, has := r.other(); has {
 			if op, ok := pointIn(r, key, c, o); ok {
 				if oa, _, ok := r.baselineA(c, o); ok {
