@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -71,16 +73,40 @@ const redocPage = `<!DOCTYPE html>
 </html>
 `
 
-// asset is one file served by the docs routes, with its validator precomputed.
+// asset is one file served by the docs routes. Its bytes are read where they live:
+// the vendored UI files straight from the binary's embedded data (about 3 MB that
+// would otherwise sit on the heap of every replica, and be scanned by every GC, for a
+// page few open), the pages and specs from memory. Its validator is computed on first
+// use for the same reason.
 type asset struct {
 	name string
-	body []byte
-	etag string
+	open func() io.ReadSeeker
+	etag func() string
 }
 
-func newAsset(name string, body []byte) asset {
-	sum := sha256.Sum256(body)
-	return asset{name: name, body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+// bytesAsset serves body.
+func bytesAsset(name string, body []byte) asset {
+	return newAsset(name, func() io.ReadSeeker { return bytes.NewReader(body) })
+}
+
+// embeddedAsset serves file name of api.UI. The file is part of the binary, so a
+// failure to open it is a broken build, not a runtime condition.
+func embeddedAsset(name, file string) asset {
+	return newAsset(name, func() io.ReadSeeker {
+		f, err := api.UI.Open(file)
+		if err != nil {
+			panic("httpapi: embedded docs asset: " + err.Error())
+		}
+		return f.(io.ReadSeeker) // embed's files seek and read in place
+	})
+}
+
+func newAsset(name string, open func() io.ReadSeeker) asset {
+	return asset{name: name, open: open, etag: sync.OnceValue(func() string {
+		h := sha256.New()
+		_, _ = io.Copy(h, open())
+		return `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`
+	})}
 }
 
 // serve answers with the asset; "no-cache" makes browsers revalidate, which costs a
@@ -90,8 +116,8 @@ func (a asset) serve(w http.ResponseWriter, r *http.Request, contentType string)
 	h.Set("Content-Type", contentType)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", a.etag)
-	http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))
+	h.Set("ETag", a.etag())
+	http.ServeContent(w, r, a.name, time.Time{}, a.open())
 }
 
 func contentTypeOf(name string) string {
@@ -113,13 +139,13 @@ func contentTypeOf(name string) string {
 // handleOpenAPI serves the committed OpenAPI 3 document (api/openapi.json or
 // api/openapi.yaml) that the binary embeds.
 func handleOpenAPI(name string, doc []byte, contentType string) http.HandlerFunc {
-	a := newAsset(name, doc)
+	a := bytesAsset(name, doc)
 	return func(w http.ResponseWriter, r *http.Request) { a.serve(w, r, contentType) }
 }
 
 // handlePage serves one of the docs HTML pages.
 func handlePage(name, html string) http.HandlerFunc {
-	a := newAsset(name, []byte(html))
+	a := bytesAsset(name, []byte(html))
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", docsCSP)
 		w.Header().Set("Referrer-Policy", "no-referrer")
@@ -149,15 +175,14 @@ func handleDocsAssets(files map[string]asset, ew errorWriter) http.HandlerFunc {
 // initializer.
 func swaggerUIAssets() map[string]asset {
 	files := embeddedAssets("ui/swagger-ui")
-	files["swagger-initializer.js"] = newAsset("swagger-initializer.js", []byte(swaggerUIInit))
+	files["swagger-initializer.js"] = bytesAsset("swagger-initializer.js", []byte(swaggerUIInit))
 	return files
 }
 
 // redocAssets are the files under /redoc/: the vendored ReDoc bundle.
 func redocAssets() map[string]asset { return embeddedAssets("ui/redoc") }
 
-// embeddedAssets reads one directory of api.UI. The files are part of the binary, so
-// a failure here is a broken build, not a runtime condition.
+// embeddedAssets lists one directory of api.UI (its files are opened when served).
 func embeddedAssets(dir string) map[string]asset {
 	entries, err := fs.ReadDir(api.UI, dir)
 	if err != nil {
@@ -165,11 +190,7 @@ func embeddedAssets(dir string) map[string]asset {
 	}
 	files := make(map[string]asset, len(entries)+1)
 	for _, e := range entries {
-		body, err := fs.ReadFile(api.UI, path.Join(dir, e.Name()))
-		if err != nil {
-			panic("httpapi: embedded docs assets: " + err.Error())
-		}
-		files[e.Name()] = newAsset(e.Name(), body)
+		files[e.Name()] = embeddedAsset(e.Name(), path.Join(dir, e.Name()))
 	}
 	return files
 }

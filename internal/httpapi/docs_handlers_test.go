@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -238,4 +239,16 @@ func TestSpecAnswersUseTheEnvelope(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDocsAssetsStayInTheBinary: building the handler must not copy the ~3 MB of
+// vendored UI files onto the heap (every replica would carry them, and every GC scan
+// them); they are read from the embedded data when served.
+func TestDocsAssetsStayInTheBinary(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	h := NewHandler(Deps{Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20})
+	runtime.ReadMemStats(&after)
+	require.NotNil(t, h)
+	assert.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(512<<10), "bytes allocated by NewHandler")
 }
