@@ -16,6 +16,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/clientip"
 	"github.com/auth-manager/auth-manager/internal/jsonlog"
+	"github.com/auth-manager/auth-manager/internal/reqinfo"
 	"github.com/auth-manager/auth-manager/internal/requestid"
 )
 
@@ -24,8 +25,9 @@ func requestID(ctx context.Context) string { return requestid.From(ctx) }
 
 // withRequestID takes X-Request-ID from the request when it is sane (at most 128
 // characters of [A-Za-z0-9._:-]) and generates one otherwise, then echoes it. It puts
-// the request's client IP (res) into the context too (access log, audit events, rate
-// limits): one context copy of the request for both.
+// the id and the request's client IP (res) into the context (access log, audit events,
+// rate limits) as one reqinfo.Info, which requireCaller later fills with the caller:
+// the one context value and the one copy of the request the HTTP layer makes.
 func withRequestID(res clientip.Resolver) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return requestIDHandler(res, next)
@@ -44,7 +46,7 @@ func requestIDHandler(res clientip.Resolver, next http.Handler) http.Handler {
 			id = requestid.New()
 		}
 		w.Header()[requestIDHeader] = []string{id}
-		ctx := clientip.With(requestid.With(r.Context(), id), res.Of(r))
+		ctx, _ := reqinfo.New(r.Context(), id, res.Of(r))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
