@@ -45,8 +45,8 @@ func requestIDHandler(res clientip.Resolver, next http.Handler) http.Handler {
 		if !saneRequestID(id) {
 			id = requestid.New()
 		}
-		w.Header()[requestIDHeader] = []string{id}
-		ctx, _ := reqinfo.New(r.Context(), id, res.Of(r))
+		ctx, info := reqinfo.New(r.Context(), id, res.Of(r))
+		w.Header()[requestIDHeader] = info.IDHeader()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -42,14 +42,14 @@ func TestAuthenticatedRequestCopiedOnce(t *testing.T) {
 	assert.NotSame(t, seen[0], seen[1], "withRequestID gives the request its context")
 	assert.Same(t, seen[1], seen[2], "requireCaller sets the caller without a copy")
 
-	// Allocations of the whole chain with a sane X-Request-ID: the context value, the
-	// request's copy and the echoed header's value; nothing per package (it was 9).
+	// Allocations of the whole chain with a sane X-Request-ID: the context value (which
+	// also backs the echoed header's value) and the request's copy; it was 9.
 	req.Header.Set("X-Request-ID", "req-1")
 	w := &nopWriter{h: http.Header{}}
 	h = authChain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}),
 		func(next http.Handler) http.Handler { return next })
 	allocs := testing.AllocsPerRun(200, func() { h.ServeHTTP(w, req) })
-	assert.LessOrEqual(t, allocs, 3.0)
+	assert.LessOrEqual(t, allocs, 2.0)
 }
 
 // TestReadersThroughHTTPLayer: requestid.From, clientip.From and caller.From see the

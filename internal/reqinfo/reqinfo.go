@@ -14,8 +14,9 @@ import (
 // a lookup of requestid.ContextKey, clientip.ContextKey or caller.ContextKey that
 // reaches it is answered from its fields, any other key is passed to the parent.
 type Info struct {
-	parent   context.Context
-	id       string
+	parent context.Context
+	// id is an array of one so that IDHeader can hand it out as a header value.
+	id       [1]string
 	clientIP string
 	caller   caller.Caller
 	// hasCaller publishes caller: SetCaller writes caller, then stores true; a lookup
@@ -28,9 +29,14 @@ type Info struct {
 // New returns a context derived from parent that carries the request id and client
 // IP, and the Info behind it, in one allocation.
 func New(parent context.Context, id, clientIP string) (context.Context, *Info) {
-	i := &Info{parent: parent, id: id, clientIP: clientIP}
+	i := &Info{parent: parent, id: [1]string{id}, clientIP: clientIP}
 	return i, i
 }
+
+// IDHeader returns the request id as a header value ([]string of one), backed by i:
+// echoing it costs no allocation of its own. Nobody may write to its element (that
+// would change the request id in the context); http.Header's Set and Add never do.
+func (i *Info) IDHeader() []string { return i.id[:] }
 
 // From returns the Info nearest to ctx's leaf, or nil when ctx was not made by New.
 func From(ctx context.Context) *Info {
@@ -73,7 +79,7 @@ func (i *Info) Err() error { return i.parent.Err() }
 func (i *Info) Value(key any) any {
 	switch key.(type) {
 	case requestid.ContextKey:
-		return &i.id
+		return &i.id[0]
 	case clientip.ContextKey:
 		return &i.clientIP
 	case caller.ContextKey:

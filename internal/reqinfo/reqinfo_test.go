@@ -25,6 +25,7 @@ func TestReadersSeeInfo(t *testing.T) {
 	assert.Same(t, info, reqinfo.From(ctx))
 	assert.Equal(t, "req-1", requestid.From(ctx))
 	assert.Equal(t, "203.0.113.7", clientip.From(ctx))
+	assert.Equal(t, []string{"req-1"}, info.IDHeader())
 	_, ok := caller.From(ctx)
 	assert.False(t, ok, "no caller before SetCaller")
 
