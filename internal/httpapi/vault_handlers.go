@@ -176,6 +176,11 @@ func parseUUID(s string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
+	if len(s) == 36 && !strings.ContainsAny(s, "ABCDEF") {
+		// Already canonical (uuid.Parse took the 8-4-4-4-12 form, all lowercase): the
+		// string itself, without formatting a copy on every request.
+		return s, true
+	}
 	return u.String(), true
 }
 
