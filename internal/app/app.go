@@ -199,6 +199,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
 	}
+	deps.Traced = o.tracer != nil
 	a.Handler = httpapi.NewHandler(deps)
 	if o.tracer != nil {
 		a.Handler = tracing.Handler(o.tracer, a.Handler)

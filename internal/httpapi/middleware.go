@@ -155,7 +155,12 @@ func routePattern(r *http.Request) string {
 		return p
 	}
 	if rc := chi.RouteContext(r.Context()); rc != nil {
-		return rc.RoutePattern()
+		if p := rc.RoutePattern(); p != "" {
+			return p
+		}
+	}
+	if strings.HasPrefix(r.URL.Path, "/v1/") {
+		return "/v1/*" // no v1 route matched (or not with this method): one label for all of them
 	}
 	return ""
 }
