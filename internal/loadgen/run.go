@@ -254,7 +254,7 @@ func (r *runner) measure(ctx context.Context, sc *Scenario, proc *Proc, build Ta
 // placed are the scenarios measured in every placement: those with targets and the
 // baselines they are judged against.
 var placed = map[string]bool{
-	KeyBaselineA: true, KeyBaselineAEnd: true, KeyBaselineAReq: true, KeyBaselineB: true, KeyBaselineBEnd: true, KeyBaselineC: true,
+	KeyBaselineA: true, KeyBaselineAEnd: true, KeyBaselineAReq: true, KeyBaselineB: true, KeyBaselineBEnd: true, KeyBaselineC: true, KeyBaselineBC: true,
 	KeyHitIntrospect: true, KeyHitJWT: true, KeyValidateIntro: true, KeyValidateJWT: true, KeyCacheOff: true,
 }
 

@@ -15,6 +15,7 @@ const (
 	KeyBaselineB     = "baseline-b"
 	KeyBaselineBEnd  = "baseline-b-end"
 	KeyBaselineC     = "baseline-c"
+	KeyBaselineBC    = "baseline-bc"
 	KeyHitIntrospect = "hit-introspect"
 	KeyHitJWT        = "hit-jwt"
 	KeySpreadIntro   = "spread-introspect"
@@ -130,6 +131,21 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 		"BEGIN; SELECT … FOR UPDATE of a vault row; UPDATE of that row; COMMIT, straight to PostgreSQL from the driver "+
 			"(at most 30 connections, the service's pool bound), rows spread like the cache-disabled scenario's"), levels); err != nil {
 		return err
+	}
+	bc := add(KeyBaselineBC, "Baseline BC: the refresh under the row lock, by the driver (B inside C)",
+		"BEGIN; SELECT … FOR UPDATE of a row; Keycloak's refresh grant (baseline B's call); UPDATE of the row with a new "+
+			"ciphertext, IV, MAC and hash of the stored sizes; COMMIT: the cache-disabled path minus the service, on a copy of "+
+			"the vault's rows (same indexes and triggers), at most 30 connections")
+	for _, c := range levels {
+		t, closeBC, err := BaselineBC(ctx, r.dbURL, r.kc, r.fix, c)
+		if err != nil {
+			return err
+		}
+		err = r.measure(ctx, bc, nil, func(int) Target { return t }, c)
+		closeBC()
+		if err != nil {
+			return err
+		}
 	}
 	off := add(KeyCacheOff, "Access token, cache disabled (introspect mode)",
 		"POST /v1/access-token over every user's id by its owner; every call refreshes at Keycloak under the row lock")

@@ -50,7 +50,7 @@ func Chart(r *Run) []byte {
 	var all []series
 	for i, s := range r.Scenarios {
 		se := series{key: s.Key, colour: palette[i%len(palette)],
-			dashed: s.Key == KeyBaselineA || s.Key == KeyBaselineAEnd || s.Key == KeyBaselineAReq || s.Key == KeyBaselineB || s.Key == KeyBaselineBEnd || s.Key == KeyBaselineC}
+			dashed: s.Key == KeyBaselineA || s.Key == KeyBaselineAEnd || s.Key == KeyBaselineAReq || s.Key == KeyBaselineB || s.Key == KeyBaselineBEnd || s.Key == KeyBaselineC || s.Key == KeyBaselineBC}
 		for _, c := range levels {
 			p, ok := s.AtIn(c, r.judged())
 			if !ok {

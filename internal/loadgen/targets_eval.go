@@ -167,6 +167,9 @@ func (r *Run) noCacheTarget() Verdict {
 		if bs, ok := pointIn(r, KeyBaselineB, c, pl); ok && bs.Requests > 0 {
 			d += fmt.Sprintf(" [B at the start of the run: %s]", ms(bs.P50))
 		}
+		if bc, ok := pointIn(r, KeyBaselineBC, c, pl); ok && bc.Requests > 0 { // the floor: B inside C, by the driver
+			d += fmt.Sprintf(" [BC %s: %.2f× BC]", ms(bc.P50), p.P50.Seconds()/bc.P50.Seconds())
+		}
 		if c <= noCacheMaxConc {
 			good := ratio <= noCacheLatencyLimit && p.Errors == 0
 			v.Met = v.Met && good
