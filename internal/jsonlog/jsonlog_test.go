@@ -47,7 +47,7 @@ func TestSameLinesAsJSONHandler(t *testing.T) {
 			slog.Int("bytes", 1320), slog.Float64("duration_ms", 0.123)},
 		"escapes":    {slog.String("s", "a\"b\\c\n\r\t\x00\x1f\x7f<>&é\u2028\u2029\xff\xfe日本"), slog.String("k\"ey\n", "v")},
 		"numbers":    {slog.Int64("min", math.MinInt64), slog.Uint64("max", math.MaxUint64), slog.Bool("t", true), slog.Bool("f", false)},
-		"floats":     {slog.Float64("a", 0), slog.Float64("b", -0.0), slog.Float64("c", 1e-7), slog.Float64("d", 1e21), slog.Float64("e", 123456789.125), slog.Float64("f", 1e-6), slog.Float64("g", -2.5e-300), slog.Float64("h", 1e20)},
+		"floats":     {slog.Float64("a", 0), slog.Float64("b", math.Copysign(0, -1)), slog.Float64("c", 1e-7), slog.Float64("d", 1e21), slog.Float64("e", 123456789.125), slog.Float64("f", 1e-6), slog.Float64("g", -2.5e-300), slog.Float64("h", 1e20)},
 		"durations":  {slog.Duration("d", 1500*time.Millisecond), slog.Duration("neg", -time.Nanosecond)},
 		"times":      {slog.Time("t", at), slog.Time("local", at.In(time.FixedZone("x", 5400))), slog.Time("zero", time.Time{})},
 		"errors":     {slog.Any("err", errors.New("boom \"quoted\"")), slog.Any("wrapped", fmt.Errorf("ctx: %w", errors.New("inner")))},
