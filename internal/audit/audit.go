@@ -71,10 +71,11 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 		e.Outcome = OK
 	}
 	// Field by field into the line (jsonlog.Line): no slog.Record, no attribute slice.
+	who, whose := actor(ctx)
 	line := jsonlog.Start(ctx, l.log, time.Now(), slog.LevelInfo, "audit").
 		Str("event", e.Name).
 		Str("request_id", requestid.From(ctx)).
-		Str("actor", actor(ctx)).
+		Concat("actor", who, whose).
 		Str("subject", e.Subject).
 		Str("row_id", e.RowID).
 		Str("session_id", e.SessionID).
@@ -91,13 +92,15 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 	_ = line.End(ctx)
 }
 
-func actor(ctx context.Context) string {
+// actor is the event's actor in two parts (joined in the line, not in memory): the
+// caller's sub, "service:" and the client id for a service caller, "system" with none.
+func actor(ctx context.Context) (string, string) {
 	c, ok := caller.From(ctx)
 	switch {
 	case !ok:
-		return "system"
+		return "system", ""
 	case c.Service:
-		return "service:" + c.ClientID
+		return "service:", c.ClientID
 	}
-	return c.Subject
+	return c.Subject, ""
 }

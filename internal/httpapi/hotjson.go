@@ -104,8 +104,8 @@ const (
 // string: below 0x20, '"', '\\' or non-ASCII (the classic SWAR zero-byte tests,
 // exact for these constants).
 func hasSpecialByte(x uint64) bool {
-	zero := func(v uint64) uint64 { return (v - lsb) & ^v & msb }
-	return (x-lsb*0x20)&^x&msb|zero(x^(lsb*'"'))|zero(x^(lsb*'\\'))|x&msb != 0
+	q, bs := x^(lsb*'"'), x^(lsb*'\\')
+	return ((x-lsb*0x20)&^x|(q-lsb)&^q|(bs-lsb)&^bs|x)&msb != 0
 }
 
 // appendJSONString appends s as a JSON string exactly as encoding/json does with
@@ -118,13 +118,17 @@ func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		// Eight plain bytes at a time (a token is all plain): none below 0x20, none
 		// 0x80 or above, no '"' and no '\\'.
-		if i+8 <= len(s) {
-			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-			if !hasSpecialByte(x) {
-				i += 8
-				continue
+		for i+8 <= len(s) {
+			t := s[i : i+8] // one bounds check; the loads below combine into one
+			x := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+				uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+			if hasSpecialByte(x) {
+				break
 			}
+			i += 8
+		}
+		if i >= len(s) {
+			break
 		}
 		c := s[i]
 		if c < utf8.RuneSelf {

@@ -191,10 +191,15 @@ func requiredUUID(r *http.Request, name string) (string, error) {
 
 // requiredUUIDIn is requiredUUID on a query already parsed.
 func requiredUUIDIn(q url.Values, name string) (string, error) {
-	if !q.Has(name) || q.Get(name) == "" {
+	return uuidParam(name, q.Get(name))
+}
+
+// uuidParam validates query parameter name's value v, a required UUID.
+func uuidParam(name, v string) (string, error) {
+	if v == "" {
 		return "", validation("query."+name, "field required")
 	}
-	id, ok := parseUUID(q.Get(name))
+	id, ok := parseUUID(v)
 	if !ok {
 		return "", validation("query."+name, "must be a UUID")
 	}

@@ -170,7 +170,7 @@ func TestLineBothPaths(t *testing.T) {
 		log := slog.New(h)
 		ctx := context.Background()
 		require.NoError(t, Start(ctx, log, at, slog.LevelInfo, "http request").
-			Str("request_id", "abc").Str("path", "/v1/x\"\n\u2028\xff").Int("status", -200).
+			Str("request_id", "abc").Str("path", "/v1/x\"\n\u2028\xff").Int("status", -200).Concat("actor", "service:", "x\"y").
 			Float("duration_ms", 0.125).Float("tiny", 1e-7).End(ctx))
 		require.NoError(t, Start(ctx, log, time.Time{}, slog.LevelWarn, "no time").End(ctx))
 		assert.Nil(t, Start(ctx, log, at, slog.LevelDebug, "disabled").Str("k", "v"), "a disabled level gives a nil line")

@@ -54,6 +54,20 @@ func (l *Line) Str(key, value string) *Line {
 	return l
 }
 
+// Concat adds a string field whose value is a followed by b, without building the
+// string on the fast path.
+func (l *Line) Concat(key, a, b string) *Line {
+	switch {
+	case l == nil:
+	case l.h != nil:
+		l.b = append(appendString(append(l.b, ','), key), ':', '"')
+		l.b = append(appendStringBody(appendStringBody(l.b, a), b), '"')
+	default:
+		l.rec.AddAttrs(slog.String(key, a+b))
+	}
+	return l
+}
+
 // Int adds an integer field.
 func (l *Line) Int(key string, value int64) *Line {
 	switch {
