@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,4 +61,20 @@ func TestAccessTokenParamsAllocations(t *testing.T) {
 		_, _, _, _ = accessTokenParams("id=0e7c5b43-5a3f-4d5c-9f67-4d1e1c2b3a4f")
 	})
 	assert.Zero(t, allocs, "the common query is read without allocating")
+}
+
+// TestValidatorsAgreeWithTheirPatterns: the loops that replaced two regexps (whose
+// counted repetitions cost ~300 KB of heap) accept exactly what the patterns did.
+func TestValidatorsAgreeWithTheirPatterns(t *testing.T) {
+	clientID := regexp.MustCompile(`^[\x21-\x7E]{1,255}$`)
+	sessionID := regexp.MustCompile(`^[A-Za-z0-9._~-]{1,128}$`)
+	inputs := []string{"", "a", "orders-api", "https://x.example/app", "a b", "é", "\x7f", "~", strings.Repeat("a", 128),
+		strings.Repeat("a", 129), strings.Repeat("!", 255), strings.Repeat("!", 256), "3f1c.9-_~", "x\n"}
+	for i := range 256 {
+		inputs = append(inputs, string(rune(i)), "ab"+string([]byte{byte(i)}))
+	}
+	for _, s := range inputs {
+		assert.Equal(t, clientID.MatchString(s), validClientID(s), "%q", s)
+		assert.Equal(t, sessionID.MatchString(s), validSessionID(s), "%q", s)
+	}
 }
