@@ -4,7 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/auth-manager/auth-manager/internal/jsonlog"
 )
 
 // The two hottest answers (an access token from the cache, a validated caller) are
@@ -46,16 +47,16 @@ var (
 
 func appendAccessToken(b []byte, a AccessTokenAnswer) []byte {
 	b = append(b, `{"access_token":`...)
-	b = appendJSONString(b, a.AccessToken)
+	b = jsonlog.AppendJSONString(b, a.AccessToken)
 	b = append(b, `,"expires_in":`...)
 	b = strconv.AppendInt(b, int64(a.ExpiresIn), 10)
 	if a.TokenType != "" {
 		b = append(b, `,"token_type":`...)
-		b = appendJSONString(b, a.TokenType)
+		b = jsonlog.AppendJSONString(b, a.TokenType)
 	}
 	if a.Scope != "" {
 		b = append(b, `,"scope":`...)
-		b = appendJSONString(b, a.Scope)
+		b = jsonlog.AppendJSONString(b, a.Scope)
 	}
 	return append(b, '}')
 }
@@ -64,116 +65,22 @@ func appendValidate(b []byte, v ValidateAnswer) []byte {
 	b = append(b, `{"valid":`...)
 	b = strconv.AppendBool(b, v.Valid)
 	b = append(b, `,"sub":`...)
-	b = appendJSONString(b, v.Subject)
+	b = jsonlog.AppendJSONString(b, v.Subject)
 	if v.SessionID != "" {
 		b = append(b, `,"sid":`...)
-		b = appendJSONString(b, v.SessionID)
+		b = jsonlog.AppendJSONString(b, v.SessionID)
 	}
 	b = append(b, `,"exp":`...)
 	b = strconv.AppendInt(b, v.ExpiresAt, 10)
 	b = append(b, `,"scope":`...)
-	b = appendJSONString(b, v.Scope)
+	b = jsonlog.AppendJSONString(b, v.Scope)
 	b = append(b, `,"client_id":`...)
-	b = appendJSONString(b, v.ClientID)
+	b = jsonlog.AppendJSONString(b, v.ClientID)
 	if v.Username != "" {
 		b = append(b, `,"username":`...)
-		b = appendJSONString(b, v.Username)
+		b = jsonlog.AppendJSONString(b, v.Username)
 	}
 	b = append(b, `,"service_caller":`...)
 	b = strconv.AppendBool(b, v.ServiceCaller)
 	return append(b, '}')
-}
-
-// plain marks the ASCII bytes a JSON string holds as they are (encoding/json without
-// HTML escaping): printable, and neither '"' nor '\\'.
-var plain = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
-const (
-	lsb = 0x0101010101010101
-	msb = 0x8080808080808080
-)
-
-// hasSpecialByte reports whether any byte of x needs more than a copy in a JSON
-// string: below 0x20, '"', '\\' or non-ASCII (the classic SWAR zero-byte tests,
-// exact for these constants).
-func hasSpecialByte(x uint64) bool {
-	q, bs := x^(lsb*'"'), x^(lsb*'\\')
-	return ((x-lsb*0x20)&^x|(q-lsb)&^q|(bs-lsb)&^bs|x)&msb != 0
-}
-
-// appendJSONString appends s as a JSON string exactly as encoding/json does with
-// SetEscapeHTML(false): short escapes for \" \\ \b \f \n \r \t, \u00XX for other
-// control bytes, U+FFFD for invalid UTF-8, and \u2028 \u2029 escaped (JavaScript
-// line terminators).
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		// Eight plain bytes at a time (a token is all plain): none below 0x20, none
-		// 0x80 or above, no '"' and no '\\'.
-		for i+8 <= len(s) {
-			t := s[i : i+8] // one bounds check; the loads below combine into one
-			x := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
-				uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
-			if hasSpecialByte(x) {
-				break
-			}
-			i += 8
-		}
-		if i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if plain[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

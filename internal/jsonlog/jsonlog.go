@@ -202,17 +202,36 @@ func appendString(b []byte, s string) []byte {
 }
 
 // appendStringBody is appendString without the quotes.
-func appendStringBody(b []byte, s string) []byte {
+func appendStringBody(b []byte, s string) []byte { return appendEscaped(b, s, false) }
+
+// AppendJSONString appends s as a JSON string exactly as encoding/json does with
+// SetEscapeHTML(false). It differs from slog's quoting in \b and \f only, which
+// encoding/json writes short; the HTTP layer's hand-written answers use it.
+func AppendJSONString(b []byte, s string) []byte {
+	return append(appendEscaped(append(b, '"'), s, true), '"')
+}
+
+// hasSpecialByte reports whether any byte of x needs more than a copy in a JSON
+// string: below 0x20, '"', '\\' or non-ASCII (the classic SWAR zero-byte tests,
+// exact for these constants).
+func hasSpecialByte(x uint64) bool {
+	q, bs := x^(lsb*'"'), x^(lsb*'\\')
+	return ((x-lsb*0x20)&^x|(q-lsb)&^q|(bs-lsb)&^bs|x)&msb != 0
+}
+
+// appendEscaped appends the body of s as a JSON string: '"' and '\\' escaped, \n \r \t
+// (and \b \f when shortBF) short, other control bytes as \u00XX, invalid UTF-8 as
+// U+FFFD, U+2028 and U+2029 escaped.
+func appendEscaped(b []byte, s string, shortBF bool) []byte {
 	start := 0
 	for i := 0; i < len(s); {
-		// Eight plain bytes at a time: none below 0x20, none 0x80 or above, no '"'
-		// and no '\\'.
+		// Eight plain bytes at a time (a token is all plain): none below 0x20, none
+		// 0x80 or above, no '"' and no '\\'.
 		for i+8 <= len(s) {
-			t := s[i : i+8]
+			t := s[i : i+8] // one bounds check; the loads below combine into one
 			x := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
 				uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
-			q, bs := x^(lsb*'"'), x^(lsb*'\\')
-			if ((x-lsb*0x20)&^x|(q-lsb)&^q|(bs-lsb)&^bs|x)&msb != 0 {
+			if hasSpecialByte(x) {
 				break
 			}
 			i += 8
@@ -226,15 +245,19 @@ func appendStringBody(b []byte, s string) []byte {
 				continue
 			}
 			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
+			switch {
+			case c == '\\' || c == '"':
 				b = append(b, '\\', c)
-			case '\n':
+			case c == '\n':
 				b = append(b, '\\', 'n')
-			case '\r':
+			case c == '\r':
 				b = append(b, '\\', 'r')
-			case '\t':
+			case c == '\t':
 				b = append(b, '\\', 't')
+			case c == '\b' && shortBF:
+				b = append(b, '\\', 'b')
+			case c == '\f' && shortBF:
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
 			}

@@ -200,3 +200,27 @@ func BenchmarkLine(b *testing.B) {
 			Int("status", 200).Int("bytes", 1320).Float("duration_ms", 0.123).End(ctx)
 	}
 }
+
+// TestHasSpecialByte checks the SWAR test against the byte table: every byte value at
+// every position of a plain word, and next to another special byte.
+func TestHasSpecialByte(t *testing.T) {
+	for c := range 256 {
+		for p := range 8 {
+			for _, fill := range []byte{'a', 0x1f, 0x80} {
+				var x uint64
+				want := false
+				for i := range 8 {
+					b := fill
+					if i == p {
+						b = byte(c)
+					}
+					want = want || b >= 0x80 || b < 0x20 || b == '"' || b == '\\'
+					x |= uint64(b) << (8 * i)
+				}
+				if got := hasSpecialByte(x); got != want {
+					t.Fatalf("byte %#x at %d among %#x: got %v, want %v", c, p, fill, got, want)
+				}
+			}
+		}
+	}
+}
