@@ -18,18 +18,23 @@ import (
 // concurrency both queue for the same number of connections.
 const baselineCPool = 30
 
+// driverPool is the driver's own pool for c workers, bounded like the service's.
+func driverPool(ctx context.Context, dbURL string, c int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = int32(min(c, baselineCPool))
+	return pgxpool.NewWithConfig(ctx, cfg)
+}
+
 // BaselineC targets PostgreSQL directly with the transaction a refresh wraps around
 // the Keycloak call, minus the call: BEGIN; SELECT … FOR UPDATE of a vault row;
 // UPDATE of that row; COMMIT (one WAL flush). Rows are spread over the fixture's
 // users like the cache-disabled scenario's, so concurrent workers never share one.
 // close releases the pool.
 func BaselineC(ctx context.Context, dbURL string, f *Fixture, c int) (t Target, close func(), err error) {
-	cfg, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		return Target{}, nil, fmt.Errorf("baseline C: %w", err)
-	}
-	cfg.MaxConns = int32(min(c, baselineCPool))
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := driverPool(ctx, dbURL, c)
 	if err != nil {
 		return Target{}, nil, fmt.Errorf("baseline C: %w", err)
 	}
@@ -62,12 +67,7 @@ func BaselineC(ctx context.Context, dbURL string, f *Fixture, c int) (t Target, 
 // the vault's own rows stay readable for the scenarios after it. close releases the
 // pool and drops the copy.
 func BaselineBC(ctx context.Context, dbURL string, kc *Keycloak, f *Fixture, c int) (t Target, close func(), err error) {
-	cfg, err := pgxpool.ParseConfig(dbURL)
-	if err != nil {
-		return Target{}, nil, fmt.Errorf("baseline BC: %w", err)
-	}
-	cfg.MaxConns = int32(min(c, baselineCPool))
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := driverPool(ctx, dbURL, c)
 	if err != nil {
 		return Target{}, nil, fmt.Errorf("baseline BC: %w", err)
 	}

@@ -136,16 +136,10 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 		"BEGIN; SELECT … FOR UPDATE of a row; Keycloak's refresh grant (baseline B's call); UPDATE of the row with a new "+
 			"ciphertext, IV, MAC and hash of the stored sizes; COMMIT: the cache-disabled path minus the service, on a copy of "+
 			"the vault's rows (same indexes and triggers), at most 30 connections")
-	for _, c := range levels {
-		t, closeBC, err := BaselineBC(ctx, r.dbURL, r.kc, r.fix, c)
-		if err != nil {
-			return err
-		}
-		err = r.measure(ctx, bc, nil, func(int) Target { return t }, c)
-		closeBC()
-		if err != nil {
-			return err
-		}
+	if err := r.driverBaseline(ctx, bc, levels, func(c int) (Target, func(), error) {
+		return BaselineBC(ctx, r.dbURL, r.kc, r.fix, c)
+	}); err != nil {
+		return err
 	}
 	off := add(KeyCacheOff, "Access token, cache disabled (introspect mode)",
 		"POST /v1/access-token over every user's id by its owner; every call refreshes at Keycloak under the row lock")
@@ -176,8 +170,16 @@ const baselineBWhat = "POST to Keycloak's token endpoint, grant_type=refresh_tok
 
 // baselineC measures sc (baseline C) at every level, each with its own pool.
 func (r *runner) baselineC(ctx context.Context, sc *Scenario, levels []int) error {
+	return r.driverBaseline(ctx, sc, levels, func(c int) (Target, func(), error) {
+		return BaselineC(ctx, r.dbURL, r.fix, c)
+	})
+}
+
+// driverBaseline measures sc at every level with a target the driver builds for that
+// level (its own pool) and releases after it.
+func (r *runner) driverBaseline(ctx context.Context, sc *Scenario, levels []int, build func(c int) (Target, func(), error)) error {
 	for _, c := range levels {
-		t, closePool, err := BaselineC(ctx, r.dbURL, r.fix, c)
+		t, closePool, err := build(c)
 		if err != nil {
 			return err
 		}

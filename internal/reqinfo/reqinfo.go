@@ -3,7 +3,6 @@ package reqinfo
 import (
 	"context"
 	"sync/atomic"
-	"time"
 
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/clientip"
@@ -14,7 +13,7 @@ import (
 // a lookup of requestid.ContextKey, clientip.ContextKey or caller.ContextKey that
 // reaches it is answered from its fields, any other key is passed to the parent.
 type Info struct {
-	parent context.Context
+	context.Context // the parent: its deadline, cancellation and other values
 	// id is an array of one so that IDHeader can hand it out as a header value.
 	id       [1]string
 	clientIP string
@@ -29,7 +28,7 @@ type Info struct {
 // New returns a context derived from parent that carries the request id and client
 // IP, and the Info behind it, in one allocation.
 func New(parent context.Context, id, clientIP string) (context.Context, *Info) {
-	i := &Info{parent: parent, id: [1]string{id}, clientIP: clientIP}
+	i := &Info{Context: parent, id: [1]string{id}, clientIP: clientIP}
 	return i, i
 }
 
@@ -64,15 +63,6 @@ func (i *Info) SetCaller(c caller.Caller) bool {
 
 type infoKey struct{}
 
-// Deadline implements context.Context: the parent's.
-func (i *Info) Deadline() (deadline time.Time, ok bool) { return i.parent.Deadline() }
-
-// Done implements context.Context: the parent's.
-func (i *Info) Done() <-chan struct{} { return i.parent.Done() }
-
-// Err implements context.Context: the parent's.
-func (i *Info) Err() error { return i.parent.Err() }
-
 // Value implements context.Context. The pointers it returns point into i, so answering
 // allocates nothing; they are the shapes requestid.From, clientip.From and caller.From
 // expect.
@@ -89,7 +79,7 @@ func (i *Info) Value(key any) any {
 	case infoKey:
 		return i
 	}
-	return i.parent.Value(key)
+	return i.Context.Value(key)
 }
 
 // String names the context, as the context package's own types do.
