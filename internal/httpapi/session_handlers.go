@@ -11,6 +11,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/sessions"
 )
 
@@ -50,15 +51,6 @@ type BackchannelLogoutAnswer struct {
 	TokensDeleted int  `json:"tokens_deleted" example:"1"`
 	Reconciling   bool `json:"reconciling" example:"true"`
 } // @name BackchannelLogoutAnswer
-
-// validSessionID reports whether s looks like a Keycloak session id (a UUID, or since
-// 26 a URL-safe random string): 1 to 128 of [A-Za-z0-9._~-]; anything else cannot name
-// one. (A loop: the regexp's {1,128} compiles to 128 copies of the class.)
-func validSessionID(s string) bool {
-	return len(s) >= 1 && len(s) <= 128 && allBytes(s, func(c byte) bool {
-		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '~' || c == '-'
-	})
-}
 
 // handleListSessions lists the caller's Keycloak sessions.
 //
@@ -115,7 +107,7 @@ func handleListSessions(s Sessions, ew errorWriter) http.HandlerFunc {
 func handleRevokeSession(s Sessions, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sid := chi.URLParam(r, "session_id")
-		if !validSessionID(sid) {
+		if !keycloak.ValidSessionID(sid) {
 			ew.write(w, r, validation("path.session_id", "not a Keycloak session id"))
 			return
 		}

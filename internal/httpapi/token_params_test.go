@@ -63,11 +63,10 @@ func TestAccessTokenParamsAllocations(t *testing.T) {
 	assert.Zero(t, allocs, "the common query is read without allocating")
 }
 
-// TestValidatorsAgreeWithTheirPatterns: the loops that replaced two regexps (whose
-// counted repetitions cost ~300 KB of heap) accept exactly what the patterns did.
-func TestValidatorsAgreeWithTheirPatterns(t *testing.T) {
+// TestClientIDValidatorAgreesWithItsPattern: the loop that replaced a regexp (whose
+// counted repetition cost ~300 KB of heap) accepts exactly what the pattern did.
+func TestClientIDValidatorAgreesWithItsPattern(t *testing.T) {
 	clientID := regexp.MustCompile(`^[\x21-\x7E]{1,255}$`)
-	sessionID := regexp.MustCompile(`^[A-Za-z0-9._~-]{1,128}$`)
 	inputs := []string{"", "a", "orders-api", "https://x.example/app", "a b", "é", "\x7f", "~", strings.Repeat("a", 128),
 		strings.Repeat("a", 129), strings.Repeat("!", 255), strings.Repeat("!", 256), "3f1c.9-_~", "x\n"}
 	for i := range 256 {
@@ -75,6 +74,5 @@ func TestValidatorsAgreeWithTheirPatterns(t *testing.T) {
 	}
 	for _, s := range inputs {
 		assert.Equal(t, clientID.MatchString(s), validClientID(s), "%q", s)
-		assert.Equal(t, sessionID.MatchString(s), validSessionID(s), "%q", s)
 	}
 }

@@ -58,12 +58,18 @@ func NewAdmin(kc *Client) *Admin { return &Admin{kc: kc} }
 // (every offline token of it stops working), the online one otherwise. ErrNotFound
 // means there is no such session. Needs manage-users.
 func (a *Admin) DeleteSession(ctx context.Context, sid string, offline bool) error {
+	if err := checkSessionID(sid); err != nil {
+		return err
+	}
 	q := url.Values{"isOffline": {strconv.FormatBool(offline)}}
 	return a.call(ctx, "admin_delete_session", http.MethodDelete, "/sessions/"+url.PathEscape(sid), q, nil)
 }
 
 // UserSessions lists userID's online sessions. Needs view-users.
 func (a *Admin) UserSessions(ctx context.Context, userID string) ([]Session, error) {
+	if err := checkUserID(userID); err != nil {
+		return nil, err
+	}
 	var out []Session
 	err := a.call(ctx, "admin_user_sessions", http.MethodGet, "/users/"+url.PathEscape(userID)+"/sessions", nil, &out)
 	return out, err
@@ -72,6 +78,9 @@ func (a *Admin) UserSessions(ctx context.Context, userID string) ([]Session, err
 // OfflineSessions lists userID's offline sessions that hold an offline token of the
 // service's own client. Needs view-users (and view-clients for the client's UUID).
 func (a *Admin) OfflineSessions(ctx context.Context, userID string) ([]Session, error) {
+	if err := checkUserID(userID); err != nil {
+		return nil, err
+	}
 	cid, err := a.ClientUUID(ctx)
 	if err != nil {
 		return nil, err
