@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Rotation = keycloak.NewRotationWatch(a.Admin, cfg.Keycloak.RefreshTokenRotation, log)
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
-		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh,
+		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh, MaxTokensPerUser: cfg.Tokens.MaxPerUser,
 		OnRevoked: func(ctx context.Context, row vault.Meta) {
 			// Revoking a refresh token removed the service's client from the online
 			// session: callers' tokens of that client and session stop working. (An
@@ -121,6 +121,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Tokens = tokens.New(a.Vault, a.Keycloak, tokens.Options{
 		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,
 		RefreshDeadline: cfg.Keycloak.RefreshDeadline(), Log: log, Audit: auditLog, Now: o.now,
+		Audiences: cfg.Tokens.Audiences, AudiencesByClient: cfg.Tokens.AudiencesByClient,
 	})
 	a.Metrics.RegisterCache(func() metrics.CacheStats {
 		s := a.Tokens.CacheStats()

@@ -148,6 +148,13 @@ type Auth struct {
 type Tokens struct {
 	MinTTL    time.Duration // default min_ttl: a cached token must live longer than this
 	CacheSize int           // cached access tokens; 0 disables the cache
+	// MaxPerUser caps the stored tokens (rows) of one user.
+	MaxPerUser int
+	// Audiences are the audiences a narrowed token may be asked for; empty: whatever
+	// Keycloak's own exchange policy allows. AudiencesByClient replaces that list for
+	// callers whose token was issued to the client named by the key (azp).
+	Audiences         []string
+	AudiencesByClient map[string][]string
 }
 
 // KeepAlive configures the offline keep-alive and clean-up job.
@@ -204,6 +211,9 @@ type env struct {
 
 	AccessMinTTL    int `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL" default:"30"`
 	AccessCacheSize int `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE" default:"10000"`
+	MaxTokensPerUser  int    `envconfig:"AUTH_MANAGER_MAX_TOKENS_PER_USER" default:"50"`
+	ExchangeAudiences string `envconfig:"AUTH_MANAGER_EXCHANGE_AUDIENCES"`
+	AudiencesByClient string `envconfig:"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT"`
 
 	EncryptionKey Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY" required:"true"`
 	PreviousKeys  Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS"`
@@ -346,7 +356,9 @@ func (e env) build() (Config, error) {
 	if e.AccessCacheSize < 0 || e.AccessCacheSize > 1_000_000 {
 		return Config{}, invalid("AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE", "must be between 0 and 1000000")
 	}
-	c.Tokens = Tokens{MinTTL: seconds(e.AccessMinTTL), CacheSize: e.AccessCacheSize}
+	if c.Tokens, err = e.tokens(); err != nil {
+		return Config{}, err
+	}
 	if c.KeepAlive, err = e.keepAlive(); err != nil {
 		return Config{}, err
 	}
@@ -354,6 +366,45 @@ func (e env) build() (Config, error) {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+func (e env) tokens() (Tokens, error) {
+	if e.MaxTokensPerUser < 1 || e.MaxTokensPerUser > 100_000 {
+		return Tokens{}, invalid("AUTH_MANAGER_MAX_TOKENS_PER_USER", "must be between 1 and 100000")
+	}
+	t := Tokens{MinTTL: seconds(e.AccessMinTTL), CacheSize: e.AccessCacheSize, MaxPerUser: e.MaxTokensPerUser,
+		Audiences: splitList(e.ExchangeAudiences)}
+	byClient, err := audiencesByClient(e.AudiencesByClient)
+	if err != nil {
+		return Tokens{}, invalid("AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT", err.Error())
+	}
+	t.AudiencesByClient = byClient
+	return t, nil
+}
+
+// audiencesByClient reads "client=aud aud;client=aud": for each calling client (azp),
+// the space-separated audiences its callers may ask a narrowed token for. An entry
+// with no audiences lets that client ask for none.
+func audiencesByClient(s string) (map[string][]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	out := map[string][]string{}
+	for _, entry := range strings.Split(s, ";") {
+		if strings.TrimSpace(entry) == "" {
+			continue
+		}
+		client, auds, ok := strings.Cut(entry, "=")
+		client = strings.TrimSpace(client)
+		if !ok || client == "" {
+			return nil, fmt.Errorf("entry %q is not client=audience audience…", entry)
+		}
+		if _, dup := out[client]; dup {
+			return nil, fmt.Errorf("client %q is listed twice", client)
+		}
+		out[client] = append([]string{}, strings.Fields(auds)...)
+	}
+	return out, nil
 }
 
 func (e env) keys() (Keys, error) {

@@ -40,10 +40,14 @@ type Consent struct {
 
 // Start prepares a consent for the caller: a pending consent (PKCE verifier, nonce)
 // stored under a random id, and the realm's authorization URL carrying the signed state
-// that names it. Expired pending consents are purged on the way.
+// that names it. Expired pending consents are purged on the way. A user already at the
+// row cap is refused here, before Keycloak issues a token that could not be stored.
 func (s *Service) Start(ctx context.Context, c caller.Caller) (Consent, error) {
 	if c.SessionID == "" {
 		return Consent{}, vault.ErrNoSession
+	}
+	if err := s.vault.Admits(ctx, c.Subject); err != nil {
+		return Consent{}, err
 	}
 	conf, err := s.kc.OAuth2(ctx, consentScopes...)
 	if err != nil {

@@ -40,6 +40,9 @@ func (s *Service) reissue(ctx context.Context, c caller.Caller) (Stored, string,
 	if s.opt.Rotating(ctx) {
 		return Stored{}, src.ID, ErrRotationEnabled
 	}
+	if err := s.vault.Admits(ctx, src.UserID); err != nil {
+		return Stored{}, src.ID, err
+	}
 	r, err := s.vault.Refresh(ctx, src.ID, func(ctx context.Context, token string) (keycloak.TokenSet, error) {
 		return s.kc.Refresh(ctx, token, s.opt.Retries)
 	}, vault.ReturnSuccessor)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/auth-manager/auth-manager/internal/caller"
@@ -14,8 +15,10 @@ import (
 
 // Revoke deletes the OFFLINE row id (the caller's own, or any for a service caller;
 // anything else is vault.ErrNotFound) and ends its Keycloak offline session, unless
-// another stored OFFLINE row shares that session: then only the row goes, because an
-// offline token cannot be revoked without ending the session for every token of it.
+// another stored OFFLINE row of the same user shares that session: then only the row
+// goes, because an offline token cannot be revoked without ending the session for every
+// token of it. The session is ended only when Keycloak lists it as the row owner's
+// offline session; the answer speaks of the owner's rows only.
 //
 // The row is deleted first, so that nothing in the vault can mint tokens from it
 // whatever Keycloak or the database does next. Then the token is revoked at the
@@ -43,7 +46,9 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault
 	var refreshRows []string
 	for _, r := range others {
 		switch {
-		case r.ID == row.ID:
+		case r.ID == row.ID || r.UserID != row.UserID:
+			// Only the owner's rows speak for the session: another user's row bound to
+			// the same id says nothing about it, and is never named to this caller.
 		case r.Type == vault.Offline:
 			d.HadSharedSession = true
 		default:
@@ -68,7 +73,7 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault
 			notes = append(notes, "revoking the token at Keycloak failed ("+describe(err)+")")
 		}
 	}
-	err = s.admin.DeleteSession(ctx, row.SessionID, true)
+	err = s.endOwnOfflineSession(ctx, row.UserID, row.SessionID)
 	s.vault.SessionEnded(ctx, row.Meta, err)
 	switch {
 	case err == nil || errors.Is(err, keycloak.ErrNotFound):
@@ -89,6 +94,21 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, id string) (vault
 		d.Message += "; " + strings.Join(notes, "; ")
 	}
 	return d, nil
+}
+
+// endOwnOfflineSession ends offline session sid through the admin API only when
+// Keycloak's own listing shows it as userID's offline session of this service's client:
+// the row's session id is never enough to spend the service's admin rights on.
+// keycloak.ErrNotFound when the user has no such session (it ended, or never was theirs).
+func (s *Service) endOwnOfflineSession(ctx context.Context, userID, sid string) error {
+	list, err := s.admin.OfflineSessions(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(list, func(ks keycloak.Session) bool { return ks.ID == sid && ks.UserID == userID }) {
+		return keycloak.ErrNotFound
+	}
+	return s.admin.DeleteSession(ctx, sid, true)
 }
 
 // describe names a Keycloak failure for a caller in the words of its envelope:

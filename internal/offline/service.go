@@ -74,6 +74,7 @@ type Store interface {
 
 // Vault is the part of the vault the service needs: the only owner of stored tokens.
 type Vault interface {
+	Admits(ctx context.Context, userID string) error
 	StoreOffline(ctx context.Context, userID, sid, token string, attributes map[string]any) (vault.Meta, error)
 	OfflineForSession(ctx context.Context, userID, sid string) (vault.Meta, error)
 	ListBySession(ctx context.Context, sid string) ([]vault.Meta, error)
@@ -92,8 +93,9 @@ type Keycloak interface {
 	Revoke(ctx context.Context, token, hint string) error
 }
 
-// SessionAdmin ends Keycloak sessions through the admin API.
+// SessionAdmin lists a user's offline sessions and ends sessions through the admin API.
 type SessionAdmin interface {
+	OfflineSessions(ctx context.Context, userID string) ([]keycloak.Session, error)
 	DeleteSession(ctx context.Context, sid string, offline bool) error
 }
 

@@ -78,7 +78,9 @@ type Revocation struct {
 // login it was created from, so one id can name two sessions). A user caller may only
 // end a session Keycloak lists as theirs, or clean up their own stored tokens bound to
 // a session that has already ended; anything else is ErrNotFound. A service caller may
-// end a session of the service's client or one with stored tokens (see scope.go).
+// end a session of the service's client or one with stored tokens (see scope.go), and
+// then only as the session of the user Keycloak lists it for: the admin API is never
+// called on a session id alone.
 //
 // When Keycloak cannot end the session nothing is deleted and the error is returned.
 // Once the session has ended, a failure to delete the rows is reported in the answer,
@@ -88,17 +90,18 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 	if typ != "" {
 		types = []string{typ}
 	}
-	owner := ""
-	targets := types // a service caller ends whatever Keycloak has under that id
-	if err := s.serviceMayEnd(ctx, c, sid); err != nil {
-		return Revocation{}, err
-	}
-	if !c.Service {
-		owner = c.Subject
+	owner := c.Subject
+	if c.Service {
 		var err error
-		if targets, err = s.ownSessions(ctx, c.Subject, sid, types); err != nil {
+		if owner, err = s.serviceOwner(ctx, sid, types); err != nil {
 			return Revocation{}, err
 		}
+	}
+	// Only what Keycloak lists as the owner's session is ended with the service's
+	// admin rights.
+	targets, err := s.ownSessions(ctx, owner, sid, types)
+	if err != nil {
+		return Revocation{}, err
 	}
 
 	// Ending the session is the part that must not be abandoned half-way.

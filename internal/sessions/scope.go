@@ -2,9 +2,9 @@ package sessions
 
 import (
 	"context"
+	"errors"
 	"slices"
 
-	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 )
 
@@ -30,34 +30,52 @@ func (s *Service) visibleToService(ks keycloak.Session, typ string, stored map[s
 	return typ == Offline || slices.Contains(mapValues(ks.Clients), s.opt.ClientID)
 }
 
-// serviceMayEnd reports whether a service caller may end session sid: stored tokens are
-// bound to it, or it is a session of the service's own client.
-func (s *Service) serviceMayEnd(ctx context.Context, c caller.Caller, sid string) error {
-	if !c.Service {
-		return nil
-	}
+// serviceOwner finds whose session sid is, for a service caller: a session with stored
+// tokens belongs to the user Keycloak lists it for among the rows' owners (or, when it
+// has ended at Keycloak, to the owner of those rows); a session without stored tokens
+// must be one of the service's own client, and belongs to the user Keycloak's listing
+// names. Anything else is ErrNotFound.
+func (s *Service) serviceOwner(ctx context.Context, sid string, types []string) (string, error) {
 	rows, err := s.vault.ListBySession(ctx, sid)
 	if err != nil {
-		return err
+		return "", err
 	}
-	if len(rows) > 0 {
-		return nil
+	ended := ""
+	seen := map[string]bool{}
+	for _, r := range rows {
+		if seen[r.UserID] {
+			continue
+		}
+		seen[r.UserID] = true
+		found, err := s.ownSessions(ctx, r.UserID, sid, types)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return "", err
+		case len(found) > 0:
+			return r.UserID, nil
+		case ended == "":
+			ended = r.UserID
+		}
+	}
+	if ended != "" {
+		return ended, nil
 	}
 	for _, offline := range []bool{false, true} {
 		for first := 0; first < clientSessionScan; first += clientSessionPage {
 			page, err := s.admin.ClientSessions(ctx, offline, first, clientSessionPage)
 			if err != nil {
-				return err
+				return "", err
 			}
-			if slices.ContainsFunc(page, func(ks keycloak.Session) bool { return ks.ID == sid }) {
-				return nil
+			if i := slices.IndexFunc(page, func(ks keycloak.Session) bool { return ks.ID == sid }); i >= 0 && page[i].UserID != "" {
+				return page[i].UserID, nil
 			}
 			if len(page) < clientSessionPage {
 				break
 			}
 		}
 	}
-	return ErrNotFound
+	return "", ErrNotFound
 }
 
 func mapValues(m map[string]string) []string {

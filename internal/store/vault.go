@@ -108,6 +108,69 @@ func (s *Store) Create(ctx context.Context, row Row) (Row, error) {
 // ErrConflict means the row would break a unique rule.
 var ErrConflict = errors.New("store: conflict")
 
+// ErrTooMany means the user already holds as many rows as the cap allows.
+var ErrTooMany = errors.New("store: the user's row cap is reached")
+
+// lockUserSQL serialises the writes that add a row for one user (the cap is counted,
+// then the row inserted, in one transaction). A transaction-scoped advisory lock: it is
+// released at commit, also behind a transaction-pooling proxy.
+const lockUserSQL = `SELECT pg_advisory_xact_lock(hashtextextended('auth_vault:' || $1::text, 0))`
+
+const countUserSQL = `SELECT count(*) FROM auth_vault WHERE user_id = $1`
+
+// underCap takes the user's lock and reports ErrTooMany when the user holds max rows
+// or more (max 0: no cap).
+func underCap(ctx context.Context, tx pgx.Tx, userID string, max int) error {
+	if max <= 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, lockUserSQL, userID); err != nil {
+		return wrap("lock user", err)
+	}
+	var n int
+	if err := tx.QueryRow(ctx, countUserSQL, userID).Scan(&n); err != nil {
+		return wrap("count user rows", err)
+	}
+	if n >= max {
+		return ErrTooMany
+	}
+	return nil
+}
+
+// CountByUser is the number of rows userID holds (the index on user_id, no ciphertext
+// read).
+func (s *Store) CountByUser(ctx context.Context, userID string) (int, error) {
+	if uuid.Validate(userID) != nil {
+		return 0, nil
+	}
+	var n int
+	err := s.pool.QueryRow(ctx, countUserSQL, userID).Scan(&n)
+	return n, wrap("count user rows", err)
+}
+
+// CreateWithin inserts row like Create, unless its user already holds max rows
+// (ErrTooMany; max 0: no cap). Concurrent creates for one user are counted one after
+// the other, so the cap holds under any concurrency.
+func (s *Store) CreateWithin(ctx context.Context, row Row, max int) (Row, error) {
+	var out Row
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := underCap(ctx, tx, row.UserID, max); err != nil {
+			return err
+		}
+		var err error
+		out, err = scanRow(tx.QueryRow(ctx, insertSQL, row.ID, row.UserID, string(row.Type), row.EncryptedToken,
+			row.IV, row.TokenHash, nullable(row.MAC), nullable(row.KeyID), row.Attributes, row.SessionID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrConflict
+		}
+		return wrap("create", err)
+	})
+	if err != nil {
+		return Row{}, classifyTx(err)
+	}
+	return out, nil
+}
+
 const getSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE id = $1`
 
 // Get returns the row with id, or ErrNotFound (also for a malformed id).
@@ -231,13 +294,18 @@ const lockRefreshSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE user_id 
 // (same id) or inserts a new one, in one transaction. build receives the row id (so
 // that the token can be sealed to it) and the current row when there is one. The
 // partial unique index settles concurrent first stores: the loser retries as an update.
-func (s *Store) PutRefresh(ctx context.Context, userID string, build func(id string, current *Row) (Row, error)) (Row, error) {
+// Inserting counts against the user's cap of max rows (ErrTooMany; 0: no cap); replacing
+// does not.
+func (s *Store) PutRefresh(ctx context.Context, userID string, max int, build func(id string, current *Row) (Row, error)) (Row, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		var out Row
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			cur, err := scanRow(tx.QueryRow(ctx, lockRefreshSQL, userID))
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
+				if err := underCap(ctx, tx, userID, max); err != nil {
+					return err
+				}
 				next, err := build(NewID(), nil)
 				if err != nil {
 					return callerError{err}
@@ -285,7 +353,8 @@ func classifyTx(err error) error {
 	if errors.As(err, &ce) {
 		return ce.err
 	}
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrDatabase) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConflict) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrDatabase) || errors.Is(err, ErrUnavailable) || errors.Is(err, ErrConflict) ||
+		errors.Is(err, ErrTooMany) {
 		return err
 	}
 	return wrap("transaction", err)

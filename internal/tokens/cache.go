@@ -30,6 +30,9 @@ type cache struct {
 	byID    map[string]*list.Element
 	byRow   map[string]map[string]struct{} // row id -> the keys of its narrowed tokens
 	healthy bool
+	// evictSeq counts evict calls: a token minted while one passed may belong to a row
+	// that is gone.
+	evictSeq uint64
 
 	hits, misses, evictions int64
 }
@@ -67,6 +70,30 @@ func (c *cache) put(e entry) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.putLocked(e)
+}
+
+// evictionSeq is the number of evict calls so far, for putUnlessEvicted.
+func (c *cache) evictionSeq() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.evictSeq
+}
+
+// putUnlessEvicted caches e unless an eviction happened since evictionSeq was seq.
+func (c *cache) putUnlessEvicted(e entry, seq uint64) {
+	if c.max <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.evictSeq == seq {
+		c.putLocked(e)
+	}
+}
+
+// putLocked caches e; the caller holds the lock.
+func (c *cache) putLocked(e entry) {
 	if !c.healthy {
 		return
 	}
@@ -109,6 +136,7 @@ func (c *cache) remove(el *list.Element) {
 func (c *cache) evict(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.evictSeq++
 	keys := []string{id}
 	for k := range c.byRow[id] {
 		keys = append(keys, k)
@@ -127,6 +155,7 @@ func (c *cache) setHealthy(up bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.healthy = up
+	c.evictSeq++
 	c.ll.Init()
 	clear(c.byID)
 	clear(c.byRow)

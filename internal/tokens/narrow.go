@@ -2,13 +2,25 @@ package tokens
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/vault"
+)
+
+// Refusals of a narrowing, decided before any exchange at Keycloak.
+var (
+	// ErrScopeNotGranted: a scope was asked for that the stored token was never granted.
+	ErrScopeNotGranted = problem.New(http.StatusForbidden, "scope_not_granted",
+		"A requested scope was never granted to the stored token")
+	// ErrAudienceNotAllowed: the operator does not let this caller ask for that audience.
+	ErrAudienceNotAllowed = problem.New(http.StatusForbidden, "audience_not_allowed",
+		"This audience may not be requested by this caller")
 )
 
 // Narrowing asks for an access token whose aud is only Audience (a client id of the
@@ -31,6 +43,12 @@ func (n Narrowing) key(id string) string {
 // Keycloak's refusal (the audience is not available to the service's client, the
 // client may not exchange, an unknown scope) is returned as its *keycloak.Error; a
 // broader token is never returned.
+//
+// Narrowing only narrows: an audience the operator does not allow this caller is
+// ErrAudienceNotAllowed, and a scope outside the stored token's granted scopes (as
+// Keycloak reported them with its last access token) is ErrScopeNotGranted, both
+// before any exchange. A token whose row went away during the exchange is neither
+// cached nor returned.
 func (s *Service) NarrowedAccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration, n Narrowing) (Access, error) {
 	a, ev, err := s.narrowedAccessToken(ctx, c, id, minTTL, n)
 	ev.Err = err
@@ -43,6 +61,9 @@ func (s *Service) narrowedAccessToken(ctx context.Context, c caller.Caller, id s
 	ev := audit.Event{Name: audit.AccessTokenIssued, RowID: id, Detail: "exchange:" + n.Audience}
 	if minTTL < 0 {
 		minTTL = s.opt.MinTTL
+	}
+	if !s.audienceAllowed(c.ClientID, n.Audience) {
+		return Access{}, ev, ErrAudienceNotAllowed
 	}
 	key := n.key(id)
 	if e, ok := s.cache.get(key, s.opt.Now(), minTTL); ok {
@@ -58,16 +79,25 @@ func (s *Service) narrowedAccessToken(ctx context.Context, c caller.Caller, id s
 		return Access{}, ev, err
 	}
 	ev.Subject, ev.SessionID = base.userID, base.sessionID
+	if !subset(scopeSet(n.Scope), scopeSet(base.scope)) {
+		return Access{}, ev, ErrScopeNotGranted
+	}
 	ch := s.group.DoChan("exchange\x00"+key, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.RefreshDeadline)
 		defer cancel()
+		since := s.cache.evictionSeq()
 		ts, err := s.kc.ExchangeForAudience(rctx, base.accessToken, n.Audience, n.Scope)
 		if err != nil {
 			return nil, err
 		}
+		// The row may have been deleted while Keycloak answered: its owner must still
+		// see it, and no eviction may have passed, for the token to be kept.
+		if _, err := s.vault.Lookup(rctx, caller.Caller{Subject: base.userID}, id); err != nil {
+			return nil, err
+		}
 		e := entry{key: key, id: id, userID: base.userID, sessionID: base.sessionID, accessToken: ts.AccessToken,
 			tokenType: ts.TokenType, scope: ts.Scope, expiry: ts.Expiry}
-		s.cache.put(e)
+		s.cache.putUnlessEvicted(e, since)
 		return e, nil
 	})
 	select {
@@ -94,6 +124,25 @@ func (s *Service) userToken(ctx context.Context, c caller.Caller, id string, min
 		return entry{}, err
 	}
 	return s.refreshShared(ctx, id, minTTL, false)
+}
+
+// audienceAllowed reports whether a caller whose token was issued to client may ask
+// for a token narrowed to audience.
+func (s *Service) audienceAllowed(client, audience string) bool {
+	if list, ok := s.opt.AudiencesByClient[client]; ok {
+		return slices.Contains(list, audience)
+	}
+	return len(s.opt.Audiences) == 0 || slices.Contains(s.opt.Audiences, audience)
+}
+
+// subset reports whether every element of want is in have (both sorted).
+func subset(want, have []string) bool {
+	for _, w := range want {
+		if _, ok := slices.BinarySearch(have, w); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // scopeSet splits a scope parameter into its sorted, distinct scope tokens.

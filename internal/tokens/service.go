@@ -34,9 +34,14 @@ type Options struct {
 	CacheSize       int           // bound on cached access tokens; 0 disables the cache
 	Retries         int           // retries of a refresh Keycloak certainly did not process
 	RefreshDeadline time.Duration // bound on one refresh, lock wait included
-	Log             *slog.Logger
-	Audit           *audit.Logger
-	Now             func() time.Time
+	// Audiences limit the audiences a narrowed token may be asked for (empty: whatever
+	// Keycloak's exchange policy allows); AudiencesByClient replaces the list for
+	// callers whose token was issued to the client of the key.
+	Audiences         []string
+	AudiencesByClient map[string][]string
+	Log               *slog.Logger
+	Audit             *audit.Logger
+	Now               func() time.Time
 }
 
 // Access is a fresh access token.

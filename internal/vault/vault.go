@@ -10,6 +10,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/seal"
 	"github.com/auth-manager/auth-manager/internal/store"
@@ -24,6 +25,8 @@ var (
 	// ErrUnusable: the row exists but its token cannot be opened (tampered, moved to
 	// another user, sealed under an unknown key).
 	ErrUnusable = problem.New(http.StatusConflict, "token_unusable", "The stored token can no longer be used; store a new one")
+	// ErrTooManyTokens: the user already holds MaxTokensPerUser rows.
+	ErrTooManyTokens = problem.New(http.StatusConflict, "too_many_tokens", "Too many stored tokens for this user")
 	// ErrNoSession: the caller's token has no sid, which the operation needs.
 	ErrNoSession = problem.InvalidRequest("The caller's token has no session id (sid)")
 )
@@ -56,10 +59,11 @@ type Store interface {
 	GetBySession(ctx context.Context, sid string, t store.TokenType) (store.Row, error)
 	OfflineForSession(ctx context.Context, userID, sid string) (store.Row, error)
 	ListByUser(ctx context.Context, userID string) ([]store.Row, error)
+	CountByUser(ctx context.Context, userID string) (int, error)
 	ListBySession(ctx context.Context, sid string) ([]store.Row, error)
-	Create(ctx context.Context, row store.Row) (store.Row, error)
+	CreateWithin(ctx context.Context, row store.Row, max int) (store.Row, error)
 	Delete(ctx context.Context, id string) (store.Row, error)
-	PutRefresh(ctx context.Context, userID string, build func(id string, cur *store.Row) (store.Row, error)) (store.Row, error)
+	PutRefresh(ctx context.Context, userID string, max int, build func(id string, cur *store.Row) (store.Row, error)) (store.Row, error)
 	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row) (store.Row, error)) (store.Row, error)
 	DeleteBySession(ctx context.Context, sid, userID string, types ...store.TokenType) ([]store.Row, error)
 	DeleteByUser(ctx context.Context, userID string, types ...store.TokenType) ([]store.Row, error)
@@ -74,8 +78,11 @@ type Store interface {
 	legacyReader
 }
 
-// Revoker revokes a token at Keycloak.
-type Revoker interface {
+// Keycloak is what the vault asks Keycloak: whether a submitted token is active and
+// whose it is (introspection with the service's own client credentials), and to revoke
+// a token.
+type Keycloak interface {
+	Introspect(ctx context.Context, token, hint string) (keycloak.Claims, error)
 	Revoke(ctx context.Context, token, hint string) error
 }
 
@@ -97,6 +104,9 @@ type Options struct {
 	// OnRefresh is told each presentation of a stored token to Keycloak: "ok",
 	// "invalid_grant", "transient" or "error" (metrics).
 	OnRefresh func(outcome string)
+	// MaxTokensPerUser caps the rows one user may hold (AUTH_MANAGER_MAX_TOKENS_PER_USER);
+	// a store that would create one more is ErrTooManyTokens. 0: no cap.
+	MaxTokensPerUser int
 	// OnRevoked, when set, is told of a row whose token Delete revoked at Keycloak
 	// (which removed the service's client from the row's session).
 	OnRevoked func(ctx context.Context, row Meta)
@@ -106,12 +116,12 @@ type Options struct {
 type Service struct {
 	st   Store
 	ring *seal.Ring
-	kc   Revoker
+	kc   Keycloak
 	opt  Options
 }
 
 // New returns the vault service.
-func New(st Store, ring *seal.Ring, kc Revoker, opt Options) *Service {
+func New(st Store, ring *seal.Ring, kc Keycloak, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
