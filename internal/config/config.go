@@ -209,8 +209,8 @@ type env struct {
 	KeycloakRetries         int    `envconfig:"KEYCLOAK_RETRIES" default:"2"`
 	KeycloakRotation        string `envconfig:"KEYCLOAK_REFRESH_TOKEN_ROTATION" default:"auto"`
 
-	AccessMinTTL    int `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL" default:"30"`
-	AccessCacheSize int `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE" default:"10000"`
+	AccessMinTTL      int    `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL" default:"30"`
+	AccessCacheSize   int    `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE" default:"10000"`
 	MaxTokensPerUser  int    `envconfig:"AUTH_MANAGER_MAX_TOKENS_PER_USER" default:"50"`
 	ExchangeAudiences string `envconfig:"AUTH_MANAGER_EXCHANGE_AUDIENCES"`
 	AudiencesByClient string `envconfig:"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT"`

@@ -3,8 +3,8 @@ package vault
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
