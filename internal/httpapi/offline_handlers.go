@@ -44,6 +44,7 @@ type OfflineTokenAnswer struct {
 //	@Success		200	{object}	DataEnvelope[ConsentAnswer]
 //	@Failure		400	{object}	ErrorEnvelope	"invalid_request: caller token has no sid"
 //	@Failure		401	{object}	ErrorEnvelope
+//	@Failure		409	{object}	ErrorEnvelope	"too_many_tokens: the user already holds AUTH_MANAGER_MAX_TOKENS_PER_USER stored tokens"
 //	@Failure		502	{object}	ErrorEnvelope
 //	@Failure		503	{object}	ErrorEnvelope
 //	@Router			/v1/offline-token [get]
@@ -72,6 +73,7 @@ func handleOfflineConsent(o Offline, ew errorWriter) http.HandlerFunc {
 //	@Success		200					{object}	DataEnvelope[OfflineTokenAnswer]
 //	@Success		302					"to KEYCLOAK_AFTER_CONSENT_REDIRECT_URI, when set"
 //	@Failure		400					{object}	ErrorEnvelope	"invalid_ack_state (reason: missing, malformed, expired, used, user_mismatch, nonce_mismatch)"
+//	@Failure		409					{object}	ErrorEnvelope	"too_many_tokens: the user already holds AUTH_MANAGER_MAX_TOKENS_PER_USER stored tokens (the obtained offline token is revoked)"
 //	@Failure		422					{object}	ErrorEnvelope	"validation_error: neither code nor error"
 //	@Failure		429					{object}	ErrorEnvelope	"rate_limited: too many refused callbacks from the client's IP (Retry-After)"
 //	@Failure		502					{object}	ErrorEnvelope	"keycloak_callback_error, keycloak_error"
@@ -140,7 +142,7 @@ func redirectAfterConsent(w http.ResponseWriter, target string, v url.Values) {
 //	@Failure		400	{object}	ErrorEnvelope	"invalid_request: caller token has no sid"
 //	@Failure		401	{object}	ErrorEnvelope
 //	@Failure		404	{object}	ErrorEnvelope
-//	@Failure		409	{object}	ErrorEnvelope	"token_unusable; rotation_enabled: the realm rotates refresh tokens (the reason says what to do instead)"
+//	@Failure		409	{object}	ErrorEnvelope	"token_unusable; rotation_enabled: the realm rotates refresh tokens (the reason says what to do instead); too_many_tokens: the user already holds AUTH_MANAGER_MAX_TOKENS_PER_USER stored tokens"
 //	@Failure		502	{object}	ErrorEnvelope
 //	@Failure		503	{object}	ErrorEnvelope
 //	@Router			/v1/offline-token-id [post]

@@ -42,6 +42,7 @@ type AccessTokenAnswer struct {
 //	@Param			scope	query	string	false	"optional client scopes for the narrowed token, space-separated; only with audience"	maxlength(1024)
 //	@Success		200		{object}	DataEnvelope[AccessTokenAnswer]
 //	@Failure		401		{object}	ErrorEnvelope
+//	@Failure		403		{object}	ErrorEnvelope	"scope_not_granted: a scope the stored token was never granted; audience_not_allowed: an audience the operator does not allow this caller (AUTH_MANAGER_EXCHANGE_AUDIENCES, AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT); both decided before any exchange"
 //	@Failure		404		{object}	ErrorEnvelope
 //	@Failure		409		{object}	ErrorEnvelope	"token_unusable: the stored token cannot be decrypted or verified, or a legacy row holds a token whose sub or typ does not match the row"
 //	@Failure		422		{object}	ErrorEnvelope

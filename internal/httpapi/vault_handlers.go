@@ -55,7 +55,7 @@ type DeletionAnswer struct {
 // handleStoreRefreshToken stores the caller's refresh token, one per user.
 //
 //	@Summary		Store the caller's refresh token
-//	@Description	Encrypts and stores the caller's refresh token, bound to the caller's session (sid). One refresh token per user: a second call replaces the token and returns the same id. The token must be a refresh token of this realm, issued to this service's client, for the caller. An offline token (typ Offline) is stored as an OFFLINE row of its own offline session instead: it is not replaced by the next refresh token and outlives the logout of the online session; storing the same one again returns its id. Any other token type is 422 on body.refresh_token.
+//	@Description	Encrypts and stores the caller's refresh token. The token is stored only if Keycloak's introspection (with the service's own client credentials) says it is active, a refresh or offline token of this realm issued to this service's client, and the caller's; the row's user, type and session come from that answer, never from the token's own payload. One refresh token per user: a second call replaces the token and returns the same id. A user holds at most AUTH_MANAGER_MAX_TOKENS_PER_USER stored tokens (409 too_many_tokens). An offline token (typ Offline) is stored as an OFFLINE row of its own offline session instead: it is not replaced by the next refresh token and outlives the logout of the online session; storing the same one again returns its id. Any other token type is 422 on body.refresh_token.
 //	@Tags			tokens
 //	@Security		Bearer
 //	@Accept			json
@@ -64,8 +64,9 @@ type DeletionAnswer struct {
 //	@Success		200		{object}	DataEnvelope[PersistentTokenAnswer]
 //	@Failure		400		{object}	ErrorEnvelope	"invalid_request: caller token has no sid"
 //	@Failure		401		{object}	ErrorEnvelope
+//	@Failure		409		{object}	ErrorEnvelope	"too_many_tokens: the user already holds AUTH_MANAGER_MAX_TOKENS_PER_USER stored tokens"
 //	@Failure		413		{object}	ErrorEnvelope
-//	@Failure		422		{object}	ErrorEnvelope
+//	@Failure		422		{object}	ErrorEnvelope	"validation_error: not a token Keycloak says is active and the caller's, of this realm and client"
 //	@Failure		502		{object}	ErrorEnvelope
 //	@Failure		503		{object}	ErrorEnvelope
 //	@Router			/v1/refresh-token [post]

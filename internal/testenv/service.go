@@ -73,6 +73,16 @@ func (r Response) Data(t testing.TB) map[string]any {
 	return d
 }
 
+// DataList returns the envelope's data array.
+func (r Response) DataList(t testing.TB) []any {
+	t.Helper()
+	d, ok := r.JSON(t)["data"].([]any)
+	if !ok {
+		t.Fatalf("testenv: no data array in %s", r.Body)
+	}
+	return d
+}
+
 // Do sends a request to the service with an optional bearer token and JSON body.
 func (s *Service) Do(t testing.TB, method, path, bearer string, body any) Response {
 	t.Helper()
