@@ -17,8 +17,9 @@ import (
 // TestAudienceNarrowedToken: through the real service and Keycloak, WithAudience gives
 // alice's token with aud exactly orders-api (her plain token carries more), Keycloak's
 // introspection reports it active, and it is reused: by the token source without a call,
-// by the service without asking Keycloak again. Another scope is another token; deleting
-// the stored token drops the narrowed ones with it.
+// by the service without asking Keycloak again. Another granted scope is another token,
+// a scope the stored token was never granted is refused; deleting the stored token
+// drops the narrowed ones with it.
 func TestAudienceNarrowedToken(t *testing.T) {
 	t.Parallel() // each creates its own realm, which takes Keycloak a while
 	kc := &testenv.CallCounter{}
@@ -50,12 +51,19 @@ func TestAudienceNarrowedToken(t *testing.T) {
 	assert.Equal(t, tok.AccessToken, cached.AccessToken, "the service answers from its cache")
 	assert.Equal(t, exchanges, kc.TokenCalls(), "without asking Keycloak")
 
-	scoped, err := am.AccessToken(ctx, s.aliceID, client.WithAudience(testenv.AudienceClient), client.WithScope("phone"))
+	scoped, err := am.AccessToken(ctx, s.aliceID, client.WithAudience(testenv.AudienceClient), client.WithScope("email"))
 	require.NoError(t, err)
 	assert.NotEqual(t, tok.AccessToken, scoped.AccessToken, "another scope is another token")
-	assert.Contains(t, scoped.Scope, "phone")
+	assert.Contains(t, scoped.Scope, "email")
 	assert.Equal(t, []string{testenv.AudienceClient}, audiences(t, scoped.AccessToken))
 	assert.Equal(t, exchanges+1, kc.TokenCalls(), "one exchange for the new scope")
+
+	_, err = am.AccessToken(ctx, s.aliceID, client.WithAudience(testenv.AudienceClient), client.WithScope("phone"))
+	var e *client.Error
+	require.True(t, errors.As(err, &e), "%v", err)
+	assert.Equal(t, http.StatusForbidden, e.Status)
+	assert.Equal(t, "scope_not_granted", e.Code, "an optional scope alice never granted")
+	assert.Equal(t, exchanges+1, kc.TokenCalls(), "refused without asking Keycloak")
 
 	// The row's deletion reaches every replica's cache through the database's
 	// notification, a moment after the answer.
@@ -63,7 +71,7 @@ func TestAudienceNarrowedToken(t *testing.T) {
 	require.NoError(t, err)
 	for _, opts := range [][]client.TokenOption{
 		{client.WithAudience(testenv.AudienceClient)},
-		{client.WithAudience(testenv.AudienceClient), client.WithScope("phone")},
+		{client.WithAudience(testenv.AudienceClient), client.WithScope("email")},
 		nil,
 	} {
 		assert.Eventually(t, func() bool {
@@ -93,7 +101,8 @@ func TestAudienceRefused(t *testing.T) {
 
 	_, err = am.AccessToken(ctx, s.aliceID, client.WithAudience(testenv.AudienceClient), client.WithScope("no-such-scope"))
 	require.True(t, errors.As(err, &e), "%v", err)
-	assert.Equal(t, "invalid_scope", e.Details["error"])
+	assert.Equal(t, http.StatusForbidden, e.Status)
+	assert.Equal(t, "scope_not_granted", e.Code, "refused before Keycloak, which would say invalid_scope")
 
 	realm.SetClientAttribute(t, testenv.ServiceClient, "standard.token.exchange.enabled", "false")
 	_, err = am.AccessToken(ctx, s.aliceID, client.WithAudience(testenv.AudienceClient))
