@@ -56,6 +56,7 @@ type DeletionAnswer struct {
 //
 //	@Summary		Store the caller's refresh token
 //	@Description	Encrypts and stores the caller's refresh token, bound to the caller's session (sid). One refresh token per user: a second call replaces the token and returns the same id. The token must be a refresh token of this realm, issued to this service's client, for the caller. An offline token (typ Offline) is stored as an OFFLINE row of its own offline session instead: it is not replaced by the next refresh token and outlives the logout of the online session; storing the same one again returns its id. Any other token type is 422 on body.refresh_token.
+//	@ID				storeRefreshToken
 //	@Tags			tokens
 //	@Security		Bearer
 //	@Accept			json
@@ -93,6 +94,7 @@ func handleStoreRefreshToken(v Vault, ew errorWriter) http.HandlerFunc {
 //
 //	@Summary		List stored tokens
 //	@Description	Metadata of the caller's stored tokens (never the tokens). A service caller may pass user_id; a user caller passing another user's id gets 403.
+//	@ID				listTokens
 //	@Tags			tokens
 //	@Security		Bearer
 //	@Produce		json
@@ -134,6 +136,7 @@ func handleListTokens(v Vault, ew errorWriter) http.HandlerFunc {
 //
 //	@Summary		Delete a stored token
 //	@Description	Revokes the token at Keycloak (unless another stored token shares its session) and deletes the row. Owner or service caller; any other id answers 404 exactly like a missing one.
+//	@ID				deleteToken
 //	@Tags			tokens
 //	@Security		Bearer
 //	@Produce		json
