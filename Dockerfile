@@ -21,7 +21,9 @@ ARG GO_VERSION=1.26
 FROM golang:${GO_VERSION} AS build
 WORKDIR /src
 # Dependencies first: this layer is reused as long as go.mod and go.sum do not change.
+# The client module's go.mod too: go.mod replaces it with ./client.
 COPY go.mod go.sum ./
+COPY client/go.mod client/go.sum ./client/
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=dev

@@ -8,6 +8,9 @@ BIN     := bin/auth-manager
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 PKGS    := ./...
+# The Go client is a module of its own (client/go.mod): ./... from the root does not
+# reach it, so test and lint run it there too.
+CLIENT  := client
 
 .PHONY: help
 help: ## list the targets
@@ -22,12 +25,14 @@ dev: stack-up .env ## run the service on :8000 against the local stack (PostgreS
 	@echo "wrote .env from deploy/dev.env (dev-only values)"
 
 .PHONY: test
-test: stack-up ## bring the stack up if needed, then run every test (race detector, integration included)
+test: stack-up ## bring the stack up if needed, then run every test (race detector, integration included), the client module's too
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	cd $(CLIENT) && $(GO) test -race -count=1 ./...
 
 .PHONY: test-short
 test-short: ## unit tests only (no stack needed)
 	$(GO) test -race -short -count=1 $(PKGS)
+	cd $(CLIENT) && $(GO) test -race -short -count=1 ./...
 
 .PHONY: resilience
 resilience: stack-up ## fault tests as real processes: replicas, Keycloak/PostgreSQL outages, crash during rotation (stops Keycloak!)
@@ -44,10 +49,11 @@ cover: stack-up ## coverage report: coverage.html and the total
 	@$(GO) tool cover -func=coverage.out | tail -1
 
 .PHONY: lint
-lint: api-check ## gofmt check, go vet, staticcheck (pinned in go.mod), and the OpenAPI 3 document valid (kin-openapi) and up to date
+lint: api-check ## gofmt check, go vet, staticcheck (pinned in go.mod) here and in client/ (whose go.mod must be tidy), and the OpenAPI 3 document valid (kin-openapi) and up to date
 	@out=$$(gofmt -l api client cmd deploy internal migrations); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
+	staticcheck=$$($(GO) tool -n staticcheck) && cd $(CLIENT) && $(GO) mod tidy -diff && $(GO) vet ./... && $$staticcheck ./...
 
 .PHONY: format
 format: ## gofmt -w

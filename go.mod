@@ -3,6 +3,7 @@ module github.com/auth-manager/auth-manager
 go 1.26.8
 
 require (
+	github.com/auth-manager/auth-manager/client v0.0.0-00010101000000-000000000000
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/getkin/kin-openapi v0.153.0
 	github.com/go-chi/chi/v5 v5.5.0
@@ -97,3 +98,7 @@ tool (
 	github.com/swaggo/swag/cmd/swag
 	honnef.co/go/tools/cmd/staticcheck
 )
+
+// The Go client is its own module (client/go.mod), so that callers get only its
+// small module graph; this module tests it against the service (internal/clienttest).
+replace github.com/auth-manager/auth-manager/client => ./client

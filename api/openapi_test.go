@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -27,6 +28,31 @@ func TestSpecIsValidOpenAPI3(t *testing.T) {
 	assert.Equal(t, "Auth Manager Service", doc.Info.Title)
 	assert.NotZero(t, doc.Paths.Len())
 }
+
+// TestSpecNamesItsVersionAndOperations: info.version is the API's semantic version
+// (major 1 for the /v1 paths; a minor version for each compatible addition), and every
+// operation has its own operationId, which generated clients name their functions by.
+func TestSpecNamesItsVersionAndOperations(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(Spec)
+	require.NoError(t, err)
+	assert.Regexp(t, `^1\.\d+\.\d+$`, doc.Info.Version, "info.version is semver with major 1, matching the /v1 paths")
+	ids := map[string]string{}
+	for path, item := range doc.Paths.Map() {
+		if m := versioned.FindString(path); m != "" {
+			assert.Equal(t, "/v1/", m, "%s: another major version of the paths needs another major info.version", path)
+		}
+		for method, op := range item.Operations() {
+			name := method + " " + path
+			if assert.Regexp(t, `^[a-z][a-zA-Z]+$`, op.OperationID, "%s: operationId", name) {
+				assert.NotContains(t, ids, op.OperationID, "%s: operationId %q is %s's too", name, op.OperationID, ids[op.OperationID])
+				ids[op.OperationID] = name
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, len(ids), 16)
+}
+
+var versioned = regexp.MustCompile(`^/v\d+/`)
 
 // TestSpecYAMLIsTheSameDocument: the two served forms never drift apart.
 func TestSpecYAMLIsTheSameDocument(t *testing.T) {
@@ -53,7 +79,7 @@ func TestGeneratedClientCompiles(t *testing.T) {
 	require.NoError(t, err, "oapi-codegen: %s", out)
 	src, err := os.ReadFile(gen)
 	require.NoError(t, err)
-	assert.Contains(t, string(src), "func (c *Client) PostV1AccessToken(", "the client has a method per operation")
+	assert.Contains(t, string(src), "func (c *Client) GetAccessToken(", "the client has a method per operation, named by its operationId")
 	assert.Contains(t, string(src), "type ErrorEnvelope struct")
 
 	wd, err := os.Getwd()

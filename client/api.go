@@ -115,9 +115,9 @@ func (c *Client) accessToken(ctx context.Context, id string, o tokenOpts) (*Acce
 }
 
 // StoreRefreshToken stores the caller's refresh token, encrypted, and returns its
-// persistent id (POST /v1/refresh-token). A user call: the caller token must be the
-// user's own access token of the same session. One per user: a second call replaces
-// it and returns the same id. Retried (see RetryPolicy).
+// persistent id (POST /v1/refresh-token). A user call, made through AsUser with the
+// user's access token of the same session as refreshToken. One per user: a second
+// call replaces it and returns the same id. Retried (see RetryPolicy).
 func (c *Client) StoreRefreshToken(ctx context.Context, refreshToken string) (string, error) {
 	var p persistentToken
 	err := c.do(ctx, call{method: http.MethodPost, path: "/v1/refresh-token", body: storeRequest{refreshToken}, idempotent: true}, &p)
@@ -125,8 +125,8 @@ func (c *Client) StoreRefreshToken(ctx context.Context, refreshToken string) (st
 }
 
 // RefreshStoredToken refreshes the refresh token stored for the caller's session at
-// Keycloak and returns its persistent id (POST /v1/refresh-token-id). A user call.
-// Not retried: it spends a refresh token.
+// Keycloak and returns its persistent id (POST /v1/refresh-token-id). A user call
+// (AsUser). Not retried: it spends a refresh token.
 func (c *Client) RefreshStoredToken(ctx context.Context) (string, error) {
 	var p persistentToken
 	err := c.do(ctx, call{method: http.MethodPost, path: "/v1/refresh-token-id"}, &p)
@@ -188,8 +188,8 @@ func (c *Client) DeleteSession(ctx context.Context, sessionID, typ string) (*Ses
 }
 
 // OfflineConsentURL starts an offline-access consent for the calling user (GET
-// /v1/offline-token): the user's browser must open ConsentURL; Keycloak then sends it
-// to the service's callback, which stores the offline token.
+// /v1/offline-token), a user call (AsUser): the user's browser must open ConsentURL;
+// Keycloak then sends it to the service's callback, which stores the offline token.
 func (c *Client) OfflineConsentURL(ctx context.Context) (*Consent, error) {
 	var k Consent
 	if err := c.do(ctx, call{method: http.MethodGet, path: "/v1/offline-token", idempotent: true}, &k); err != nil {
@@ -199,7 +199,8 @@ func (c *Client) OfflineConsentURL(ctx context.Context) (*Consent, error) {
 }
 
 // ReissueOfflineToken stores a new offline token made from the one stored for the
-// caller's session (POST /v1/offline-token-id). Not retried: each call adds a row.
+// caller's session (POST /v1/offline-token-id), a user call (AsUser). Not retried:
+// each call adds a row.
 func (c *Client) ReissueOfflineToken(ctx context.Context) (*OfflineToken, error) {
 	var o OfflineToken
 	if err := c.do(ctx, call{method: http.MethodPost, path: "/v1/offline-token-id"}, &o); err != nil {

@@ -2,15 +2,10 @@ package client
 
 import (
 	"encoding/base64"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	"golang.org/x/oauth2"
 )
 
 func jwtWithAud(aud string) string {
@@ -18,13 +13,22 @@ func jwtWithAud(aud string) string {
 }
 
 func TestAudienceIs(t *testing.T) {
-	assert.True(t, audienceIs(jwtWithAud(`"orders-api"`), "orders-api"))
-	assert.True(t, audienceIs(jwtWithAud(`["orders-api"]`), "orders-api"))
-	assert.False(t, audienceIs(jwtWithAud(`["orders-api","account"]`), "orders-api"))
-	assert.False(t, audienceIs(jwtWithAud(`"account"`), "orders-api"))
-	assert.False(t, audienceIs(jwtWithAud(`7`), "orders-api"))
-	assert.False(t, audienceIs("opaque-token", "orders-api"))
-	assert.False(t, audienceIs("a.!!.c", "orders-api"))
+	for _, tc := range []struct {
+		jwt  string
+		want bool
+	}{
+		{jwtWithAud(`"orders-api"`), true},
+		{jwtWithAud(`["orders-api"]`), true},
+		{jwtWithAud(`["orders-api","account"]`), false},
+		{jwtWithAud(`"account"`), false},
+		{jwtWithAud(`7`), false},
+		{"opaque-token", false},
+		{"a.!!.c", false},
+	} {
+		if got := audienceIs(tc.jwt, "orders-api"); got != tc.want {
+			t.Errorf("audienceIs(%s) = %v, want %v", tc.jwt, got, tc.want)
+		}
+	}
 }
 
 // A service that ignores audience (an older auth-manager) answers a broad token: the
@@ -32,20 +36,20 @@ func TestAudienceIs(t *testing.T) {
 // fake stands in.
 func TestBroadTokenForAnAudienceIsRefused(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Has("audience") {
-			assert.Equal(t, "orders-api", r.URL.Query().Get("audience"))
+		if a := r.URL.Query().Get("audience"); r.URL.Query().Has("audience") && a != "orders-api" {
+			t.Errorf("audience %q sent, want orders-api", a)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"data":{"access_token":"`+jwtWithAud(`["orders-api","account"]`)+`","expires_in":300}}`)
 	}))
 	defer srv.Close()
-	c, err := New(srv.URL, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
-	require.NoError(t, err)
-	_, err = c.TokenSource(t.Context(), "id", WithAudience("orders-api")).Token()
-	var e *Error
-	require.True(t, errors.As(err, &e), "%v", err)
-	assert.Equal(t, CodeWrongAudience, e.Code)
+	c := newTestClient(t, srv.URL)
+	_, err := c.TokenSource(t.Context(), "id", WithAudience("orders-api")).Token()
+	if CodeOf(err) != CodeWrongAudience {
+		t.Errorf("err %v, want code %s", err, CodeWrongAudience)
+	}
 	a, err := c.AccessToken(t.Context(), "id")
-	require.NoError(t, err, "without an audience any token is fine")
-	assert.NotEmpty(t, a.AccessToken)
+	if err != nil || a.AccessToken == "" {
+		t.Errorf("without an audience any token is fine: %v", err)
+	}
 }

@@ -49,19 +49,20 @@ func WithRetry(p RetryPolicy) Option { return func(c *Client) { c.retry = p } }
 // New returns a client for the auth-manager at baseURL (e.g. "http://auth-manager:8000";
 // a path prefix is kept). caller supplies the calling service's own bearer token for
 // every request, typically a clientcredentials.Config's TokenSource; its tokens are
-// reused while they are valid.
+// reused while they are valid. caller may be nil for a service that only ever acts as
+// its users (AsUser); its calls without AsUser then fail.
 func New(baseURL string, caller oauth2.TokenSource, opts ...Option) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("client: base URL %q is not an http(s) URL", baseURL)
 	}
-	if caller == nil {
-		return nil, errors.New("client: a caller token source is required")
+	if caller != nil {
+		caller = oauth2.ReuseTokenSource(nil, caller)
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	c := &Client{
 		base:      u,
-		caller:    oauth2.ReuseTokenSource(nil, caller),
+		caller:    caller,
 		http:      &http.Client{Timeout: 30 * time.Second},
 		userAgent: "auth-manager-go-client",
 		retry:     DefaultRetryPolicy,
@@ -71,6 +72,25 @@ func New(baseURL string, caller oauth2.TokenSource, opts ...Option) (*Client, er
 		o(c)
 	}
 	return c, nil
+}
+
+// errNoCaller is the error of a call on a client made without a caller token source.
+var errNoCaller = errors.New("client: no caller token source: pass one to New, or call through AsUser")
+
+// AsUser returns a client that makes its calls with the user's access token instead of
+// the caller token source: the calls a user makes for themself, with the token of the
+// user's request at hand, typically in a backend serving the user's frontend.
+// StoreRefreshToken and RefreshStoredToken need it (they act on the token's own
+// session), so do OfflineConsentURL and ReissueOfflineToken; Tokens, Sessions,
+// DeleteToken and the others then see only that user's tokens and sessions.
+//
+// The returned client shares c's base URL, HTTP client, retry policy and user agent;
+// making one costs a small allocation, so make one per request and drop it. The token
+// is sent as it is: when it expires, calls fail with ErrUnauthorized.
+func (c *Client) AsUser(accessToken string) *Client {
+	u := *c
+	u.caller = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: accessToken, TokenType: "Bearer"})
+	return &u
 }
 
 // call is one API request: method, path under the base URL, query, optional JSON body.
@@ -85,6 +105,9 @@ type call struct {
 // do sends the call (retrying what the policy allows) and decodes the success
 // envelope's data into out (nil: ignore it). Failures are *Error.
 func (c *Client) do(ctx context.Context, cl call, out any) error {
+	if c.caller == nil {
+		return errNoCaller
+	}
 	var body []byte
 	if cl.body != nil {
 		var err error

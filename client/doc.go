@@ -4,7 +4,8 @@
 // tokens minted from them, so that a service can act as a user who is not there (a
 // background job, a queue consumer). This package gives such a service typed calls for
 // every endpoint a caller uses and, above all, an [oauth2.TokenSource] per stored token.
-// It needs nothing beyond the standard library and golang.org/x/oauth2.
+// It is a module of its own (github.com/auth-manager/auth-manager/client, go 1.24) that
+// needs nothing beyond the standard library and golang.org/x/oauth2.
 //
 // # Setting up
 //
@@ -23,12 +24,24 @@
 //
 // Make one [Client] per process and share it; it is safe for concurrent use.
 //
-// # Acting as a user
+// # Calls a user makes
 //
-// The user's frontend stores the user's token once (through auth-manager's API,
-// [Client.StoreRefreshToken] or the offline consent) and hands the service the
-// persistent token id. The service then gets the user's access tokens from
-// [Client.TokenSource] and forgets about expiry and refreshes:
+// Some calls act on the caller's own session and so must be made with the user's
+// access token: storing the user's refresh token ([Client.StoreRefreshToken]),
+// refreshing it ([Client.RefreshStoredToken]), the offline consent
+// ([Client.OfflineConsentURL], [Client.ReissueOfflineToken]). A backend serving the
+// user's frontend makes them with the token of the user's request, per call, through
+// [Client.AsUser]; the same client keeps its own token for everything else:
+//
+//	id, err := am.AsUser(userAccessToken).StoreRefreshToken(ctx, refreshToken)
+//
+// A backend that only ever acts as its users passes a nil caller to [New].
+//
+// # Acting for a user who is not there
+//
+// The user's frontend stores the user's token once (as above, or through the offline
+// consent) and hands the service the persistent token id. The service then gets the
+// user's access tokens from [Client.TokenSource] and forgets about expiry and refreshes:
 //
 //	ts := am.TokenSource(ctx, tokenID, client.WithMinTTL(time.Minute))
 //	http := oauth2.NewClient(ctx, ts) // every request carries the user's current token
@@ -46,7 +59,8 @@
 //
 // auth-manager exchanges the user's token at Keycloak (RFC 8693 standard token
 // exchange) for one whose aud is only "orders-api", and caches it per (id, audience,
-// scope). The realm decides which audiences are available (see the README); a refused
+// scope). The realm decides which audiences are available (see the service's Keycloak
+// setup documentation); a refused
 // one is [ErrKeycloak] with Keycloak's error in Details, never a broader token.
 //
 // # Errors
@@ -58,11 +72,18 @@
 //   - [ErrNotFound]: no such token or session for this caller (a deleted id, or another
 //     user's: auth-manager does not tell them apart);
 //   - [ErrUnauthorized]: the caller's own token was rejected;
+//   - [ErrForbidden]: the caller may not do this (a role, a scope or an audience it
+//     lacks);
 //   - [ErrKeycloak]: Keycloak refused; with Reason "invalid_grant" the user's session is
 //     gone and the user must sign in again;
 //   - [ErrTokenUnusable]: the stored token cannot be used any more; store a new one;
+//   - [ErrRateLimited]: too many failed requests; wait RetryAfter;
 //   - [ErrUnavailable]: auth-manager or Keycloak is down, or auth-manager did not answer
 //     (Code [CodeUnreachable]): try again later.
+//
+// For anything finer, every code of the envelope is a constant ([CodeTokenNotFound],
+// [CodeTooManyTokens], [CodeScopeNotGranted], …) to compare Error.Code with, or to
+// switch on [CodeOf](err).
 //
 // # Retries
 //

@@ -12,14 +12,17 @@ import (
 )
 
 // Error is a failed call: auth-manager's error envelope, or (Code CodeUnreachable)
-// no answer at all. Test for the common cases with errors.Is and the Err* values;
-// read Code for the rest. It never carries a token.
+// no answer at all. Every error a call returns for a failed request is an *Error: get
+// it with errors.As, test for the common cases with errors.Is and the Err* values, and
+// compare Code with the Code* constants for the rest (or switch on CodeOf). It never
+// carries a token.
 type Error struct {
 	// Status is the HTTP status; 0 when the service did not answer.
 	Status int
-	// Code is the envelope's machine code ("token_not_found", "keycloak_error", …; the
-	// list is in the API's OpenAPI document), or CodeUnreachable. Empty when the answer
-	// was not an envelope (e.g. a proxy's error page).
+	// Code is the envelope's machine code, one of the Code* constants
+	// (CodeTokenNotFound, CodeKeycloakError, …), or a client code (CodeUnreachable,
+	// CodeWrongAudience). Empty when the answer was not an envelope (e.g. a proxy's
+	// error page).
 	Code string
 	// Message is the envelope's human message.
 	Message string
@@ -36,14 +39,6 @@ type Error struct {
 	err error // the transport error, for CodeUnreachable
 }
 
-// CodeUnreachable is the Code of an Error for a call that got no answer: the
-// connection failed or broke. The underlying error is available through errors.As.
-const CodeUnreachable = "unreachable"
-
-// CodeWrongAudience is the Code of an Error for a narrowed token (WithAudience) whose
-// aud is not exactly the audience asked for: the client drops such a token.
-const CodeWrongAudience = "wrong_audience"
-
 // Sentinels for errors.Is; each matches an *Error by its code.
 var (
 	// ErrNotFound: no stored token (token_not_found) or session (session_not_found) with
@@ -52,7 +47,8 @@ var (
 	// ErrUnauthorized: the caller's own token was missing, rejected or not active
 	// (unauthorized, token_not_active).
 	ErrUnauthorized = errors.New("auth-manager: caller not authenticated")
-	// ErrForbidden: the caller is authenticated but may not do this (forbidden).
+	// ErrForbidden: the caller is authenticated but may not do this (forbidden,
+	// scope_not_granted, audience_not_allowed).
 	ErrForbidden = errors.New("auth-manager: forbidden")
 	// ErrTokenUnusable: the stored token can no longer be used; the user must store a
 	// new one (token_unusable).
@@ -95,21 +91,35 @@ func (e *Error) Unwrap() error { return e.err }
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrNotFound:
-		return e.Code == "token_not_found" || e.Code == "session_not_found"
+		return e.Code == CodeTokenNotFound || e.Code == CodeSessionNotFound
 	case ErrUnauthorized:
-		return e.Code == "unauthorized" || e.Code == "token_not_active"
+		return e.Code == CodeUnauthorized || e.Code == CodeTokenNotActive
 	case ErrForbidden:
-		return e.Code == "forbidden"
+		return e.Code == CodeForbidden || e.Code == CodeScopeNotGranted || e.Code == CodeAudienceNotAllowed
 	case ErrTokenUnusable:
-		return e.Code == "token_unusable"
+		return e.Code == CodeTokenUnusable
 	case ErrKeycloak:
-		return e.Code == "keycloak_error" || e.Code == "keycloak_callback_error"
+		return e.Code == CodeKeycloakError || e.Code == CodeKeycloakCallbackError
 	case ErrUnavailable:
 		return e.Code == CodeUnreachable || e.Status == http.StatusServiceUnavailable
 	case ErrRateLimited:
 		return e.Status == http.StatusTooManyRequests
 	}
 	return false
+}
+
+// CodeOf returns the Code of the *Error in err's chain, or "" when there is none (nil,
+// or an error that is not about a request, like a bad base URL).
+//
+//	switch client.CodeOf(err) {
+//	case client.CodeTooManyTokens: …
+//	}
+func CodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
 }
 
 // envelope is auth-manager's failure answer.

@@ -5,18 +5,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
 )
 
 func TestRetryPolicyNext(t *testing.T) {
 	p := RetryPolicy{Attempts: 4, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}
-	unavailable := &Error{Status: http.StatusServiceUnavailable, Code: "service_unavailable"}
+	unavailable := &Error{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable}
 	unreachable := &Error{Code: CodeUnreachable}
 	tests := []struct {
 		name       string
@@ -33,8 +32,8 @@ func TestRetryPolicyNext(t *testing.T) {
 		{"Retry-After beyond MaxDelay ends it", 1, true, &Error{Status: 503, RetryAfter: 2 * time.Second}, false, 0, 0},
 		{"attempts used up", 4, true, unavailable, false, 0, 0},
 		{"not idempotent", 1, false, unreachable, false, 0, 0},
-		{"Keycloak refused", 1, true, &Error{Status: 502, Code: "keycloak_error"}, false, 0, 0},
-		{"not found", 1, true, &Error{Status: 404, Code: "token_not_found"}, false, 0, 0},
+		{"Keycloak refused", 1, true, &Error{Status: 502, Code: CodeKeycloakError}, false, 0, 0},
+		{"not found", 1, true, &Error{Status: 404, Code: CodeTokenNotFound}, false, 0, 0},
 		{"caller's context ended", 1, true, errors.New("context canceled"), false, 0, 0},
 		{"success", 1, true, nil, false, 0, 0},
 	}
@@ -42,26 +41,34 @@ func TestRetryPolicyNext(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for range 50 { // the jitter is random: every draw stays in bounds
 				d, retry := p.next(tc.attempt, tc.idempotent, tc.err)
-				require.Equal(t, tc.retry, retry)
-				if retry {
-					require.GreaterOrEqual(t, d, tc.min)
-					require.LessOrEqual(t, d, tc.max)
+				if retry != tc.retry {
+					t.Fatalf("retry = %v, want %v", retry, tc.retry)
+				}
+				if retry && (d < tc.min || d > tc.max) {
+					t.Fatalf("wait %v, want within [%v, %v]", d, tc.min, tc.max)
 				}
 			}
 		})
 	}
-	_, retry := RetryPolicy{}.next(1, true, unavailable)
-	assert.False(t, retry, "the zero policy never retries")
+	if _, retry := (RetryPolicy{}).next(1, true, unavailable); retry {
+		t.Error("the zero policy retried")
+	}
 }
 
 func TestRetryAfterHeader(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	assert.Equal(t, 3*time.Second, retryAfter("3", now))
-	assert.Equal(t, 10*time.Second, retryAfter(now.Add(10*time.Second).Format(http.TimeFormat), now))
-	assert.Zero(t, retryAfter(now.Add(-time.Second).Format(http.TimeFormat), now))
-	assert.Zero(t, retryAfter("soon", now))
-	assert.Zero(t, retryAfter("-1", now))
-	assert.Zero(t, retryAfter("", now))
+	for h, want := range map[string]time.Duration{
+		"3": 3 * time.Second,
+		now.Add(10 * time.Second).Format(http.TimeFormat): 10 * time.Second,
+		now.Add(-time.Second).Format(http.TimeFormat):     0,
+		"soon": 0,
+		"-1":   0,
+		"":     0,
+	} {
+		if got := retryAfter(h, now); got != want {
+			t.Errorf("retryAfter(%q) = %v, want %v", h, got, want)
+		}
+	}
 }
 
 // A 503 with Retry-After (Keycloak down, the service draining) is retried after the
@@ -80,14 +87,18 @@ func TestRetriesA503AfterRetryAfter(t *testing.T) {
 		_, _ = io.WriteString(w, `{"data":{"access_token":"a","expires_in":300}}`)
 	}))
 	defer srv.Close()
-	c, err := New(srv.URL, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
-	require.NoError(t, err)
+	c := newTestClient(t, srv.URL)
 	start := time.Now()
 	a, err := c.AccessToken(t.Context(), "0b7f6c1e-3f1a-4d3c-9d4e-2a1b3c4d5e6f")
-	require.NoError(t, err)
-	assert.Equal(t, "a", a.AccessToken)
-	assert.Equal(t, int32(2), calls.Load())
-	assert.GreaterOrEqual(t, time.Since(start), time.Second, "the retry waited as Retry-After asked")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.AccessToken != "a" || calls.Load() != 2 {
+		t.Errorf("token %q after %d calls, want \"a\" after 2", a.AccessToken, calls.Load())
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Errorf("the retry came after %v, before the Retry-After of 1 s", took)
+	}
 }
 
 // An answer that is not the envelope (a proxy's error page) is still a typed error,
@@ -99,26 +110,43 @@ func TestNonEnvelopeAnswer(t *testing.T) {
 		_, _ = io.WriteString(w, "<html>upstream secret-ish page</html>")
 	}))
 	defer srv.Close()
-	c, err := New(srv.URL, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
-	require.NoError(t, err)
-	_, err = c.Tokens(t.Context(), "")
+	_, err := newTestClient(t, srv.URL).Tokens(t.Context(), "")
 	var e *Error
-	require.True(t, errors.As(err, &e), "%v", err)
-	assert.Equal(t, http.StatusBadGateway, e.Status)
-	assert.Empty(t, e.Code)
-	assert.NotContains(t, err.Error(), "secret-ish")
-	assert.False(t, errors.Is(err, ErrKeycloak))
+	if !errors.As(err, &e) {
+		t.Fatalf("%v is not an *Error", err)
+	}
+	if e.Status != http.StatusBadGateway || e.Code != "" {
+		t.Errorf("status %d code %q, want 502 and no code", e.Status, e.Code)
+	}
+	if strings.Contains(err.Error(), "secret-ish") {
+		t.Errorf("the body is echoed: %v", err)
+	}
+	if errors.Is(err, ErrKeycloak) {
+		t.Error("a proxy's 502 is not Keycloak's refusal")
+	}
 }
 
 func TestNewRejectsBadInput(t *testing.T) {
 	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"})
 	for _, u := range []string{"", "auth-manager:8000", "ftp://x", "http://", "://x"} {
-		_, err := New(u, ts)
-		assert.Error(t, err, u)
+		if _, err := New(u, ts); err == nil {
+			t.Errorf("New(%q) accepted", u)
+		}
 	}
-	_, err := New("http://auth-manager:8000", nil)
-	assert.Error(t, err)
 	c, err := New("http://auth-manager:8000/prefix/", ts)
-	require.NoError(t, err)
-	assert.Equal(t, "/prefix", c.base.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.base.Path != "/prefix" {
+		t.Errorf("base path %q, want /prefix", c.base.Path)
+	}
+}
+
+func newTestClient(t *testing.T, url string) *Client {
+	t.Helper()
+	c, err := New(url, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "service-token"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -11,14 +11,18 @@ type errorCode struct {
 	details map[string]any
 }
 
-// codes is the error vocabulary the spec documents. TestVocabularyCoversTheHandlers
-// keeps it in step with the codes internal/httpapi writes.
+// codes is the error vocabulary the spec documents, and the enum of the envelope's
+// code. TestVocabularyCoversTheHandlers keeps it in step with the codes
+// internal/httpapi writes; the Go client's constants (client/codes.go) are checked
+// against the enum.
 var codes = map[string]errorCode{
 	"invalid_request":         {status: http.StatusBadRequest, message: "The caller's token has no session id (sid)"},
 	"invalid_ack_state":       {status: http.StatusBadRequest, message: "The consent state has expired; start again", reason: "expired"},
 	"unauthorized":            {status: http.StatusUnauthorized, message: "Invalid or missing bearer token"},
 	"token_not_active":        {status: http.StatusUnauthorized, message: "Token is not active"},
 	"forbidden":               {status: http.StatusForbidden, message: "Not allowed for this caller"},
+	"scope_not_granted":       {status: http.StatusForbidden, message: "The stored token was not granted the scope asked for", reason: "phone"},
+	"audience_not_allowed":    {status: http.StatusForbidden, message: "The audience is not allowed for this caller", reason: "orders-api"},
 	"token_not_found":         {status: http.StatusNotFound, message: "Token not found"},
 	"session_not_found":       {status: http.StatusNotFound, message: "Session not found"},
 	"not_found":               {status: http.StatusNotFound, message: "No such endpoint"},
@@ -26,8 +30,6 @@ var codes = map[string]errorCode{
 	"token_unusable":          {status: http.StatusConflict, message: "The stored token can no longer be used; store a new one"},
 	"rotation_enabled":        {status: http.StatusConflict, message: "The realm rotates refresh tokens", reason: "rotation_enabled"},
 	"too_many_tokens":         {status: http.StatusConflict, message: "Too many stored tokens for this user"},
-	"scope_not_granted":       {status: http.StatusForbidden, message: "A requested scope was never granted to the stored token"},
-	"audience_not_allowed":    {status: http.StatusForbidden, message: "This audience may not be requested by this caller"},
 	"validation_error":        {status: http.StatusUnprocessableEntity, message: "Validation error", details: map[string]any{"query.id": "must be a UUID"}},
 	"rate_limited":            {status: http.StatusTooManyRequests, message: "Too many requests"},
 	"internal_error":          {status: http.StatusInternalServerError, message: "Internal error"},

@@ -84,9 +84,22 @@ func complete(doc *openapi3.T) error {
 			Schema:      openapi3.NewIntegerSchema().WithMin(0).NewRef(),
 		}}},
 	}
+	if err := enumerateCodes(doc); err != nil {
+		return err
+	}
+	ids := map[string]string{}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			name := method + " " + path
+			// Generated clients name their functions after the operationId: without
+			// one they fall back to the path (post_v1_access_token).
+			if op.OperationID == "" {
+				return fmt.Errorf("apispec: %s has no operationId: add an @ID annotation to its handler", name)
+			}
+			if other, dup := ids[op.OperationID]; dup {
+				return fmt.Errorf("apispec: %s and %s have the same operationId %q", other, name, op.OperationID)
+			}
+			ids[op.OperationID] = name
 			if op.Security == nil {
 				// Explicitly public: no bearer token (the proof is elsewhere, e.g. a signed state).
 				op.Security = openapi3.NewSecurityRequirements()
@@ -97,6 +110,25 @@ func complete(doc *openapi3.T) error {
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// errorEnvelope is the name of the failure envelope's schema (httpapi.ErrorEnvelope).
+const errorEnvelope = "ErrorEnvelope"
+
+// enumerateCodes makes the envelope's code an enum of the vocabulary, so that
+// generated clients get a type for it.
+func enumerateCodes(doc *openapi3.T) error {
+	env := doc.Components.Schemas[errorEnvelope]
+	if env == nil || env.Value == nil || env.Value.Properties["code"] == nil || env.Value.Properties["code"].Value == nil {
+		return fmt.Errorf("apispec: the annotations define no %s schema with a code", errorEnvelope)
+	}
+	code := env.Value.Properties["code"].Value
+	code.Description = "Machine-readable error code; the answer's status and the operation's response description say which codes it may carry. Later minor versions of the API may add codes."
+	code.Enum = nil
+	for _, c := range slices.Sorted(maps.Keys(codes)) {
+		code.Enum = append(code.Enum, c)
 	}
 	return nil
 }

@@ -3,13 +3,16 @@ package apispec
 import (
 	"context"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -31,15 +34,25 @@ func TestConvertReproducesTheCommittedDocument(t *testing.T) {
 }
 
 func TestConvertRefusesWhatItCannotDocument(t *testing.T) {
-	for name, doc := range map[string]string{
-		"not JSON":             `swagger: "2.0"`,
-		"no bearer":            `{"swagger":"2.0","info":{"title":"t","version":"1"},"paths":{}}`,
-		"unknown code":         `{"swagger":"2.0","info":{"title":"t","version":"1"},"securityDefinitions":{"Bearer":{"type":"apiKey","in":"header","name":"Authorization"}},"paths":{"/x":{"get":{"produces":["application/json"],"responses":{"418":{"description":"teapot","schema":{"type":"object"}}}}}}}`,
-		"error without a body": `{"swagger":"2.0","info":{"title":"t","version":"1"},"securityDefinitions":{"Bearer":{"type":"apiKey","in":"header","name":"Authorization"}},"paths":{"/x":{"get":{"responses":{"404":{"description":"gone"}}}}}}`,
+	// doc is a Swagger 2.0 document with the bearer scheme and the envelope, and paths.
+	doc := func(paths string) string {
+		return `{"swagger":"2.0","info":{"title":"t","version":"1"},` +
+			`"securityDefinitions":{"Bearer":{"type":"apiKey","in":"header","name":"Authorization"}},` +
+			`"definitions":{"ErrorEnvelope":{"type":"object","properties":{"code":{"type":"string"}}}},"paths":` + paths + `}`
+	}
+	for name, tc := range map[string]struct{ doc, want string }{
+		"not JSON":             {`swagger: "2.0"`, "reading"},
+		"no bearer":            {`{"swagger":"2.0","info":{"title":"t","version":"1"},"paths":{}}`, "security scheme"},
+		"no envelope":          {`{"swagger":"2.0","info":{"title":"t","version":"1"},"securityDefinitions":{"Bearer":{"type":"apiKey","in":"header","name":"Authorization"}},"paths":{}}`, "ErrorEnvelope"},
+		"unknown code":         {doc(`{"/x":{"get":{"operationId":"x","produces":["application/json"],"responses":{"418":{"description":"teapot","schema":{"type":"object"}}}}}}`), "no error code is known"},
+		"error without a body": {doc(`{"/x":{"get":{"operationId":"x","responses":{"404":{"description":"gone"}}}}}`), "without a JSON body"},
+		"no operationId":       {doc(`{"/x":{"get":{"responses":{"200":{"description":"ok"}}}}}`), "no operationId"},
+		"same operationId":     {doc(`{"/x":{"get":{"operationId":"x","responses":{"200":{"description":"ok"}}}},"/y":{"get":{"operationId":"x","responses":{"200":{"description":"ok"}}}}}`), "same operationId"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := Convert(context.Background(), []byte(doc))
-			assert.Error(t, err)
+			_, _, err := Convert(context.Background(), []byte(tc.doc))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
 }
@@ -95,4 +108,21 @@ var httpStatuses = map[string]int{
 	"http.StatusRequestEntityTooLarge": 413, "http.StatusUnprocessableEntity": 422,
 	"http.StatusTooManyRequests": 429, "http.StatusInternalServerError": 500,
 	"http.StatusBadGateway": 502, "http.StatusServiceUnavailable": 503,
+}
+
+// TestTheEnvelopesCodeIsAnEnum: the committed document lists every code of the
+// vocabulary, and only those, as the enum of ErrorEnvelope.code.
+func TestTheEnvelopesCodeIsAnEnum(t *testing.T) {
+	in, err := os.ReadFile("../../api/openapi.json")
+	require.NoError(t, err)
+	doc, err := openapi3.NewLoader().LoadFromData(in)
+	require.NoError(t, err)
+	var enum []string
+	for _, v := range doc.Components.Schemas[errorEnvelope].Value.Properties["code"].Value.Enum {
+		enum = append(enum, v.(string))
+	}
+	assert.Equal(t, slices.Sorted(maps.Keys(codes)), enum)
+	for _, c := range []string{"too_many_tokens", "scope_not_granted", "audience_not_allowed", "rate_limited", "token_not_found"} {
+		assert.Contains(t, enum, c)
+	}
 }

@@ -38,6 +38,7 @@ type OfflineTokenAnswer struct {
 //
 //	@Summary		Start an offline-token consent
 //	@Description	Returns the URL of the realm's authorization endpoint (from discovery) at which the caller's user grants this service offline access: response_type=code, scope=openid profile email offline_access, redirect_uri=KEYCLOAK_CONSENT_REDIRECT_URI, PKCE (S256), a nonce, and a state signed with STATE_TOKEN_SECRET that names the user and session, expires after STATE_TOKEN_EXPIRY and works once. The PKCE verifier and nonce stay on the server. Needs a user caller with a session (sid).
+//	@ID				startOfflineConsent
 //	@Tags			offline
 //	@Security		Bearer
 //	@Produce		json
@@ -64,6 +65,7 @@ func handleOfflineConsent(o Offline, ew errorWriter) http.HandlerFunc {
 //
 //	@Summary		Offline-consent callback (Keycloak redirects the browser here)
 //	@Description	No bearer token: the signed state says who asked. The state must be valid, unexpired and unused (it is spent by its first use, even a failed one). The code is exchanged with the PKCE verifier kept on the server, the ID token's nonce and subject are checked against the state's user (a login of another user is refused and the token obtained revoked), and the offline token is stored as a new OFFLINE row bound to its Keycloak offline session. When KEYCLOAK_AFTER_CONSENT_REDIRECT_URI is set, every outcome is a 302 to it instead, with persistent_token_id and session_state_id, or error (the envelope code), error_description and, where known, reason as query parameters.
+//	@ID				offlineConsentCallback
 //	@Tags			offline
 //	@Produce		json
 //	@Param			code				query		string	false	"authorization code"
@@ -135,6 +137,7 @@ func redirectAfterConsent(w http.ResponseWriter, target string, v url.Values) {
 //
 //	@Summary		Obtain a new offline token from the caller's session's stored one
 //	@Description	Finds the OFFLINE row of the caller's session (bound to it, or consented from it), refreshes its token at Keycloak under the row lock, and stores the new offline token as a new OFFLINE row of the same Keycloak offline session with attributes.from = the source row id. The source row keeps its token. No such row: 404. When the realm rotates refresh tokens (Revoke Refresh Token on, read from the admin API or set by KEYCLOAK_REFRESH_TOKEN_ROTATION) two rows would share one token chain and using either would break the other: 409 rotation_enabled, and the source row is left as it was.
+//	@ID				reissueOfflineToken
 //	@Tags			offline
 //	@Security		Bearer
 //	@Produce		json
@@ -161,6 +164,7 @@ func handleReissueOffline(o Offline, ew errorWriter) http.HandlerFunc {
 //
 //	@Summary		Delete a stored offline token and revoke its Keycloak offline session
 //	@Description	Deletes the OFFLINE row, then revokes its token at Keycloak and ends its Keycloak offline session through the admin API, unless another stored OFFLINE row shares that session (then only the row goes: had_shared_session). Revoking the token first detaches only this service's client, so the browser session the consent came from (same id) stays signed in; a stored refresh token of that same session stops working, and the message names it. Owner or service caller; any other id, or the id of a refresh token, answers 404. When Keycloak fails after the row is gone the answer is still 200 with token_deleted true and session_revoked false, and the message says what failed.
+//	@ID				deleteOfflineToken
 //	@Tags			offline
 //	@Security		Bearer
 //	@Produce		json

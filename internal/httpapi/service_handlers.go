@@ -36,6 +36,7 @@ type VersionAnswer struct {
 // handleHealth is liveness only: it answers while the process serves HTTP.
 //
 //	@Summary	Liveness
+//	@ID			getHealth
 //	@Tags		service
 //	@Produce	json
 //	@Success	200	{string}	string	"OK"
@@ -48,6 +49,7 @@ func handleHealth() http.HandlerFunc {
 // load balancer stops sending traffic before the process exits.
 //
 //	@Summary	Readiness
+//	@ID			getReadiness
 //	@Tags		service
 //	@Produce	json
 //	@Success	200	{object}	DataEnvelope[ReadyAnswer]
@@ -72,6 +74,7 @@ func handleReady(info AppInfo, db Database, draining func() bool, ew errorWriter
 // handleVersion reports the build and the database server's version.
 //
 //	@Summary	Version
+//	@ID			getVersion
 //	@Tags		service
 //	@Produce	json
 //	@Success	200	{object}	DataEnvelope[VersionAnswer]

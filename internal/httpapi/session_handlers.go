@@ -56,6 +56,7 @@ type BackchannelLogoutAnswer struct {
 //
 //	@Summary		List Keycloak sessions
 //	@Description	The caller's Keycloak sessions as the admin API reports them: online sessions, then offline sessions holding an offline token of this service's client. Each carries the ids of the stored tokens bound to it (refresh tokens to online sessions, offline tokens to offline ones). Keycloak gives an offline session the id of the login it was created from, so one session_id may appear twice, once per type. A service caller may pass user_id; a user caller passing another user's id gets 403.
+//	@ID				listSessions
 //	@Tags			sessions
 //	@Security		Bearer
 //	@Produce		json
@@ -92,6 +93,7 @@ func handleListSessions(s Sessions, ew errorWriter) http.HandlerFunc {
 //
 //	@Summary		Revoke a Keycloak session
 //	@Description	Ends the Keycloak session (online and offline, or only the type given) and then deletes the stored tokens bound to it (refresh tokens for the online session, offline tokens for the offline one). Keycloak ends the online session of the same id along with an offline session, so type=offline deletes both kinds of tokens; type=online leaves the offline session and its tokens alone. A user caller may only name a session Keycloak lists as theirs (or one that has ended but still has stored tokens of theirs bound to it); any other id answers 404 session_not_found. A service caller may name any session. When Keycloak cannot end the session nothing is deleted (502/503). revoked is true when no such session is left at Keycloak; ended lists the types this call ended; a failure to delete the rows after the session ended is reported in message.
+//	@ID				deleteSession
 //	@Tags			sessions
 //	@Security		Bearer
 //	@Produce		json
@@ -134,6 +136,7 @@ func handleRevokeSession(s Sessions, ew errorWriter) http.HandlerFunc {
 //
 //	@Summary		Back-channel logout receiver (Keycloak calls it)
 //	@Description	OpenID Connect Back-Channel Logout 1.0. No bearer token: the logout token is the proof. It must be signed with a key of the realm's JWKS, issued by the realm to this service's client (aud), fresh (iat within 5 minutes; exp, when present, not passed), carry the back-channel logout event, carry sid or sub, carry no nonce, and its jti must not have been seen before (on any replica). The stored refresh tokens bound to session sid (or all of user sub's when no sid is given; the offline tokens too when the token says revoke_offline_access) are deleted at once and their cached access tokens dropped on every replica. A moment later the user's stored tokens are reconciled with the sessions Keycloak still has (reconciling: true): refresh tokens bound to an online session that is gone, and offline tokens bound to an offline session that is gone, are deleted. That covers what the notice does not say: an offline session outlives the logout of the login it came from (its tokens are kept), Keycloak sends the same notice when an offline session is ended, and its sign-out of a user ends every session but notifies one. Configure this URL as the client's Backchannel logout URL in Keycloak, with Backchannel logout session required on.
+//	@ID				backchannelLogout
 //	@Tags			sessions
 //	@Accept			x-www-form-urlencoded
 //	@Produce		json

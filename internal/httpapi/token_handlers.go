@@ -33,6 +33,7 @@ type AccessTokenAnswer struct {
 //	@Summary		Get an access token from a stored token
 //	@Description	Returns a fresh access token minted from the stored refresh or offline token. Served from memory while the cached token lives longer than min_ttl seconds; otherwise the stored token is refreshed at Keycloak and a rotated successor replaces it in the same row. Owner or service caller; any other id answers 404 like a missing one. A token Keycloak refused for good answers 502 keycloak_error (invalid_grant) at once on later calls.
 //	@Description	With audience (and optionally scope), the minted token is exchanged at Keycloak (RFC 8693 standard token exchange) for one whose aud is only that client, cached per (id, audience, scope). Keycloak's refusal (the audience is not available to the service's client, exchange not enabled, unknown scope) answers 502 keycloak_error with Keycloak's error and error_description in details; a broader token is never returned.
+//	@ID				getAccessToken
 //	@Tags			tokens
 //	@Security		Bearer
 //	@Produce		json
@@ -75,6 +76,7 @@ func handleAccessToken(t Tokens, ew errorWriter) http.HandlerFunc {
 //
 //	@Summary		Refresh the stored refresh token of the caller's session
 //	@Description	Finds the refresh token stored for the caller's session (sid), refreshes it at Keycloak and stores the successor in the same row. Service callers have no session: 400.
+//	@ID				refreshStoredToken
 //	@Tags			tokens
 //	@Security		Bearer
 //	@Produce		json

@@ -18,6 +18,7 @@ type ValidateAnswer struct {
 // happened in requireCaller (introspection or local JWT verification).
 //
 //	@Summary	Validate the bearer token
+//	@ID			validateToken
 //	@Tags		tokens
 //	@Security	Bearer
 //	@Produce	json

@@ -56,6 +56,7 @@ type DeletionAnswer struct {
 //
 //	@Summary		Store the caller's refresh token
 //	@Description	Encrypts and stores the caller's refresh token. The token is stored only if Keycloak's introspection (with the service's own client credentials) says it is active, a refresh or offline token of this realm issued to this service's client, and the caller's; the row's user, type and session come from that answer, never from the token's own payload. One refresh token per user: a second call replaces the token and returns the same id. A user holds at most AUTH_MANAGER_MAX_TOKENS_PER_USER stored tokens (409 too_many_tokens). An offline token (typ Offline) is stored as an OFFLINE row of its own offline session instead: it is not replaced by the next refresh token and outlives the logout of the online session; storing the same one again returns its id. Any other token type is 422 on body.refresh_token.
+//	@ID				storeRefreshToken
 //	@Tags			tokens
 //	@Security		Bearer
 //	@Accept			json
@@ -94,6 +95,7 @@ func handleStoreRefreshToken(v Vault, ew errorWriter) http.HandlerFunc {
 //
 //	@Summary		List stored tokens
 //	@Description	Metadata of the caller's stored tokens (never the tokens). A service caller may pass user_id; a user caller passing another user's id gets 403.
+//	@ID				listTokens
 //	@Tags			tokens
 //	@Security		Bearer
 //	@Produce		json
@@ -135,6 +137,7 @@ func handleListTokens(v Vault, ew errorWriter) http.HandlerFunc {
 //
 //	@Summary		Delete a stored token
 //	@Description	Revokes the token at Keycloak (unless another stored token shares its session) and deletes the row. Owner or service caller; any other id answers 404 exactly like a missing one.
+//	@ID				deleteToken
 //	@Tags			tokens
 //	@Security		Bearer
 //	@Produce		json

@@ -13,7 +13,8 @@ import (
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
-// Refusals of a narrowing, decided before any exchange at Keycloak.
+// Refusals of a narrowing, decided before any exchange at Keycloak; the reason names
+// the refused scopes or audience.
 var (
 	// ErrScopeNotGranted: a scope was asked for that the stored token was never granted.
 	ErrScopeNotGranted = problem.New(http.StatusForbidden, "scope_not_granted",
@@ -63,7 +64,7 @@ func (s *Service) narrowedAccessToken(ctx context.Context, c caller.Caller, id s
 		minTTL = s.opt.MinTTL
 	}
 	if !s.audienceAllowed(c.ClientID, n.Audience) {
-		return Access{}, ev, ErrAudienceNotAllowed
+		return Access{}, ev, ErrAudienceNotAllowed.With(n.Audience, nil)
 	}
 	key := n.key(id)
 	if e, ok := s.cache.get(key, s.opt.Now(), minTTL); ok {
@@ -79,8 +80,8 @@ func (s *Service) narrowedAccessToken(ctx context.Context, c caller.Caller, id s
 		return Access{}, ev, err
 	}
 	ev.Subject, ev.SessionID = base.userID, base.sessionID
-	if !subset(scopeSet(n.Scope), scopeSet(base.scope)) {
-		return Access{}, ev, ErrScopeNotGranted
+	if missing := notIn(scopeSet(n.Scope), scopeSet(base.scope)); len(missing) > 0 {
+		return Access{}, ev, ErrScopeNotGranted.With(strings.Join(missing, " "), nil)
 	}
 	ch := s.group.DoChan("exchange\x00"+key, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opt.RefreshDeadline)
@@ -135,14 +136,15 @@ func (s *Service) audienceAllowed(client, audience string) bool {
 	return len(s.opt.Audiences) == 0 || slices.Contains(s.opt.Audiences, audience)
 }
 
-// subset reports whether every element of want is in have (both sorted).
-func subset(want, have []string) bool {
+// notIn returns the elements of want that are not in have (both sorted).
+func notIn(want, have []string) []string {
+	var out []string
 	for _, w := range want {
 		if _, ok := slices.BinarySearch(have, w); !ok {
-			return false
+			out = append(out, w)
 		}
 	}
-	return true
+	return out
 }
 
 // scopeSet splits a scope parameter into its sorted, distinct scope tokens.

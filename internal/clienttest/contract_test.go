@@ -1,13 +1,18 @@
-package client
+package clienttest
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +24,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/auth-manager/auth-manager/api"
+	"github.com/auth-manager/auth-manager/client"
+	"github.com/auth-manager/auth-manager/internal/testenv"
 )
 
 func loadSpec(t *testing.T) *openapi3.T {
@@ -30,21 +37,19 @@ func loadSpec(t *testing.T) *openapi3.T {
 
 // TestTypesMatchTheOpenAPIDocument: every answer type of the client has exactly the
 // properties of its schema in api/openapi.json, with matching types; a field is
-// omitempty exactly when the schema does not require it.
+// omitempty exactly when the schema does not require it. (The request bodies are
+// checked against their schemas by TestRequestsMatchTheOpenAPIDocument.)
 func TestTypesMatchTheOpenAPIDocument(t *testing.T) {
 	schemas := loadSpec(t).Components.Schemas
 	for schema, v := range map[string]any{
-		"AccessTokenAnswer":       AccessToken{},
-		"TokenMeta":               StoredToken{},
-		"DeletionAnswer":          Deletion{},
-		"SessionInfo":             Session{},
-		"SessionRevocationAnswer": SessionRevocation{},
-		"ValidateAnswer":          Validation{},
-		"ConsentAnswer":           Consent{},
-		"OfflineTokenAnswer":      OfflineToken{},
-		"PersistentTokenAnswer":   persistentToken{},
-		"StoreRefreshRequest":     storeRequest{},
-		"ErrorEnvelope":           envelope{},
+		"AccessTokenAnswer":       client.AccessToken{},
+		"TokenMeta":               client.StoredToken{},
+		"DeletionAnswer":          client.Deletion{},
+		"SessionInfo":             client.Session{},
+		"SessionRevocationAnswer": client.SessionRevocation{},
+		"ValidateAnswer":          client.Validation{},
+		"ConsentAnswer":           client.Consent{},
+		"OfflineTokenAnswer":      client.OfflineToken{},
 	} {
 		t.Run(schema, func(t *testing.T) {
 			ref, ok := schemas[schema]
@@ -126,18 +131,22 @@ func TestRequestsMatchTheOpenAPIDocument(t *testing.T) {
 			assert.True(t, declared[q], "%s %s: query %s is not a documented parameter", r.Method, route, q)
 		}
 		if op.RequestBody != nil {
-			assert.True(t, json.Valid(body), "%s %s sends a JSON body", r.Method, route)
+			var v any
+			if assert.NoError(t, json.Unmarshal(body, &v), "%s %s sends a JSON body", r.Method, route) {
+				schema := op.RequestBody.Value.Content.Get("application/json").Schema.Value
+				assert.NoError(t, schema.VisitJSON(v), "%s %s: the body fits its schema", r.Method, route)
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, `{"error":"Token not found","code":"token_not_found","reason":null,"details":null}`)
 	}))
 	defer srv.Close()
-	c, err := New(srv.URL, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
+	c, err := client.New(srv.URL, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
 	require.NoError(t, err)
 	ctx := t.Context()
 	id := "0b7f6c1e-3f1a-4d3c-9d4e-2a1b3c4d5e6f"
-	_, _ = c.AccessToken(ctx, id, WithMinTTL(time.Minute), WithAudience("orders-api"), WithScope("phone", "email"))
+	_, _ = c.AccessToken(ctx, id, client.WithMinTTL(time.Minute), client.WithAudience("orders-api"), client.WithScope("phone", "email"))
 	_, _ = c.StoreRefreshToken(ctx, "r")
 	_, _ = c.RefreshStoredToken(ctx)
 	_, _ = c.ValidateToken(ctx)
@@ -188,16 +197,54 @@ func findOperation(doc *openapi3.T, method, path string) (string, *openapi3.Oper
 	return "", nil
 }
 
-// TestDependsOnlyOnTheStandardLibraryAndOAuth2: importing the client brings nothing
-// else into a caller's module.
-func TestDependsOnlyOnTheStandardLibraryAndOAuth2(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
+// TestErrorCodesMatchTheOpenAPIDocument: the client's Code* constants for the
+// service's codes are exactly the enum of ErrorEnvelope.code, and the codes the client
+// sets itself (no answer, wrong audience) are none of them. The envelope has the four
+// fields Error decodes.
+func TestErrorCodesMatchTheOpenAPIDocument(t *testing.T) {
+	envelope := loadSpec(t).Components.Schemas["ErrorEnvelope"].Value
+	require.NotNil(t, envelope)
+	assert.ElementsMatch(t, []string{"error", "code", "reason", "details"}, slices.Collect(maps.Keys(envelope.Properties)))
+	var enum []string
+	for _, v := range envelope.Properties["code"].Value.Enum {
+		enum = append(enum, v.(string))
 	}
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	for _, p := range strings.Fields(string(out)) {
-		ok := p == "github.com/auth-manager/auth-manager/client" || strings.HasPrefix(p, "golang.org/x/oauth2")
-		assert.True(t, ok, "the client imports %s", p)
+	require.NotEmpty(t, enum, "ErrorEnvelope.code is an enum")
+
+	service, own := clientCodes(t)
+	assert.ElementsMatch(t, enum, service, "client/codes.go's service codes and the document's enum")
+	for _, c := range own {
+		assert.NotContains(t, enum, c, "a client-side code is not a service code")
 	}
+	assert.ElementsMatch(t, []string{client.CodeUnreachable, client.CodeWrongAudience}, own)
+}
+
+// clientCodes reads client/codes.go: the values of the constants in its first const
+// block (the service's codes) and in the others (the client's own).
+func clientCodes(t *testing.T) (service, own []string) {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join(testenv.RepoRoot(), "client", "codes.go"), nil, 0)
+	require.NoError(t, err)
+	block := 0
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		block++
+		for _, spec := range g.Specs {
+			for _, v := range spec.(*ast.ValueSpec).Values {
+				lit, ok := v.(*ast.BasicLit)
+				require.True(t, ok && lit.Kind == token.STRING, "codes.go: every code is a string literal")
+				c, err := strconv.Unquote(lit.Value)
+				require.NoError(t, err)
+				if block == 1 {
+					service = append(service, c)
+				} else {
+					own = append(own, c)
+				}
+			}
+		}
+	}
+	return service, own
 }

@@ -1,12 +1,10 @@
-package client_test
+package clienttest
 
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -88,9 +86,9 @@ func serviceCallers(cfg config.Config) config.Config {
 func storeAlice(t *testing.T, s *stack, alice testenv.Tokens) *stack {
 	t.Helper()
 	s.alice = alice
-	user, err := client.New(s.svc.URL, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: s.alice.AccessToken}))
+	frontend, err := client.New(s.svc.URL, nil) // a backend that only acts as its users
 	require.NoError(t, err)
-	s.aliceID, err = user.StoreRefreshToken(t.Context(), s.alice.RefreshToken)
+	s.aliceID, err = frontend.AsUser(s.alice.AccessToken).StoreRefreshToken(t.Context(), s.alice.RefreshToken)
 	require.NoError(t, err)
 	require.NotEmpty(t, s.aliceID)
 	s.caller = (&clientcredentials.Config{
@@ -204,8 +202,7 @@ func TestEveryEndpoint(t *testing.T) {
 	s := startStack(t)
 	ctx := t.Context()
 	am, _ := s.serviceClient(t)
-	user, err := client.New(s.svc.URL, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: s.alice.AccessToken}))
-	require.NoError(t, err)
+	user := am.AsUser(s.alice.AccessToken) // the same client, acting as alice for these calls
 	aliceSub := testenv.Claims(t, s.alice.AccessToken)["sub"].(string)
 
 	v, err := user.ValidateToken(ctx)
@@ -264,32 +261,4 @@ func TestEveryEndpoint(t *testing.T) {
 	assert.Equal(t, 1, rev.TokensDeleted)
 	_, err = am.AccessToken(ctx, s.aliceID)
 	assert.True(t, errors.Is(err, client.ErrNotFound), "the session's token went with it: %v", err)
-}
-
-// TestExample runs the package example against the stack and checks what it prints.
-func TestExample(t *testing.T) {
-	s := startStack(t)
-	for k, v := range map[string]string{
-		"ORDERS_CLIENT_ID": testenv.ServiceCallerClient, "ORDERS_CLIENT_SECRET": testenv.ServiceCallerSecret,
-		"KEYCLOAK_TOKEN_URL": testenv.TokenEndpoint(t, s.realm), "AUTH_MANAGER_URL": s.svc.URL, "USER_TOKEN_ID": s.aliceID,
-	} {
-		t.Setenv(k, v)
-	}
-	assert.Equal(t, "token type: Bearer\n", captureStdout(t, Example))
-	t.Setenv("USER_TOKEN_ID", "6f1c2a9e-1b7d-4c55-9a51-5c0f4b8f9d11")
-	assert.Equal(t, "no such stored token: the user must sign in again\n", captureStdout(t, Example))
-}
-
-func captureStdout(t *testing.T, f func()) string {
-	t.Helper()
-	r, w, err := os.Pipe()
-	require.NoError(t, err)
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan []byte)
-	go func() { b, _ := io.ReadAll(r); done <- b }()
-	f()
-	os.Stdout = old
-	require.NoError(t, w.Close())
-	return string(<-done)
 }
