@@ -2,6 +2,7 @@ package backchannel
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -138,9 +139,16 @@ type Logout struct {
 // console, POST /users/{id}/logout) ends every session of the user but notifies only
 // one of them.
 //
-// A bad token is an ErrInvalidLogoutToken (with its reason) and changes nothing.
+// A bad token is an ErrInvalidLogoutToken (with its reason) and changes nothing; one
+// refused before its signature verified (ErrUnverified) is not audited either.
 func (s *Receiver) Logout(ctx context.Context, raw string) (Logout, error) {
 	tok, err := s.verifier.Verify(ctx, raw)
+	if errors.Is(err, ErrUnverified) {
+		// Not audited: a token the realm did not sign is no one's action (the request's
+		// failure is in the log and the access log). So is doctor's probe, which sends
+		// no token at all.
+		return Logout{}, err
+	}
 	if err != nil {
 		s.recordLogout(ctx, LogoutToken{}, 0, err)
 		return Logout{}, err

@@ -162,6 +162,40 @@ func TestLogoutBySubjectOnly(t *testing.T) {
 	assert.Equal(t, []string{refresh}, ev.ids)
 }
 
+// TestOnlySignedLogoutTokensAreAudited: a request whose logout token fails before its
+// signature verifies (no token, as doctor's probe sends, garbage, another key) is no
+// one's action and writes no audit event; a token the realm signed is audited, also
+// when its claims are refused.
+func TestOnlySignedLogoutTokensAreAudited(t *testing.T) {
+	st := openStore(t)
+	var logs bytes.Buffer
+	v := backchannel.NewVerifierWithKeys(&oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{signingKey.Public()}}, issuer, client, nil)
+	svc := backchannel.New(st, vault.New(st, nil, nil, vault.Options{}), &fakeAdmin{}, &evictions{}, v,
+		backchannel.Options{Log: testenv.DiscardLogger(), Audit: audit.New(slog.New(slog.NewJSONHandler(&logs, nil)))})
+	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: otherKey}, (&jose.SignerOptions{}).WithType("logout+jwt"))
+	require.NoError(t, err)
+	jws, err := signer.Sign([]byte(`{"iss":"` + issuer + `","aud":"` + client + `","sub":"u"}`))
+	require.NoError(t, err)
+	otherSigned, err := jws.CompactSerialize()
+	require.NoError(t, err)
+
+	for _, raw := range []string{"", "garbage", otherSigned} {
+		_, err := svc.Logout(context.Background(), raw)
+		require.ErrorIs(t, err, backchannel.ErrUnverified)
+	}
+	assert.Empty(t, logs.String(), "nothing audited")
+
+	_, err = svc.Logout(context.Background(), logoutToken(t, func(c map[string]any) {
+		c["sub"], c["iat"] = "u", time.Now().Add(-time.Hour).Unix()
+	}))
+	require.ErrorIs(t, err, backchannel.ErrInvalidLogoutToken)
+	require.NotErrorIs(t, err, backchannel.ErrUnverified)
+	assert.Contains(t, logs.String(), `"event":"backchannel_logout"`)
+	assert.Contains(t, logs.String(), `"error_code":"invalid_request:stale"`)
+}
+
 func TestLogoutRevokeOfflineAccess(t *testing.T) {
 	st := openStore(t)
 	user := uuid.NewString()

@@ -41,6 +41,14 @@ var ErrInvalidLogoutToken = problem.New(http.StatusBadRequest, "invalid_request"
 
 func badToken(reason string) error { return ErrInvalidLogoutToken.With(reason, nil) }
 
+// ErrUnverified is also in the chain of every refusal made before the token's
+// signature verified against the realm's keys (reasons missing, malformed, wrong_type,
+// invalid_signature): nothing such a token says can be believed, not even whom it
+// names. A token whose signature verifies is never refused with it.
+var ErrUnverified = ErrInvalidLogoutToken.With("", nil)
+
+func unverified(reason string) error { return ErrUnverified.With(reason, nil) }
+
 // LogoutToken is a verified logout token.
 type LogoutToken struct {
 	Subject   string // sub; "" when only sid was given
@@ -106,11 +114,11 @@ func newVerifier(f func(ctx context.Context) (*oidc.IDTokenVerifier, error), iss
 // section 2.6): header type, signature against the realm's keys, issuer, audience,
 // iat (and exp when present) fresh, the back-channel logout event, no nonce, a sub or
 // sid, and a jti. Whether the jti was seen before is the caller's check. A token that
-// fails is a *LogoutTokenError; a key set that cannot be fetched is
-// keycloak.ErrUnavailable.
+// fails is an ErrInvalidLogoutToken, and also ErrUnverified when it failed before its
+// signature verified; a key set that cannot be fetched is keycloak.ErrUnavailable.
 func (v *Verifier) Verify(ctx context.Context, raw string) (LogoutToken, error) {
 	if raw == "" {
-		return LogoutToken{}, badToken("missing")
+		return LogoutToken{}, unverified("missing")
 	}
 	if err := checkHeader(raw); err != nil {
 		return LogoutToken{}, err
@@ -126,7 +134,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (LogoutToken, error) 
 			// fetched: the token cannot be judged, Keycloak is unavailable.
 			return LogoutToken{}, fmt.Errorf("%w: jwks: %v", keycloak.ErrUnavailable, err)
 		}
-		return LogoutToken{}, badToken("invalid_signature")
+		return LogoutToken{}, unverified("invalid_signature")
 	}
 	var payload json.RawMessage
 	if err := idt.Claims(&payload); err != nil {
@@ -140,7 +148,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (LogoutToken, error) 
 // token, typ JWT, is never taken for one).
 func checkHeader(raw string) error {
 	if len(raw) > maxLogoutTokenLen {
-		return badToken("malformed")
+		return unverified("malformed")
 	}
 	algs := make([]jose.SignatureAlgorithm, 0, len(signingAlgs))
 	for _, a := range signingAlgs {
@@ -148,14 +156,14 @@ func checkHeader(raw string) error {
 	}
 	jws, err := jose.ParseSigned(raw, algs)
 	if err != nil || len(jws.Signatures) != 1 {
-		return badToken("malformed")
+		return unverified("malformed")
 	}
 	typ, _ := jws.Signatures[0].Protected.ExtraHeaders[jose.HeaderType].(string)
 	switch strings.ToLower(typ) {
 	case "", "logout+jwt", "application/logout+jwt":
 		return nil
 	}
-	return badToken("wrong_type")
+	return unverified("wrong_type")
 }
 
 // logoutClaims are the claims section 2.4 defines. Members are raw so that a claim of

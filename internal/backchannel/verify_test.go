@@ -162,12 +162,20 @@ func TestVerifyRefuses(t *testing.T) {
 			return sign(t, testKey, jose.RS256, "logout+jwt", with(func(c map[string]any) { c["pad"] = strings.Repeat("x", maxLogoutTokenLen) }))
 		}},
 	}
+	// Refused before the signature verified: nothing the token says is the realm's.
+	unsigned := map[string]bool{"empty": true, "not a JWT": true, "unsigned": true, "HMAC with the public key as secret": true,
+		"another key": true, "an ID token's type": true, "too long": true}
 	v := testVerifier()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := v.Verify(context.Background(), tc.token(t))
 			require.ErrorIs(t, err, ErrInvalidLogoutToken)
 			assert.Equal(t, tc.reason, reasonOf(err))
+			if unsigned[tc.name] {
+				assert.ErrorIs(t, err, ErrUnverified)
+			} else {
+				assert.NotErrorIs(t, err, ErrUnverified, "signed with the realm's key")
+			}
 		})
 	}
 }

@@ -120,8 +120,9 @@ func checkLogoutURL(ctx context.Context, d Deps) Result {
 }
 
 // probeLogout posts an empty logout request to u: auth-manager answers 400 with its
-// error envelope, reason "missing" (no logout token), and changes nothing. It returns "" for that,
-// "unreachable", or what answered instead.
+// error envelope, reason "missing" (no logout token), and changes nothing: it audits
+// nothing and counts it against no failure limit, and answers it from an address over
+// the limit too. It returns "" for that, "unreachable", or what answered instead.
 func probeLogout(ctx context.Context, c *http.Client, u string) string {
 	if c == nil {
 		c = &http.Client{Timeout: 3 * time.Second,

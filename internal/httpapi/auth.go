@@ -18,25 +18,23 @@ type Authenticator interface {
 
 // requireCaller authenticates the bearer token and puts the caller into the context.
 // A missing header, another scheme or an empty token is 401 unauthorized without a
-// call to Keycloak. Failed authentications count against the client's limit; a client
-// over it gets 429 before its token is looked at.
+// call to Keycloak. A request whose token fails the local check counts against the
+// client's failure limit, and past it is answered 429; a token that passes it is
+// never limited, however many failures its address has made.
 func requireCaller(auth Authenticator, limit *failureLimiter, ew errorWriter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if limit.refuse(w, r, ew) {
-				return
-			}
 			token, ok := bearer(r.Header.Get("Authorization"))
 			if !ok {
-				limit.failed(r)
-				ew.write(w, r, introspect.ErrUnauthorized)
+				limit.refused(w, r, ew, introspect.ErrUnauthorized)
 				return
 			}
 			c, err := auth.Authenticate(r.Context(), token)
+			if errors.Is(err, introspect.ErrRefusedLocally) {
+				limit.refused(w, r, ew, err)
+				return
+			}
 			if err != nil {
-				if errors.Is(err, introspect.ErrUnauthorized) || errors.Is(err, introspect.ErrNotActive) {
-					limit.failed(r)
-				}
 				ew.write(w, r, err)
 				return
 			}

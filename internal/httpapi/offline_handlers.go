@@ -77,15 +77,31 @@ func handleOfflineConsent(o Offline, ew errorWriter) http.HandlerFunc {
 //	@Failure		400					{object}	ErrorEnvelope	"invalid_ack_state (reason: missing, malformed, expired, used, user_mismatch, nonce_mismatch)"
 //	@Failure		409					{object}	ErrorEnvelope	"too_many_tokens: the user already holds AUTH_MANAGER_MAX_TOKENS_PER_USER stored tokens (the obtained offline token is revoked)"
 //	@Failure		422					{object}	ErrorEnvelope	"validation_error: neither code nor error"
-//	@Failure		429					{object}	ErrorEnvelope	"rate_limited: too many refused callbacks from the client's IP (Retry-After)"
+//	@Failure		429					{object}	ErrorEnvelope	"rate_limited: too many refused callbacks from the client's address (Retry-After); a redirect with error=rate_limited when KEYCLOAK_AFTER_CONSENT_REDIRECT_URI is set"
 //	@Failure		502					{object}	ErrorEnvelope	"keycloak_callback_error, keycloak_error"
 //	@Failure		503					{object}	ErrorEnvelope
 //	@Router			/v1/offline-token/callback [get]
-func handleConsentCallback(o Offline, afterConsent string, ew errorWriter) http.HandlerFunc {
+func handleConsentCallback(o Offline, afterConsent string, limit *failureLimiter, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		st, err := o.Finish(r.Context(), offline.Callback{Code: q.Get("code"), State: q.Get("state"),
-			Error: q.Get("error"), ErrorDescription: q.Get("error_description")})
+		var st offline.Stored
+		var err error
+		if limit.over(r) {
+			// Refused before the state is looked at. Redirected like any other failure when
+			// the browser goes back to the application; Retry-After only on the 429 itself
+			// (on a redirect it would ask the browser to wait before following it).
+			err = errRateLimited
+			if afterConsent == "" {
+				limit.retryAfter(w)
+			}
+		} else {
+			q := r.URL.Query()
+			st, err = o.Finish(r.Context(), offline.Callback{Code: q.Get("code"), State: q.Get("state"),
+				Error: q.Get("error"), ErrorDescription: q.Get("error_description")})
+			if pe := problem.Of(err); pe != nil && pe.Status >= 400 && pe.Status < 500 {
+				// Whether answered as such or redirected, a refused callback is a failure.
+				limit.count(r)
+			}
+		}
 		switch {
 		case afterConsent == "" && err != nil:
 			ew.write(w, r, err)

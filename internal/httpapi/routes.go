@@ -83,13 +83,12 @@ func NewHandler(d Deps) http.Handler {
 	// a mounted sub-router routes every request a second time (another tree walk, five
 	// allocations and a deeper stack on the hot paths).
 	//
+	// Each of the three surfaces limits its failed requests per client on its own.
+	//
 	// Keycloak redirects the user's browser here: no bearer token, the state is the proof.
-	// Each unauthenticated surface limits failed requests per client IP on its own.
-	r.With(limitFailures(newFailureLimiter(d.Edge), ew)).
-		Get("/v1/offline-token/callback", handleConsentCallback(d.Offline, d.AfterConsentURL, ew))
+	r.Get("/v1/offline-token/callback", handleConsentCallback(d.Offline, d.AfterConsentURL, newFailureLimiter(d.Edge), ew))
 	// Keycloak posts logout tokens here: no bearer token, the signed logout token is the proof.
-	r.With(limitFailures(newFailureLimiter(d.Edge), ew)).
-		Post("/v1/backchannel-logout", handleBackchannelLogout(d.Backchannel, ew))
+	r.Post("/v1/backchannel-logout", handleBackchannelLogout(d.Backchannel, newFailureLimiter(d.Edge), ew))
 	r.Group(func(r chi.Router) {
 		r.Use(requireCaller(d.Auth, newFailureLimiter(d.Edge), ew))
 		r.Get("/v1/validate-token", handleValidateToken())

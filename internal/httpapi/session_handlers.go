@@ -144,32 +144,38 @@ func handleRevokeSession(s Sessions, ew errorWriter) http.HandlerFunc {
 //	@Success		200				{object}	DataEnvelope[BackchannelLogoutAnswer]
 //	@Failure		400				{object}	ErrorEnvelope	"invalid_request (reason: missing, malformed, wrong_type, invalid_signature, wrong_issuer, wrong_audience, expired, stale, not_logout, nonce, no_subject, no_jti, replayed)"
 //	@Failure		413				{object}	ErrorEnvelope
-//	@Failure		429				{object}	ErrorEnvelope	"rate_limited: too many refused logout tokens from the client's IP (Retry-After)"
+//	@Failure		429				{object}	ErrorEnvelope	"rate_limited: too many logout tokens whose signature did not verify from the client's address (Retry-After), and this one's does not either; never for a token whose signature verifies"
 //	@Failure		502				{object}	ErrorEnvelope
 //	@Failure		503				{object}	ErrorEnvelope
 //	@Router			/v1/backchannel-logout [post]
-func handleBackchannelLogout(s Backchannel, ew errorWriter) http.HandlerFunc {
+func handleBackchannelLogout(s Backchannel, limit *failureLimiter, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ct := strings.ToLower(r.Header.Get("Content-Type"))
 		if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
-			ew.write(w, r, &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Reason: "malformed",
+			limit.refused(w, r, ew, &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Reason: "malformed",
 				Message: "Expected a form (application/x-www-form-urlencoded) with logout_token"})
 			return
 		}
 		if err := r.ParseForm(); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				ew.write(w, r, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "validation_error", Message: "Request body too large"})
+				limit.refused(w, r, ew, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "validation_error", Message: "Request body too large"})
 				return
 			}
-			ew.write(w, r, &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Reason: "malformed", Message: "Malformed form body"})
+			limit.refused(w, r, ew, &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Reason: "malformed", Message: "Malformed form body"})
 			return
 		}
-		out, err := s.Logout(r.Context(), r.PostForm.Get("logout_token"))
-		if err != nil {
+		raw := r.PostForm.Get("logout_token")
+		out, err := s.Logout(r.Context(), raw)
+		switch {
+		case raw != "" && errors.Is(err, backchannel.ErrUnverified):
+			// A form without a token is not counted: it has nothing to check and costs
+			// nothing, and it is how doctor asks whether an auth-manager answers here.
+			limit.refused(w, r, ew, err)
+		case err != nil:
 			ew.write(w, r, err)
-			return
+		default:
+			encode(w, http.StatusOK, BackchannelLogoutAnswer{TokensDeleted: out.TokensDeleted, Reconciling: out.Reconciling})
 		}
-		encode(w, http.StatusOK, BackchannelLogoutAnswer{TokensDeleted: out.TokensDeleted, Reconciling: out.Reconciling})
 	}
 }

@@ -24,7 +24,7 @@ type ValidateAnswer struct {
 //	@Produce	json
 //	@Success	200	{object}	DataEnvelope[ValidateAnswer]
 //	@Failure	401	{object}	ErrorEnvelope	"unauthorized or token_not_active"
-//	@Failure	429	{object}	ErrorEnvelope	"rate_limited: too many failed authentications from the client's IP (Retry-After); any authenticated route may answer it"
+//	@Failure	429	{object}	ErrorEnvelope	"rate_limited: too many failed authentications from the client's address (Retry-After), and this token fails the local check too (signature, issuer, type, exp); any authenticated route may answer it, never to a token that passes that check"
 //	@Failure	502	{object}	ErrorEnvelope
 //	@Failure	503	{object}	ErrorEnvelope
 //	@Router		/v1/validate-token [get]

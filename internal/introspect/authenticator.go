@@ -25,6 +25,12 @@ var (
 	// ErrNotActive: the token expired, or Keycloak says it is not active (revoked,
 	// logged out), or its session ended here.
 	ErrNotActive = problem.New(http.StatusUnauthorized, "token_not_active", "Token is not active")
+	// ErrRefusedLocally is also in the chain of every refusal of the local check (shape,
+	// signature against the realm's keys, issuer, type, exp): a token the realm did not
+	// sign, or no longer vouches for by its own exp. Such a refusal cost no Keycloak
+	// call. A token that passes the local check is never refused with it, whatever
+	// Keycloak says of it later.
+	ErrRefusedLocally = errors.New("introspect: refused by the local check")
 )
 
 // Auth modes.

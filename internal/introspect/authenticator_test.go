@@ -115,6 +115,7 @@ func TestLocalCheckRefusesWithoutKeycloak(t *testing.T) {
 		for name, tc := range cases {
 			_, err := a.Authenticate(context.Background(), tc.tok)
 			assert.ErrorIs(t, err, tc.want, "%s: %s", mode, name)
+			assert.ErrorIs(t, err, ErrRefusedLocally, "%s: %s", mode, name)
 		}
 		assert.Zero(t, kc.calls.Load(), mode+": no introspection")
 		assert.LessOrEqual(t, keys.fetches.Load(), int64(1), mode+": at most the first key-set fetch")
@@ -156,6 +157,7 @@ func TestIntrospectionOutcomes(t *testing.T) {
 			a, _ := newAuth(&fakeKeycloak{claims: tc.claims, err: tc.err}, ModeIntrospect, &now)
 			_, err := a.Authenticate(context.Background(), sign(t, claimsAt(now)))
 			assert.ErrorIs(t, err, tc.want)
+			assert.NotErrorIs(t, err, ErrRefusedLocally, "the token passed the local check")
 		})
 	}
 }
@@ -203,6 +205,7 @@ func TestAllowedClientsInBothModes(t *testing.T) {
 				assert.NoError(t, err, mode)
 			} else {
 				assert.ErrorIs(t, err, ErrUnauthorized, mode)
+				assert.NotErrorIs(t, err, ErrRefusedLocally, "signed by the realm: %s", mode)
 			}
 		}
 	}
@@ -224,6 +227,7 @@ func TestEndedSessionsAreRefusedAtOnce(t *testing.T) {
 		a.EndSession("s1", "app")
 		_, err = a.Authenticate(context.Background(), tok)
 		assert.ErrorIs(t, err, ErrNotActive, mode)
+		assert.NotErrorIs(t, err, ErrRefusedLocally, mode)
 		a, _ = newAuth(kc, mode, &now)
 		a.EndSession("s1", "")
 		_, err = a.Authenticate(context.Background(), tok)

@@ -24,37 +24,48 @@ type tokenClaims struct {
 // JWS shape, signature against the realm's keys in a pinned algorithm, issuer, type
 // Bearer (not an ID or refresh token), a subject, exp in the future, nbf and iat not.
 // It costs no Keycloak call, except the key set's bounded fetch for an unknown key id.
+// Its refusals are ErrRefusedLocally as well as ErrUnauthorized or ErrNotActive.
 func (a *Authenticator) precheck(ctx context.Context, token string, now time.Time) (keycloak.Claims, error) {
 	if !looksLikeJWT(token) {
-		return keycloak.Claims{}, ErrUnauthorized
+		return keycloak.Claims{}, errNotJWT
 	}
 	payload, err := a.keys.VerifySignature(ctx, token)
 	if errors.Is(err, keyset.ErrUnavailable) {
 		return keycloak.Claims{}, fmt.Errorf("%w: %v", keycloak.ErrUnavailable, err)
 	}
 	if err != nil {
-		return keycloak.Claims{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+		return keycloak.Claims{}, refused(ErrUnauthorized, err.Error())
 	}
 	var tc tokenClaims
 	if err := json.Unmarshal(payload, &tc); err != nil {
-		return keycloak.Claims{}, fmt.Errorf("%w: claims: %v", ErrUnauthorized, err)
+		return keycloak.Claims{}, refused(ErrUnauthorized, "claims: "+err.Error())
 	}
 	cl := tc.Claims
 	cl.Active = false // only Keycloak's introspection answer or this check may say so
 	switch {
 	case cl.Issuer != a.opt.Issuer:
-		return keycloak.Claims{}, fmt.Errorf("%w: issuer", ErrUnauthorized)
+		return keycloak.Claims{}, refused(ErrUnauthorized, "issuer")
 	case cl.Type != "Bearer":
-		return keycloak.Claims{}, fmt.Errorf("%w: not an access token", ErrUnauthorized)
+		return keycloak.Claims{}, refused(ErrUnauthorized, "not an access token")
 	case cl.Subject == "" || cl.Expiry <= 0:
-		return keycloak.Claims{}, fmt.Errorf("%w: no sub or exp", ErrUnauthorized)
+		return keycloak.Claims{}, refused(ErrUnauthorized, "no sub or exp")
 	case !now.Before(time.Unix(cl.Expiry, 0)):
-		return keycloak.Claims{}, ErrNotActive
+		return keycloak.Claims{}, refused(ErrNotActive, "expired")
 	case tc.NotBefore > now.Add(clockSkew).Unix(), cl.IssuedAt > now.Add(clockSkew).Unix():
-		return keycloak.Claims{}, fmt.Errorf("%w: not yet valid", ErrUnauthorized)
+		return keycloak.Claims{}, refused(ErrUnauthorized, "not yet valid")
 	}
 	return cl, nil
 }
+
+// refused is a refusal of the local check: err (ErrUnauthorized or ErrNotActive) and
+// ErrRefusedLocally, with what failed.
+func refused(err error, what string) error {
+	return fmt.Errorf("%w: %w: %s", err, ErrRefusedLocally, what)
+}
+
+// errNotJWT is the refusal of a token that is not JWT-shaped, built once: a flood of
+// garbage tokens allocates nothing for it.
+var errNotJWT = refused(ErrUnauthorized, "not a compact JWS")
 
 // looksLikeJWT checks the compact JWS shape: three base64url segments, bounded size.
 func looksLikeJWT(t string) bool {

@@ -30,6 +30,7 @@ func FuzzPrecheck(f *testing.F) {
 		}
 		if err != nil {
 			require.Equal(t, before, kc.calls.Load(), "a refused token was introspected")
+			require.ErrorIs(t, err, ErrRefusedLocally, "only the local check refuses here")
 		}
 		require.LessOrEqual(t, keys.fetches.Load(), int64(1))
 	})
