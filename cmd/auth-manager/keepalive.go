@@ -12,9 +12,9 @@ import (
 )
 
 // keepAlive runs one pass of the offline keep-alive and clean-up job now, with the
-// AUTH_MANAGER_KEEPALIVE_* settings, and prints what it did. It takes the same
-// advisory lock as the serving replicas' passes: when one of them is running a pass,
-// this one does nothing.
+// AUTH_MANAGER_KEEPALIVE_* settings, and prints what it did. When serving replicas are
+// running a pass, this one shares it: it takes the rows they have not claimed, within
+// the same rate.
 func keepAlive(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("keepalive", flag.ContinueOnError)
 	fs.SetOutput(stdout)
@@ -32,17 +32,13 @@ func keepAlive(ctx context.Context, cfg config.Config, log *slog.Logger, args []
 	if err != nil {
 		return err
 	}
-	if !rep.Ran {
-		fmt.Fprintln(stdout, "keepalive: another replica is running a pass; nothing done")
-		return nil
-	}
 	if rep.DryRun {
 		fmt.Fprintf(stdout, "dry run: %d idle offline token(s) would be refreshed, %d invalid row(s) past retention would be deleted\n",
 			rep.Idle, rep.Expired)
 		return nil
 	}
-	fmt.Fprintf(stdout, "done: %d idle offline token(s): %d refreshed, %d refused by Keycloak and marked invalid, %d failed (retried next pass); %d invalid row(s) deleted; %d expired logout-token id(s) purged\n",
-		rep.Idle, rep.Refreshed, rep.Invalidated, rep.Failed, rep.Deleted, rep.JTIsPurged)
+	fmt.Fprintf(stdout, "done: %d idle offline token(s): %d refreshed, %d refused by Keycloak and marked invalid, %d failed (retried next pass), %d kept alive meanwhile; %d invalid row(s) deleted; %d expired logout-token id(s) purged\n",
+		rep.Idle, rep.Refreshed, rep.Invalidated, rep.Failed, rep.Skipped, rep.Deleted, rep.JTIsPurged)
 	if rep.Failed > 0 {
 		return fmt.Errorf("keepalive: %d refresh(es) failed", rep.Failed)
 	}

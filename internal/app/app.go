@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
@@ -59,6 +61,7 @@ type App struct {
 	KeepAlive   *keepalive.Job
 
 	vaultRows *metrics.VaultRows
+	holder    string // this process, as a lease holder
 	auditLog  *audit.Logger
 	now       func() time.Time
 	Handler   http.Handler
@@ -128,13 +131,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return metrics.CacheStats{Hits: s.Hits, Misses: s.Misses, Evictions: s.Evictions, Size: s.Size, Healthy: s.Healthy}
 	})
 	a.Metrics.RegisterPool(st.Pool())
+	a.holder = leaseHolder()
 	a.vaultRows = a.Metrics.RegisterVaultRows(func(ctx context.Context) ([]metrics.RowCount, error) {
-		counts, err := st.CountByTypeStatus(ctx)
+		counts, _, err := st.RowsByTypeStatus(ctx, store.ExactBelowPages)
 		out := make([]metrics.RowCount, 0, len(counts))
 		for _, c := range counts {
 			out = append(out, metrics.RowCount{Type: strings.ToLower(c.Type), Status: c.Status, Count: c.Count})
 		}
 		return out, err
+	}, func(ctx context.Context) bool {
+		ok, err := st.TryLease(ctx, vaultRowsLease, a.holder, 3*vaultRowsEvery)
+		return ok && err == nil
 	})
 	a.Offline = offline.New(st, a.Vault, a.Keycloak, a.Admin, a.Tokens, offline.Options{
 		StateSecret: []byte(cfg.StateSecret.Reveal()), StateExpiry: cfg.StateExpiry, ClientID: cfg.Keycloak.ClientID,
@@ -166,7 +173,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if cfg.KeepAlive.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive()
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
-			onPass(metrics.KeepAlivePass{Ran: r.Ran, Failed: err != nil, Refreshed: r.Refreshed,
+			onPass(metrics.KeepAlivePass{Ran: true, Failed: err != nil, Refreshed: r.Refreshed,
 				Invalidated: r.Invalidated, Errors: r.Failed, Deleted: r.Deleted})
 		})
 	}
@@ -213,8 +220,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 // as given: the serving App runs it in the background, `auth-manager keepalive` once.
 func (a *App) NewKeepAlive(dryRun bool, onPass func(keepalive.Report, error)) *keepalive.Job {
 	ka := a.cfg.KeepAlive
-	return keepalive.New(a.Store, a.Vault, a.Tokens, keepalive.Options{
+	return keepalive.New(a.Store, a.Vault, a.Keycloak, keepalive.Options{
 		Interval: ka.Interval, IdleThreshold: ka.IdleThreshold, Retention: ka.Retention, DryRun: dryRun,
+		Rate: ka.Rate, Workers: ka.Workers, Retries: a.cfg.Keycloak.Retries,
 		RefreshDeadline: a.cfg.Keycloak.RefreshDeadline(),
 		Log:             a.log, Audit: a.auditLog, Now: a.now, OnPass: onPass,
 	})
@@ -302,7 +310,7 @@ func (a *App) startBackground(ctx context.Context) {
 		}, a.Auth.SetFeedUp)
 	})
 	a.background.Go(func() { a.Tokens.Run(bg) })
-	a.background.Go(func() { a.vaultRows.Run(bg, 30*time.Second) })
+	a.background.Go(func() { a.vaultRows.Run(bg, vaultRowsEvery) })
 	a.background.Go(func() { a.Backchannel.Run(bg) })
 	a.background.Go(func() { a.Rotation.Run(bg, 5*time.Minute) })
 	if a.KeepAlive != nil {
@@ -314,7 +322,27 @@ func (a *App) startBackground(ctx context.Context) {
 func (a *App) Close() {
 	a.stopBackground()
 	a.background.Wait()
+	// Another replica takes the gauge over at its next refresh, not after the expiry.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	if err := a.Store.ReleaseLease(ctx, vaultRowsLease, a.holder); err != nil {
+		a.log.Debug("vault-rows lease not released; it expires on its own", "error", err.Error())
+	}
+	cancel()
 	a.Store.Close()
+}
+
+// The vault-rows gauge is refreshed every vaultRowsEvery by the replica that holds the
+// lease vaultRowsLease, which it keeps by renewing it at each refresh.
+const (
+	vaultRowsLease = "vault_rows"
+	vaultRowsEvery = 30 * time.Second
+)
+
+// leaseHolder names this process among the replicas: host name and a random part, as
+// two processes may share a host.
+func leaseHolder() string {
+	host, _ := os.Hostname()
+	return host + "/" + uuid.NewString()
 }
 
 // Serve listens on ln until ctx is cancelled, then drains: readiness turns 503 at

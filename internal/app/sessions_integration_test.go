@@ -493,6 +493,7 @@ func TestOfflineKeepAlive(t *testing.T) {
 		require.NotNil(t, row.LastUsedAt)
 		assert.WithinDuration(t, time.Now(), *row.LastUsedAt, 8*time.Second)
 		assert.Contains(t, realm.OfflineSessionIDs(t, aliceID), keptSID)
+		assert.Zero(t, svcKept.App.Tokens.CacheStats().Size, "the job's refreshes fill no access-token cache")
 		resp := accessToken(t, svcKept, alice.AccessToken, keptID, "")
 		assert.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
 		assert.Contains(t, svcKept.Logs.String(), `"msg":"keep-alive pass"`)
@@ -511,11 +512,11 @@ func TestOfflineKeepAlive(t *testing.T) {
 		opt := keepalive.Options{IdleThreshold: time.Hour, Retention: time.Millisecond, Log: testenv.DiscardLogger()}
 		dry := opt
 		dry.DryRun = true
-		rep, err := keepalive.New(svcLeft.App.Store, svcLeft.App.Vault, svcLeft.App.Tokens, dry).RunOnce(context.Background())
+		rep, err := keepalive.New(svcLeft.App.Store, svcLeft.App.Vault, svcLeft.App.Keycloak, dry).RunOnce(context.Background())
 		require.NoError(t, err)
-		assert.Equal(t, keepalive.Report{Ran: true, DryRun: true, Expired: 1}, withoutDuration(rep))
+		assert.Equal(t, keepalive.Report{DryRun: true, Expired: 1}, withoutDuration(rep))
 		assert.True(t, rowExists(t, svcLeft, leftID))
-		rep, err = keepalive.New(svcLeft.App.Store, svcLeft.App.Vault, svcLeft.App.Tokens, opt).RunOnce(context.Background())
+		rep, err = keepalive.New(svcLeft.App.Store, svcLeft.App.Vault, svcLeft.App.Keycloak, opt).RunOnce(context.Background())
 		require.NoError(t, err)
 		assert.Equal(t, 1, rep.Deleted)
 		assert.False(t, rowExists(t, svcLeft, leftID))
@@ -526,83 +527,4 @@ func TestOfflineKeepAlive(t *testing.T) {
 func withoutDuration(r keepalive.Report) keepalive.Report {
 	r.Duration = 0
 	return r
-}
-
-// blockingRefresher holds every refresh until released, telling when one starts.
-type blockingRefresher struct {
-	next    keepalive.Refresher
-	started chan string
-	release chan struct{}
-}
-
-func (b *blockingRefresher) RefreshStored(ctx context.Context, id string) error {
-	b.started <- id
-	<-b.release
-	return b.next.RefreshStored(ctx, id)
-}
-
-func TestKeepAliveOneReplicaAtATime(t *testing.T) {
-	t.Parallel()
-	realm := testenv.DefineRealm(t)
-	cfg := realm.ServiceConfig(t)
-	cfg.KeepAlive.Enabled = false // the jobs below are the only ones
-	svc := testenv.StartConsentService(t, cfg)
-	realm.Create(testenv.RealmOptions{})
-	alice := realm.Login(t, testenv.Alice, "")
-	id, _ := offlineConsent(t, svc, testenv.NewBrowser(t), alice.AccessToken, testenv.Alice)
-	before, _ := storedOffline(t, svc, id)
-
-	blocked := &blockingRefresher{next: svc.App.Tokens, started: make(chan string, 1), release: make(chan struct{})}
-	opt := keepalive.Options{Interval: time.Hour, IdleThreshold: time.Nanosecond, Log: testenv.DiscardLogger()}
-	first := keepalive.New(svc.App.Store, svc.App.Vault, blocked, opt)
-	second := keepalive.New(svc.App.Store, svc.App.Vault, svc.App.Tokens, opt)
-
-	done := make(chan keepalive.Report, 1)
-	go func() {
-		rep, err := first.RunOnce(context.Background())
-		assert.NoError(t, err)
-		done <- rep
-	}()
-	require.Equal(t, id, <-blocked.started, "the first job is refreshing the idle row")
-	rep, err := second.RunOnce(context.Background())
-	require.NoError(t, err)
-	assert.False(t, rep.Ran, "the second job found the lock taken")
-	assert.Zero(t, rep.Refreshed)
-	close(blocked.release)
-	rep = <-done
-	assert.True(t, rep.Ran)
-	assert.Equal(t, 1, rep.Refreshed)
-	after, _ := storedOffline(t, svc, id)
-	assert.NotEqual(t, before.EncryptedToken, after.EncryptedToken, "one refresh, its successor stored")
-
-	t.Run("the lock is free again", func(t *testing.T) {
-		rep, err := second.RunOnce(context.Background())
-		require.NoError(t, err)
-		assert.True(t, rep.Ran)
-		assert.Equal(t, 1, rep.Refreshed)
-	})
-	t.Run("a stopped job finishes the refresh in flight and returns", func(t *testing.T) {
-		blocked := &blockingRefresher{next: svc.App.Tokens, started: make(chan string, 1), release: make(chan struct{})}
-		job := keepalive.New(svc.App.Store, svc.App.Vault, blocked, opt)
-		ctx, cancel := context.WithCancel(context.Background())
-		stopped := make(chan struct{})
-		go func() { job.Run(ctx); close(stopped) }()
-		<-blocked.started
-		cancel()
-		select {
-		case <-stopped:
-			t.Fatal("Run returned with a refresh in flight")
-		case <-time.After(200 * time.Millisecond):
-		}
-		close(blocked.release)
-		select {
-		case <-stopped:
-		case <-time.After(10 * time.Second):
-			t.Fatal("Run did not return after its refresh ended")
-		}
-		row, _ := storedOffline(t, svc, id)
-		assert.Equal(t, store.StatusActive, row.Status)
-		resp := accessToken(t, svc, alice.AccessToken, id, "")
-		assert.Equal(t, http.StatusOK, resp.Status, "the refresh in flight was stored: %s", resp.Body)
-	})
 }

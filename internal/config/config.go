@@ -164,6 +164,10 @@ type KeepAlive struct {
 	IdleThreshold time.Duration // OFFLINE rows unused for longer are refreshed
 	Retention     time.Duration // rows marked invalid for longer are deleted; 0 keeps them
 	DryRun        bool          // log what a pass would do, change nothing
+	// Rate is the refreshes per second that every replica's keep-alive together
+	// presents to Keycloak; Workers how many this replica has in flight at most.
+	Rate    int
+	Workers int
 }
 
 // HTTP configures the server.
@@ -255,6 +259,8 @@ type env struct {
 	KeepAliveIdle      int  `envconfig:"AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD" default:"86400"`
 	KeepAliveRetention int  `envconfig:"AUTH_MANAGER_KEEPALIVE_RETENTION" default:"604800"`
 	KeepAliveDryRun    bool `envconfig:"AUTH_MANAGER_KEEPALIVE_DRY_RUN" default:"false"`
+	KeepAliveRate      int  `envconfig:"AUTH_MANAGER_KEEPALIVE_RATE" default:"20"`
+	KeepAliveWorkers   int  `envconfig:"AUTH_MANAGER_KEEPALIVE_WORKERS" default:"2"`
 }
 
 // Load reads the variables through getenv (see WithDotEnv for .env), validates
@@ -435,9 +441,14 @@ func (e env) keepAlive() (KeepAlive, error) {
 		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD", "must be between 1 and 31536000 seconds")
 	case e.KeepAliveRetention < 0 || e.KeepAliveRetention > 365*day:
 		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_RETENTION", "must be between 0 and 31536000 seconds")
+	case e.KeepAliveRate < 1 || e.KeepAliveRate > 10000:
+		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_RATE", "must be between 1 and 10000 refreshes per second")
+	case e.KeepAliveWorkers < 1 || e.KeepAliveWorkers > 64:
+		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_WORKERS", "must be between 1 and 64")
 	}
 	return KeepAlive{Enabled: e.KeepAliveEnabled, Interval: seconds(e.KeepAliveInterval),
-		IdleThreshold: seconds(e.KeepAliveIdle), Retention: seconds(e.KeepAliveRetention), DryRun: e.KeepAliveDryRun}, nil
+		IdleThreshold: seconds(e.KeepAliveIdle), Retention: seconds(e.KeepAliveRetention), DryRun: e.KeepAliveDryRun,
+		Rate: e.KeepAliveRate, Workers: e.KeepAliveWorkers}, nil
 }
 
 func (e env) database() (Database, error) {

@@ -71,7 +71,7 @@ func TestLoadValid(t *testing.T) {
 	assert.Equal(t, "auth-manager-service", c.Auth.ServiceRole)
 	assert.Equal(t, AuthModeIntrospect, c.Auth.Mode)
 	assert.Equal(t, KeepAlive{Enabled: true, Interval: time.Hour, IdleThreshold: 24 * time.Hour,
-		Retention: 7 * 24 * time.Hour}, c.KeepAlive)
+		Retention: 7 * 24 * time.Hour, Rate: 20, Workers: 2}, c.KeepAlive)
 	assert.Equal(t, AccessLog{Sample: 1, Buffer: 1 << 20}, c.AccessLog)
 }
 
@@ -109,6 +109,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"AUTH_MANAGER_KEEPALIVE_INTERVAL", "0"},
 		{"AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD", "0"},
 		{"AUTH_MANAGER_KEEPALIVE_RETENTION", "-1"},
+		{"AUTH_MANAGER_KEEPALIVE_RATE", "0"},
+		{"AUTH_MANAGER_KEEPALIVE_WORKERS", "65"},
 		{"AUTH_MANAGER_KEEPALIVE_ENABLED", "maybe"},
 		{"KEYCLOAK_REFRESH_TOKEN_ROTATION", "sometimes"},
 		{"AUTH_MANAGER_ACCESS_LOG_SAMPLE", "1.5"},

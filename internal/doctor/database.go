@@ -3,7 +3,10 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
 func checkPostgres(ctx context.Context, d Deps) Result {
@@ -68,10 +71,7 @@ func checkVaultKey(ctx context.Context, d Deps) Result {
 	if rep.Sampled == 0 {
 		return pass(CheckVaultKey, "the vault is empty: nothing to decrypt yet")
 	}
-	legacy := fmt.Sprintf("%d of %d row(s) legacy (no integrity tag)", rep.Legacy, rep.Rows)
-	if rep.LegacyMismatch > 0 {
-		legacy += fmt.Sprintf(", %d of them unusable (do not open or fail the claims check)", rep.LegacyMismatch)
-	}
+	legacy := legacySummary(rep)
 	if rep.Unusable > 0 {
 		return fail(CheckVaultKey, fmt.Sprintf("%d of %d sampled row(s) do not decrypt; %s", rep.Unusable, rep.Sampled, legacy),
 			"set AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY to the key the rows were sealed with (older keys go in AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS); with AUTH_MANAGER_TOKEN_VAULT_REJECT_LEGACY=true legacy rows do not open either")
@@ -81,4 +81,27 @@ func checkVaultKey(ctx context.Context, d Deps) Result {
 		res.Detail += "; `auth-manager rotate-keys` seals them"
 	}
 	return res
+}
+
+// legacySummary says how many rows are legacy, out of how many, and how many of a
+// sample of them cannot be used.
+func legacySummary(rep vault.KeyReport) string {
+	n := strconv.Itoa(rep.Legacy)
+	if rep.LegacyMore {
+		n = "more than " + n
+	}
+	var of string
+	switch {
+	case rep.Rows < 0:
+		of = ""
+	case rep.RowsExact:
+		of = fmt.Sprintf(" of %d", rep.Rows)
+	default:
+		of = fmt.Sprintf(" of about %d", rep.Rows)
+	}
+	s := fmt.Sprintf("%s%s row(s) legacy (no integrity tag)", n, of)
+	if rep.LegacyMismatch > 0 {
+		s += fmt.Sprintf(", %d of %d sampled unusable (do not open or fail the claims check)", rep.LegacyMismatch, rep.LegacySampled)
+	}
+	return s
 }

@@ -2,8 +2,8 @@ package keepalive
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
@@ -11,31 +11,33 @@ import (
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
-// LockKey is the PostgreSQL advisory lock a keep-alive pass holds, so that
-// one replica at a time runs it. ("am-keepalive" in ASCII, truncated.)
-const LockKey int64 = 0x616d2d6b6565
+// RateName names the refresh rate every replica's keep-alive workers share.
+const RateName = "keepalive"
 
-// batch is how many rows a pass reads at a time.
-const batch = 200
+// cleanUpBatch is how many invalid rows one statement deletes.
+const cleanUpBatch = 200
 
 // Store is the repository the job needs besides the vault.
 type Store interface {
-	WithAdvisoryLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (bool, error)
+	// TakeSlot reserves the next slot of a rate shared by every replica and says how
+	// long to wait for it.
+	TakeSlot(ctx context.Context, name string, interval time.Duration) (time.Duration, error)
 	PurgeLogoutJTIs(ctx context.Context, now time.Time) (int64, error)
 }
 
 // Vault is the part of the vault the job needs.
 type Vault interface {
-	IdleOffline(ctx context.Context, idleSince time.Time, after string, limit int) ([]vault.Meta, error)
-	InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]vault.Meta, error)
-	DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (vault.Meta, error)
+	ClaimIdle(ctx context.Context, idleSince, now, until time.Time, limit int) ([]vault.Meta, error)
+	SetClaims(ctx context.Context, ids []string, until *time.Time) error
+	IdlePage(ctx context.Context, idleSince time.Time, after vault.Cursor, limit int) ([]vault.Meta, vault.Cursor, error)
+	RefreshIdle(ctx context.Context, id string, idleSince time.Time, exchange vault.Exchange) error
+	DeleteInvalid(ctx context.Context, markedBefore time.Time, limit int) ([]vault.Meta, error)
+	InvalidPage(ctx context.Context, markedBefore time.Time, after vault.Cursor, limit int) ([]vault.Meta, vault.Cursor, error)
 }
 
-// Refresher refreshes a stored token by row id without a caller, under the same row
-// lock as the access-token path, storing the successor and marking the row on
-// invalid_grant (the access-token service).
-type Refresher interface {
-	RefreshStored(ctx context.Context, id string) error
+// Keycloak presents a stored token to Keycloak (the refresh_token grant).
+type Keycloak interface {
+	Refresh(ctx context.Context, refreshToken string, retries int) (keycloak.TokenSet, error)
 }
 
 // Options configures the keep-alive and clean-up job.
@@ -44,6 +46,19 @@ type Options struct {
 	IdleThreshold time.Duration // OFFLINE rows unused for longer are refreshed
 	Retention     time.Duration // rows marked invalid for longer are deleted; 0 keeps them
 	DryRun        bool          // log what a pass would do, change nothing
+	// Rate is how many refreshes per second the keep-alive workers of every replica
+	// together present to Keycloak (AUTH_MANAGER_KEEPALIVE_RATE); 0: 20.
+	Rate int
+	// Workers is how many refreshes this replica has in flight at most
+	// (AUTH_MANAGER_KEEPALIVE_WORKERS); 0: 1.
+	Workers int
+	// Batch is how many idle rows a worker claims at a time (0: 10), and ClaimFor how
+	// long its claim keeps other workers off them (0: 10 minutes). A worker whose
+	// claim lapses gives up the rest of its batch; a row is never refreshed twice
+	// either way (see vault.RefreshIdle).
+	Batch    int
+	ClaimFor time.Duration
+	Retries  int // retries of a refresh Keycloak certainly did not process
 	// RefreshDeadline bounds one refresh; a refresh in flight is finished even when
 	// the job is stopped, because abandoning it could lose a rotated token.
 	RefreshDeadline time.Duration
@@ -54,36 +69,54 @@ type Options struct {
 	OnPass func(Report, error)
 }
 
-// Report is what one pass did (or, dry, would have done).
+// Report is what one pass of this replica did (or, dry, would have done). Passes of
+// other replicas running at the same time share the work: each row is in one report.
 type Report struct {
-	Ran         bool // false: another replica held the lock, nothing was done
 	DryRun      bool
-	Idle        int // idle OFFLINE rows found
+	Idle        int // idle OFFLINE rows claimed (dry run: found)
 	Refreshed   int
 	Invalidated int // refused by Keycloak for good (invalid_grant) and marked
 	Failed      int // not refreshed for another reason (Keycloak down, …); tried again next pass
-	Expired     int // marked rows past the retention period found
+	Skipped     int // claimed, but kept alive by another refresh before their turn
+	Expired     int // marked rows past the retention period found (dry run) or deleted
 	Deleted     int
 	JTIsPurged  int64
 	Duration    time.Duration
 }
 
-// Job keeps offline sessions alive and clears out dead rows. Safe to run on every
-// replica: a pass runs only while it holds the advisory lock.
+// Job keeps offline sessions alive and clears out dead rows. Every replica runs it:
+// the workers of all replicas claim idle rows in batches, so that a pass is shared
+// and no row is refreshed twice, and take each refresh's slot from one rate kept in
+// the database, so that Keycloak sees at most Rate refreshes per second however many
+// replicas and workers there are. Progress is in the rows (a refreshed row is no
+// longer idle), so a pass that stops anywhere is resumed by the next one, here or
+// on any replica.
 type Job struct {
-	st     Store
-	vault  Vault
-	tokens Refresher
-	opt    Options
+	st    Store
+	vault Vault
+	kc    Keycloak
+	opt   Options
 }
 
 // New returns the job.
-func New(st Store, v Vault, tokens Refresher, opt Options) *Job {
+func New(st Store, v Vault, kc Keycloak, opt Options) *Job {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.Rate <= 0 {
+		opt.Rate = 20
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = 1
+	}
+	if opt.Batch <= 0 {
+		opt.Batch = 10
+	}
+	if opt.ClaimFor <= 0 {
+		opt.ClaimFor = 10 * time.Minute
 	}
 	if opt.RefreshDeadline <= 0 {
 		opt.RefreshDeadline = time.Minute
@@ -91,7 +124,7 @@ func New(st Store, v Vault, tokens Refresher, opt Options) *Job {
 	if opt.OnPass == nil {
 		opt.OnPass = func(Report, error) {}
 	}
-	return &Job{st: st, vault: v, tokens: tokens, opt: opt}
+	return &Job{st: st, vault: v, kc: kc, opt: opt}
 }
 
 // Run runs a pass at once and then every Interval until ctx ends. It returns after
@@ -109,29 +142,32 @@ func (j *Job) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce runs one pass if no other replica is running one.
+// RunOnce runs one pass: it refreshes idle offline rows until none is left unclaimed,
+// deletes rows marked invalid past the retention period, and purges expired logout
+// token ids. When ctx ends it gives up its remaining claims, finishes the refreshes
+// in flight and returns ctx's error.
 func (j *Job) RunOnce(ctx context.Context) (Report, error) {
 	start := time.Now()
 	rep := Report{DryRun: j.opt.DryRun}
-	ran, err := j.st.WithAdvisoryLock(ctx, LockKey, func(ctx context.Context) error {
-		return j.pass(ctx, &rep)
-	})
-	rep.Ran, rep.Duration = ran, time.Since(start)
+	err := j.pass(ctx, &rep)
+	rep.Duration = time.Since(start)
 	j.opt.OnPass(rep, err)
-	switch {
-	case !ran && err == nil:
-		j.opt.Log.DebugContext(ctx, "keep-alive pass skipped: another replica holds the lock")
-	case ran:
-		j.opt.Log.InfoContext(ctx, "keep-alive pass", "dry_run", rep.DryRun, "idle", rep.Idle, "refreshed", rep.Refreshed,
-			"invalidated", rep.Invalidated, "failed", rep.Failed, "expired", rep.Expired, "deleted", rep.Deleted,
-			"jtis_purged", rep.JTIsPurged, "duration_ms", rep.Duration.Milliseconds(), "complete", err == nil)
-	}
+	j.opt.Log.InfoContext(ctx, "keep-alive pass", "dry_run", rep.DryRun, "idle", rep.Idle, "refreshed", rep.Refreshed,
+		"invalidated", rep.Invalidated, "failed", rep.Failed, "skipped", rep.Skipped, "expired", rep.Expired,
+		"deleted", rep.Deleted, "jtis_purged", rep.JTIsPurged, "duration_ms", rep.Duration.Milliseconds(), "complete", err == nil)
 	return rep, err
 }
 
 func (j *Job) pass(ctx context.Context, rep *Report) error {
 	now := j.opt.Now()
-	if err := j.keepAlive(ctx, now.Add(-j.opt.IdleThreshold), rep); err != nil {
+	idleSince := now.Add(-j.opt.IdleThreshold)
+	var err error
+	if j.opt.DryRun {
+		err = j.listIdle(ctx, idleSince, rep)
+	} else {
+		err = j.keepAlive(ctx, idleSince, rep)
+	}
+	if err != nil {
 		return err
 	}
 	if j.opt.Retention > 0 {
@@ -149,89 +185,97 @@ func (j *Job) pass(ctx context.Context, rep *Report) error {
 	return nil
 }
 
-// keepAlive refreshes every active OFFLINE row unused since idleSince, one at a time.
+// keepAlive runs the workers until no idle row is left unclaimed or ctx ends.
 func (j *Job) keepAlive(ctx context.Context, idleSince time.Time, rep *Report) error {
-	after := ""
-	for {
-		rows, err := j.vault.IdleOffline(ctx, idleSince, after, batch)
-		if err != nil {
-			return err
-		}
-		for _, r := range rows {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			after = r.ID
-			rep.Idle++
-			if j.opt.DryRun {
-				j.opt.Log.InfoContext(ctx, "keep-alive (dry run): would refresh", "row_id", r.ID, "session_id", r.SessionID,
-					"idle_since", lastUse(r).UTC().Format(time.RFC3339))
-				continue
-			}
-			j.refresh(ctx, r, rep)
-		}
-		if len(rows) < batch {
-			return nil
-		}
-	}
-}
-
-func (j *Job) refresh(ctx context.Context, r vault.Meta, rep *Report) {
-	// Not cancelled by a stop: a refresh Keycloak has processed must be stored.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.opt.RefreshDeadline)
+	var (
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+	)
+	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	err := j.tokens.RefreshStored(rctx, r.ID)
-	switch {
-	case err == nil:
-		rep.Refreshed++
-	case keycloak.IsInvalidGrant(err):
-		rep.Invalidated++
-		j.opt.Log.InfoContext(ctx, "keep-alive: Keycloak refused the offline token; row marked invalid",
-			"row_id", r.ID, "session_id", r.SessionID, "error", err.Error())
-	case errors.Is(err, vault.ErrNotFound):
-		// Deleted meanwhile: nothing to keep alive.
-	default:
-		rep.Failed++
-		j.opt.Log.WarnContext(ctx, "keep-alive: refresh failed; retried next pass", "row_id", r.ID, "error", err.Error())
+	for range j.opt.Workers {
+		wg.Go(func() {
+			var mine Report
+			err := j.work(wctx, idleSince, &mine)
+			mu.Lock()
+			defer mu.Unlock()
+			rep.Idle += mine.Idle
+			rep.Refreshed += mine.Refreshed
+			rep.Invalidated += mine.Invalidated
+			rep.Failed += mine.Failed
+			rep.Skipped += mine.Skipped
+			if err != nil && first == nil {
+				first = err
+				cancel() // one worker's database error stops the others
+			}
+		})
 	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return first
 }
 
-// cleanUp deletes rows marked invalid before markedBefore.
-func (j *Job) cleanUp(ctx context.Context, markedBefore time.Time, rep *Report) error {
-	after := ""
+// work claims batches and refreshes their rows, one slot of the shared rate each.
+func (j *Job) work(ctx context.Context, idleSince time.Time, rep *Report) error {
 	for {
-		rows, err := j.vault.InvalidBefore(ctx, markedBefore, after, batch)
+		now := j.opt.Now()
+		until := now.Add(j.opt.ClaimFor)
+		rows, err := j.vault.ClaimIdle(ctx, idleSince, now, until, j.opt.Batch)
 		if err != nil {
 			return err
 		}
-		for _, r := range rows {
-			after = r.ID
-			rep.Expired++
-			if j.opt.DryRun {
-				j.opt.Log.InfoContext(ctx, "clean-up (dry run): would delete", "row_id", r.ID, "token_type", string(r.Type),
-					"last_error", r.LastError)
-				continue
-			}
-			gone, err := j.vault.DeleteInvalid(ctx, r.ID, markedBefore)
-			if errors.Is(err, vault.ErrNotFound) {
-				continue // deleted or stored anew meanwhile
-			}
-			if err != nil {
-				return err
-			}
-			rep.Deleted++
-			j.opt.Audit.Record(ctx, audit.Event{Name: audit.TokenDeleted, Subject: gone.UserID, RowID: gone.ID,
-				SessionID: gone.SessionID, Detail: "retention: marked invalid (" + gone.LastError + ")"})
-		}
-		if len(rows) < batch {
+		if len(rows) == 0 {
 			return nil
+		}
+		rep.Idle += len(rows)
+		for i, r := range rows {
+			err := j.waitSlot(ctx)
+			if err != nil || !j.opt.Now().Before(until) {
+				// Stopped, or the claim lapsed while waiting: the rest of the batch goes
+				// back at once (the slot taken is left unused).
+				j.release(ctx, rows[i:])
+				rep.Idle -= len(rows) - i
+				if err != nil {
+					return err
+				}
+				break
+			}
+			j.refresh(ctx, r, idleSince, rep)
 		}
 	}
 }
 
-func lastUse(r vault.Meta) time.Time {
-	if r.LastUsedAt != nil {
-		return *r.LastUsedAt
+// waitSlot takes the next slot of the shared rate and waits for it.
+func (j *Job) waitSlot(ctx context.Context) error {
+	wait, err := j.st.TakeSlot(ctx, RateName, time.Second/time.Duration(j.opt.Rate))
+	if err != nil {
+		return err
 	}
-	return r.CreatedAt
+	if wait <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// release gives up the claims on rows, so that another worker takes them now.
+func (j *Job) release(ctx context.Context, rows []vault.Meta) {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := j.vault.SetClaims(rctx, ids, nil); err != nil {
+		j.opt.Log.WarnContext(ctx, "keep-alive: claims not given up; they lapse on their own", "rows", len(ids), "error", err.Error())
+	}
 }

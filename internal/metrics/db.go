@@ -35,18 +35,26 @@ type RowCount struct {
 	Count        int
 }
 
-// VaultRows is a gauge of vault rows by type and status. The count is refreshed by
-// Run in the background, never by a scrape, so scrapes cost the database nothing.
+// VaultRows is a gauge of vault rows by type and status. The figures are computed in
+// the background by one replica at a time, the one elect names, never by a scrape;
+// the other replicas export no series, so that the gauge costs the database the same
+// whatever the replica count.
 type VaultRows struct {
 	gauge *prometheus.GaugeVec
 	count func(ctx context.Context) ([]RowCount, error)
+	elect func(ctx context.Context) bool
 	mu    sync.Mutex
 }
 
-// RegisterVaultRows registers the vault-rows gauge; call Run to keep it fresh.
-func (m *Metrics) RegisterVaultRows(count func(ctx context.Context) ([]RowCount, error)) *VaultRows {
-	v := &VaultRows{count: count, gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "vault_rows",
-		Help: "Stored tokens by type and status, refreshed every 30 s."}, []string{"type", "status"})}
+// RegisterVaultRows registers the vault-rows gauge; call Run to keep it fresh. elect
+// reports whether this replica is the one that computes it (nil: always).
+func (m *Metrics) RegisterVaultRows(count func(ctx context.Context) ([]RowCount, error), elect func(ctx context.Context) bool) *VaultRows {
+	if elect == nil {
+		elect = func(context.Context) bool { return true }
+	}
+	v := &VaultRows{count: count, elect: elect, gauge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "vault_rows",
+		Help: "Stored tokens by type and status (PostgreSQL's estimate in a large table), refreshed every 30 s by one replica; the others export no series."},
+		[]string{"type", "status"})}
 	m.reg.MustRegister(v.gauge)
 	return v
 }
@@ -65,10 +73,17 @@ func (v *VaultRows) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// Refresh recounts the rows now.
+// Refresh recomputes the figures now if this replica is elected, and drops its series
+// if it is not.
 func (v *VaultRows) Refresh(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	if !v.elect(ctx) {
+		v.mu.Lock()
+		v.gauge.Reset()
+		v.mu.Unlock()
+		return
+	}
 	counts, err := v.count(ctx)
 	if err != nil {
 		return // keep the last values; the database's own health is reported elsewhere

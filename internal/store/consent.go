@@ -56,7 +56,7 @@ func (s *Store) PurgeConsents(ctx context.Context, now time.Time) (int64, error)
 
 // The (user_id, token_type) index narrows the search to the user's offline rows; a
 // row bound to the session itself is preferred over one merely consented from it.
-const offlineForSessionSQL = `SELECT ` + rowColumns + ` FROM auth_vault
+const offlineForSessionSQL = `SELECT ` + metaColumns + ` FROM auth_vault
 WHERE user_id = $1 AND token_type = 'OFFLINE'
   AND (session_state_id = $2 OR attributes->>'consent_session_id' = $2)
 ORDER BY (session_state_id = $2) DESC, coalesce(updated_at, created_at) DESC, id
@@ -65,10 +65,10 @@ LIMIT 1`
 // OfflineForSession returns userID's newest OFFLINE row bound to Keycloak session sid,
 // or, failing that, one whose consent was asked for from sid (attributes
 // consent_session_id): the browser that granted consent may have logged in afresh.
-func (s *Store) OfflineForSession(ctx context.Context, userID, sid string) (Row, error) {
+func (s *Store) OfflineForSession(ctx context.Context, userID, sid string) (Meta, error) {
 	if uuid.Validate(userID) != nil || sid == "" {
-		return Row{}, ErrNotFound
+		return Meta{}, ErrNotFound
 	}
-	row, err := scanRow(s.pool.QueryRow(ctx, offlineForSessionSQL, userID, sid))
-	return row, wrap("offline for session", err)
+	m, err := scanMeta(s.pool.QueryRow(ctx, offlineForSessionSQL, userID, sid))
+	return m, wrap("offline for session", err)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // The checks `auth-manager doctor` runs against the database. None of them changes
@@ -20,11 +22,27 @@ func (m *Migrator) Versions(ctx context.Context) (current, latest int64, err err
 	return current, latest, nil
 }
 
-const sampleSQL = `SELECT ` + rowColumns + ` FROM auth_vault ORDER BY coalesce(updated_at, created_at) DESC LIMIT $1`
+// A sample is a walk of the primary key from a random id, wrapping round at the end:
+// limit index probes and heap fetches, whatever the table holds. Ids are random
+// (UUIDv4), so consecutive ids are unrelated rows.
+const (
+	sampleSQL = `(SELECT ` + rowColumns + ` FROM auth_vault WHERE id >= $1 ORDER BY id LIMIT $2)
+UNION ALL (SELECT ` + rowColumns + ` FROM auth_vault WHERE id < $1 ORDER BY id LIMIT $2) LIMIT $2`
+	sampleLegacySQL = `(SELECT ` + rowColumns + ` FROM auth_vault WHERE key_id IS NULL AND id >= $1 ORDER BY key_id, id LIMIT $2)
+UNION ALL (SELECT ` + rowColumns + ` FROM auth_vault WHERE key_id IS NULL AND id < $1 ORDER BY key_id, id LIMIT $2) LIMIT $2`
+)
 
-// Sample returns up to n rows, the most recently written first.
-func (s *Store) Sample(ctx context.Context, n int) ([]Row, error) {
-	rows, err := s.pool.Query(ctx, sampleSQL, n)
+// Sample returns up to n rows from the id from on (a random UUID gives a random
+// sample), or only legacy rows (no integrity tag).
+func (s *Store) Sample(ctx context.Context, from string, n int, legacy bool) ([]Row, error) {
+	if uuid.Validate(from) != nil {
+		from = uuid.Nil.String()
+	}
+	q := sampleSQL
+	if legacy {
+		q = sampleLegacySQL
+	}
+	rows, err := s.pool.Query(ctx, q, from, n)
 	return collect(rows, wrap("sample", err))
 }
 

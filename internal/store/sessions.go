@@ -7,9 +7,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// The queries of session management (issue 6): rows bound to a Keycloak session or a
-// user deleted at once, back-channel logout replay protection (migration 5), and the
-// keep-alive job's selection, clean-up and advisory lock.
+// The queries of session management: rows bound to a Keycloak session or a user
+// deleted at once, and back-channel logout replay protection (migration 5).
 
 func typeLabels(types []TokenType) []string {
 	out := make([]string, 0, len(types))
@@ -21,34 +20,34 @@ func typeLabels(types []TokenType) []string {
 
 const deleteBySessionSQL = `DELETE FROM auth_vault
 WHERE session_state_id = $1 AND ($2 = '' OR user_id::text = $2) AND token_type::text = ANY($3)
-RETURNING ` + rowColumns
+RETURNING ` + metaColumns
 
 // DeleteBySession deletes the rows of the given types bound to Keycloak session sid
-// (and owned by userID, unless it is "") and returns what they held. The eviction
+// (and owned by userID, unless it is "") and returns their metadata. The eviction
 // trigger tells every replica.
-func (s *Store) DeleteBySession(ctx context.Context, sid, userID string, types ...TokenType) ([]Row, error) {
+func (s *Store) DeleteBySession(ctx context.Context, sid, userID string, types ...TokenType) ([]Meta, error) {
 	if sid == "" || len(types) == 0 {
 		return nil, nil
 	}
-	rows, err := collect(s.pool.Query(ctx, deleteBySessionSQL, sid, userID, typeLabels(types)))
+	rows, err := collectMeta(s.pool.Query(ctx, deleteBySessionSQL, sid, userID, typeLabels(types)))
 	return rows, wrap("delete by session", err)
 }
 
-const deleteByUserSQL = `DELETE FROM auth_vault WHERE user_id = $1 AND token_type::text = ANY($2) RETURNING ` + rowColumns
+const deleteByUserSQL = `DELETE FROM auth_vault WHERE user_id = $1 AND token_type::text = ANY($2) RETURNING ` + metaColumns
 
-// DeleteByUser deletes userID's rows of the given types and returns what they held.
-func (s *Store) DeleteByUser(ctx context.Context, userID string, types ...TokenType) ([]Row, error) {
+// DeleteByUser deletes userID's rows of the given types and returns their metadata.
+func (s *Store) DeleteByUser(ctx context.Context, userID string, types ...TokenType) ([]Meta, error) {
 	if uuid.Validate(userID) != nil || len(types) == 0 {
 		return nil, nil
 	}
-	rows, err := collect(s.pool.Query(ctx, deleteByUserSQL, userID, typeLabels(types)))
+	rows, err := collectMeta(s.pool.Query(ctx, deleteByUserSQL, userID, typeLabels(types)))
 	return rows, wrap("delete by user", err)
 }
 
-const deleteRowsSQL = `DELETE FROM auth_vault WHERE id = ANY($1::uuid[]) AND session_state_id = $2 RETURNING ` + rowColumns
+const deleteRowsSQL = `DELETE FROM auth_vault WHERE id = ANY($1::uuid[]) AND session_state_id = $2 RETURNING ` + metaColumns
 
 // DeleteRows deletes the rows with the given ids that are still bound to session sid.
-func (s *Store) DeleteRows(ctx context.Context, sid string, ids []string) ([]Row, error) {
+func (s *Store) DeleteRows(ctx context.Context, sid string, ids []string) ([]Meta, error) {
 	valid := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if uuid.Validate(id) == nil {
@@ -58,7 +57,7 @@ func (s *Store) DeleteRows(ctx context.Context, sid string, ids []string) ([]Row
 	if len(valid) == 0 {
 		return nil, nil
 	}
-	rows, err := collect(s.pool.Query(ctx, deleteRowsSQL, valid, sid))
+	rows, err := collectMeta(s.pool.Query(ctx, deleteRowsSQL, valid, sid))
 	return rows, wrap("delete rows", err)
 }
 
@@ -84,71 +83,4 @@ func (s *Store) PurgeLogoutJTIs(ctx context.Context, now time.Time) (int64, erro
 		return 0, wrap("purge logout jtis", err)
 	}
 	return tag.RowsAffected(), nil
-}
-
-const idleOfflineSQL = `SELECT ` + rowColumns + ` FROM auth_vault
-WHERE token_type = 'OFFLINE' AND status = 'active' AND coalesce(last_used_at, created_at) < $1 AND id > $2
-ORDER BY id LIMIT $3`
-
-// IdleOffline returns up to limit active OFFLINE rows last used (or, never used,
-// created) before idleSince, with ids above after (keyset pagination; "" starts).
-func (s *Store) IdleOffline(ctx context.Context, idleSince time.Time, after string, limit int) ([]Row, error) {
-	if after == "" {
-		after = uuid.Nil.String()
-	}
-	rows, err := collect(s.pool.Query(ctx, idleOfflineSQL, idleSince, after, limit))
-	return rows, wrap("idle offline rows", err)
-}
-
-const invalidSQL = `SELECT ` + rowColumns + ` FROM auth_vault
-WHERE status = 'invalid' AND coalesce(updated_at, created_at) < $1 AND id > $2
-ORDER BY id LIMIT $3`
-
-// InvalidBefore returns up to limit rows marked invalid before markedBefore (a row's
-// updated_at is when it was marked), with ids above after.
-func (s *Store) InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]Row, error) {
-	if after == "" {
-		after = uuid.Nil.String()
-	}
-	rows, err := collect(s.pool.Query(ctx, invalidSQL, markedBefore, after, limit))
-	return rows, wrap("invalid rows", err)
-}
-
-const deleteInvalidSQL = `DELETE FROM auth_vault WHERE id = $1 AND status = 'invalid' AND coalesce(updated_at, created_at) < $2
-RETURNING ` + rowColumns
-
-// DeleteInvalid deletes row id if it is still marked invalid since before
-// markedBefore. ErrNotFound means it is gone or was revived (stored again) meanwhile.
-func (s *Store) DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (Row, error) {
-	row, err := scanRow(s.pool.QueryRow(ctx, deleteInvalidSQL, id, markedBefore))
-	return row, wrap("delete invalid", err)
-}
-
-// WithAdvisoryLock runs fn while holding PostgreSQL's session advisory lock key on a
-// connection of its own, if no other session holds it; ran is false when one does.
-// The lock goes with the connection, so a crashed holder never keeps it.
-func (s *Store) WithAdvisoryLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (ran bool, err error) {
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return false, wrap("advisory lock: acquire", err)
-	}
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
-		conn.Release()
-		return false, wrap("advisory lock", err)
-	}
-	if !got {
-		conn.Release()
-		return false, nil
-	}
-	defer func() {
-		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if _, uerr := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, key); uerr != nil {
-			// Never hand a connection that may still hold the lock back to the pool.
-			_ = conn.Conn().Close(uctx)
-		}
-		conn.Release()
-	}()
-	return true, fn(ctx)
 }

@@ -56,16 +56,31 @@ type Sealing struct {
 	EncryptedToken, IV, TokenHash, MAC, KeyID string
 }
 
-const rowColumns = `id::text, user_id::text, token_type::text, encrypted_token, iv, coalesce(token_hash, ''),
-	coalesce(mac, ''), coalesce(key_id, ''), attributes, session_state_id, created_at, updated_at,
+// metaColumns is a row without its sealing. The ciphertext is stored out of line
+// (TOAST): a query that needs only metadata selects these and never reads it.
+const metaColumns = `id::text, user_id::text, token_type::text, attributes, session_state_id, created_at, updated_at,
 	status, coalesce(last_error, ''), last_used_at`
+
+// rowColumns is the whole row: metaColumns, then the sealing.
+const rowColumns = metaColumns + `, encrypted_token, iv, coalesce(token_hash, ''), coalesce(mac, ''), coalesce(key_id, '')`
+
+func metaDest(m *Meta, typ, status *string) []any {
+	return []any{&m.ID, &m.UserID, typ, &m.Attributes, &m.SessionID, &m.CreatedAt, &m.UpdatedAt, status, &m.LastError, &m.LastUsedAt}
+}
+
+func scanMeta(r pgx.Row) (Meta, error) {
+	var m Meta
+	var typ, status string
+	err := r.Scan(metaDest(&m, &typ, &status)...)
+	m.Type, m.Status = TokenType(typ), Status(status)
+	return m, err
+}
 
 func scanRow(r pgx.Row) (Row, error) {
 	var row Row
 	var typ, status string
-	err := r.Scan(&row.ID, &row.UserID, &typ, &row.EncryptedToken, &row.IV, &row.TokenHash,
-		&row.MAC, &row.KeyID, &row.Attributes, &row.SessionID, &row.CreatedAt, &row.UpdatedAt,
-		&status, &row.LastError, &row.LastUsedAt)
+	err := r.Scan(append(metaDest(&row.Meta, &typ, &status),
+		&row.EncryptedToken, &row.IV, &row.TokenHash, &row.MAC, &row.KeyID)...)
 	row.Type, row.Status = TokenType(typ), Status(status)
 	return row, err
 }
@@ -75,6 +90,13 @@ func collect(rows pgx.Rows, err error) ([]Row, error) {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Row, error) { return scanRow(r) })
+}
+
+func collectMeta(rows pgx.Rows, err error) ([]Meta, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Meta, error) { return scanMeta(r) })
 }
 
 // NewID returns a fresh row id. Ids are chosen before sealing because the seal binds
@@ -182,55 +204,67 @@ func (s *Store) Get(ctx context.Context, id string) (Row, error) {
 	return row, wrap("get", err)
 }
 
-const byUserTypeSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE user_id = $1 AND token_type = $2
-ORDER BY coalesce(updated_at, created_at) DESC, id LIMIT 1`
+const getMetaSQL = `SELECT ` + metaColumns + ` FROM auth_vault WHERE id = $1`
 
-// GetByUserType returns the user's newest row of type t.
-func (s *Store) GetByUserType(ctx context.Context, userID string, t TokenType) (Row, error) {
-	if uuid.Validate(userID) != nil {
-		return Row{}, ErrNotFound
+// GetMeta returns the metadata of the row with id, or ErrNotFound (also for a
+// malformed id).
+func (s *Store) GetMeta(ctx context.Context, id string) (Meta, error) {
+	if uuid.Validate(id) != nil {
+		return Meta{}, ErrNotFound
 	}
-	row, err := scanRow(s.pool.QueryRow(ctx, byUserTypeSQL, userID, string(t)))
-	return row, wrap("get by user", err)
+	m, err := scanMeta(s.pool.QueryRow(ctx, getMetaSQL, id))
+	return m, wrap("get", err)
 }
 
-const bySessionTypeSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE session_state_id = $1 AND token_type = $2
+const bySessionTypeSQL = `SELECT ` + metaColumns + ` FROM auth_vault WHERE session_state_id = $1 AND token_type = $2
 ORDER BY coalesce(updated_at, created_at) DESC, id LIMIT 1`
 
 // GetBySession returns the newest row of type t bound to Keycloak session sid.
-func (s *Store) GetBySession(ctx context.Context, sid string, t TokenType) (Row, error) {
-	row, err := scanRow(s.pool.QueryRow(ctx, bySessionTypeSQL, sid, string(t)))
-	return row, wrap("get by session", err)
+func (s *Store) GetBySession(ctx context.Context, sid string, t TokenType) (Meta, error) {
+	m, err := scanMeta(s.pool.QueryRow(ctx, bySessionTypeSQL, sid, string(t)))
+	return m, wrap("get by session", err)
 }
 
-const listByUserSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE user_id = $1 ORDER BY created_at, id`
+const listByUserSQL = `SELECT ` + metaColumns + ` FROM auth_vault WHERE user_id = $1 ORDER BY created_at, id`
 
 // ListByUser returns every row of the user, oldest first.
-func (s *Store) ListByUser(ctx context.Context, userID string) ([]Row, error) {
+func (s *Store) ListByUser(ctx context.Context, userID string) ([]Meta, error) {
 	if uuid.Validate(userID) != nil {
 		return nil, nil
 	}
-	rows, err := collect(s.pool.Query(ctx, listByUserSQL, userID))
+	rows, err := collectMeta(s.pool.Query(ctx, listByUserSQL, userID))
 	return rows, wrap("list by user", err)
 }
 
-const listBySessionSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE session_state_id = $1 ORDER BY created_at, id`
+const offlineByHashSQL = `SELECT ` + rowColumns + ` FROM auth_vault
+WHERE user_id = $1 AND token_type = 'OFFLINE' AND token_hash = $2 ORDER BY created_at, id`
+
+// OfflineByHash returns userID's OFFLINE rows whose token hashes to hash, oldest first.
+func (s *Store) OfflineByHash(ctx context.Context, userID, hash string) ([]Row, error) {
+	if uuid.Validate(userID) != nil {
+		return nil, nil
+	}
+	rows, err := collect(s.pool.Query(ctx, offlineByHashSQL, userID, hash))
+	return rows, wrap("offline by hash", err)
+}
+
+const listBySessionSQL = `SELECT ` + metaColumns + ` FROM auth_vault WHERE session_state_id = $1 ORDER BY created_at, id`
 
 // ListBySession returns every row bound to Keycloak session sid.
-func (s *Store) ListBySession(ctx context.Context, sid string) ([]Row, error) {
-	rows, err := collect(s.pool.Query(ctx, listBySessionSQL, sid))
+func (s *Store) ListBySession(ctx context.Context, sid string) ([]Meta, error) {
+	rows, err := collectMeta(s.pool.Query(ctx, listBySessionSQL, sid))
 	return rows, wrap("list by session", err)
 }
 
-const deleteSQL = `DELETE FROM auth_vault WHERE id = $1 RETURNING ` + rowColumns
+const deleteSQL = `DELETE FROM auth_vault WHERE id = $1 RETURNING ` + metaColumns
 
-// Delete removes the row and returns what it held.
-func (s *Store) Delete(ctx context.Context, id string) (Row, error) {
+// Delete removes the row and returns its metadata.
+func (s *Store) Delete(ctx context.Context, id string) (Meta, error) {
 	if uuid.Validate(id) != nil {
-		return Row{}, ErrNotFound
+		return Meta{}, ErrNotFound
 	}
-	row, err := scanRow(s.pool.QueryRow(ctx, deleteSQL, id))
-	return row, wrap("delete", err)
+	m, err := scanMeta(s.pool.QueryRow(ctx, deleteSQL, id))
+	return m, wrap("delete", err)
 }
 
 const lockSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE id = $1 FOR UPDATE`

@@ -143,16 +143,6 @@ func (s *Service) RefreshBySession(ctx context.Context, c caller.Caller) (string
 	return row.ID, nil
 }
 
-// RefreshStored refreshes the stored token of row id at Keycloak now, for background
-// work that has no caller (the offline keep-alive job): no ownership check and no
-// cached answer, but the same row lock and single flight as AccessToken. It stores the
-// successor, marks the row invalid on invalid_grant (and returns that error), and
-// answers vault.ErrNotFound when the row is gone.
-func (s *Service) RefreshStored(ctx context.Context, id string) error {
-	_, err := s.refreshShared(ctx, id, 0, true)
-	return err
-}
-
 func (s *Service) answer(e entry) Access {
 	left := int(e.expiry.Sub(s.opt.Now()).Seconds())
 	return Access{AccessToken: e.accessToken, ExpiresIn: max(left, 0), TokenType: e.tokenType, Scope: e.scope}

@@ -13,8 +13,9 @@ import (
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
-// TestCheck: doctor's view of the vault counts what opens under the configured keys,
-// and which legacy rows would be refused, without changing a row.
+// TestCheck: doctor's view of the vault counts what opens under the configured keys
+// in a bounded sample, and which sampled legacy rows would be refused, without
+// changing a row.
 func TestCheck(t *testing.T) {
 	testenv.Integration(t)
 	st := openStore(t)
@@ -24,7 +25,7 @@ func TestCheck(t *testing.T) {
 
 	empty, err := v.Check(ctx, 50)
 	require.NoError(t, err)
-	assert.Equal(t, vault.KeyReport{}, empty)
+	assert.Equal(t, vault.KeyReport{RowsExact: true}, empty)
 
 	a, b := uuid.NewString(), uuid.NewString()
 	put(t, st, ring, a, store.Refresh, jwt("Refresh", a), false)
@@ -35,11 +36,13 @@ func TestCheck(t *testing.T) {
 
 	rep, err := v.Check(ctx, 50)
 	require.NoError(t, err)
-	assert.Equal(t, vault.KeyReport{Rows: 5, Sampled: 5, Opened: 4, Unusable: 1, Legacy: 2, LegacyMismatch: 1}, rep)
+	assert.Equal(t, vault.KeyReport{Rows: 5, RowsExact: true, Sampled: 5, Opened: 4, Unusable: 1, Legacy: 2, LegacySampled: 2,
+		LegacyMismatch: 1}, rep)
 
 	few, err := v.Check(ctx, 2)
 	require.NoError(t, err)
-	assert.Equal(t, 2, few.Sampled)
+	assert.Equal(t, 2, few.Sampled, "the sample is bounded")
+	assert.Equal(t, 2, few.LegacySampled)
 	assert.Equal(t, 5, few.Rows)
 
 	after, err := st.Get(ctx, unknown.ID)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/caller"
@@ -18,7 +17,7 @@ func (s *Service) List(ctx context.Context, c caller.Caller, userID string) ([]M
 	if !ok {
 		return nil, ErrForbidden
 	}
-	return metas(s.st.ListByUser(ctx, uid))
+	return s.st.ListByUser(ctx, uid)
 }
 
 // Deletion reports truthfully what a delete did.
@@ -162,22 +161,22 @@ func (s *Service) sharesSession(ctx context.Context, row store.Row) (bool, error
 
 // BySession returns the newest row of type t bound to Keycloak session sid.
 func (s *Service) BySession(ctx context.Context, sid string, t TokenType) (Meta, error) {
-	return meta(s.st.GetBySession(ctx, sid, t))
+	return found(s.st.GetBySession(ctx, sid, t))
 }
 
 // OfflineForSession returns userID's OFFLINE row bound to, or consented from, session sid.
 func (s *Service) OfflineForSession(ctx context.Context, userID, sid string) (Meta, error) {
-	return meta(s.st.OfflineForSession(ctx, userID, sid))
+	return found(s.st.OfflineForSession(ctx, userID, sid))
 }
 
 // ListByUser returns every row of userID, oldest first.
 func (s *Service) ListByUser(ctx context.Context, userID string) ([]Meta, error) {
-	return metas(s.st.ListByUser(ctx, userID))
+	return s.st.ListByUser(ctx, userID)
 }
 
 // ListBySession returns every row bound to Keycloak session sid.
 func (s *Service) ListBySession(ctx context.Context, sid string) ([]Meta, error) {
-	return metas(s.st.ListBySession(ctx, sid))
+	return s.st.ListBySession(ctx, sid)
 }
 
 // The three deletes below are for rows whose Keycloak session ended: each records
@@ -200,9 +199,8 @@ func (s *Service) DeleteRows(ctx context.Context, why, sid string, ids []string)
 
 // ended returns what records token_deleted (detail why) for rows deleted because
 // their session ended, and hands them on as metadata.
-func (s *Service) ended(ctx context.Context, why string) func([]store.Row, error) ([]Meta, error) {
-	return func(rows []store.Row, err error) ([]Meta, error) {
-		out, err := metas(rows, err)
+func (s *Service) ended(ctx context.Context, why string) func([]Meta, error) ([]Meta, error) {
+	return func(out []Meta, err error) ([]Meta, error) {
 		for _, r := range out {
 			e := eventOf(r)
 			e.Detail = why
@@ -212,41 +210,16 @@ func (s *Service) ended(ctx context.Context, why string) func([]store.Row, error
 	}
 }
 
-// IdleOffline returns up to limit active OFFLINE rows unused since idleSince, by id after after.
-func (s *Service) IdleOffline(ctx context.Context, idleSince time.Time, after string, limit int) ([]Meta, error) {
-	return metas(s.st.IdleOffline(ctx, idleSince, after, limit))
-}
-
-// InvalidBefore returns up to limit rows marked invalid before markedBefore, by id after after.
-func (s *Service) InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]Meta, error) {
-	return metas(s.st.InvalidBefore(ctx, markedBefore, after, limit))
-}
-
-// DeleteInvalid deletes row id if it is still invalid since before markedBefore.
-func (s *Service) DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (Meta, error) {
-	return meta(s.st.DeleteInvalid(ctx, id, markedBefore))
-}
-
 // Follow calls onEvict with the id of every row deleted or invalidated in any
 // replica, and onState with whether the feed is connected, until ctx ends.
 func (s *Service) Follow(ctx context.Context, onEvict func(id string), onState func(up bool)) {
 	s.st.Listen(ctx, store.EvictChannel, onEvict, onState)
 }
 
-func meta(row store.Row, err error) (Meta, error) {
+// found maps the store's not-found onto the vault's.
+func found(m Meta, err error) (Meta, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return Meta{}, ErrNotFound
 	}
-	return row.Meta, err
-}
-
-func metas(rows []store.Row, err error) ([]Meta, error) {
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Meta, 0, len(rows))
-	for _, r := range rows {
-		out = append(out, r.Meta)
-	}
-	return out, nil
+	return m, err
 }

@@ -51,13 +51,12 @@ func (s *Service) storeSubmitted(ctx context.Context, c caller.Caller, token str
 // storeSubmittedOffline stores an offline token as an OFFLINE row of its offline
 // session, or answers the row that holds it already.
 func (s *Service) storeSubmittedOffline(ctx context.Context, v vouched, token string) (store.Row, error) {
-	hash := seal.Hash([]byte(token))
-	rows, err := s.st.ListByUser(ctx, v.userID)
+	rows, err := s.st.OfflineByHash(ctx, v.userID, seal.Hash([]byte(token)))
 	if err != nil {
 		return store.Row{}, err
 	}
 	for _, r := range rows {
-		if r.Type == store.Offline && r.TokenHash == hash && !s.ring.NeedsReseal(sealedOf(r)) {
+		if !s.ring.NeedsReseal(sealedOf(r)) {
 			return r, nil
 		}
 	}

@@ -43,12 +43,18 @@ type Refreshed struct {
 // answers with its recorded refusal without asking Keycloak. Every call records the
 // refresh metric and the same audit events, whichever feature asks.
 func (s *Service) Refresh(ctx context.Context, id string, exchange Exchange, succ Successor) (Refreshed, error) {
-	r, err := s.refresh(ctx, id, exchange, succ)
+	return s.refreshIf(ctx, id, exchange, succ, nil)
+}
+
+// refreshIf is Refresh of a row for which want (nil: any row) holds under the lock;
+// ErrNotIdle, without a Keycloak call, when it does not.
+func (s *Service) refreshIf(ctx context.Context, id string, exchange Exchange, succ Successor, want func(store.Row) bool) (Refreshed, error) {
+	r, err := s.refresh(ctx, id, exchange, succ, want)
 	var uc uncommitted
 	if errors.As(err, &uc) && s.opt.RetryUncommitted(ctx) {
 		s.opt.Log.WarnContext(ctx, "vault: writing a refreshed token back failed; presenting the stored token once more",
 			"row_id", id, "error", uc.err.Error())
-		r, err = s.refresh(ctx, id, exchange, succ)
+		r, err = s.refresh(ctx, id, exchange, succ, want)
 	}
 	if errors.As(err, &uc) {
 		err = uc.err
@@ -62,15 +68,20 @@ type uncommitted struct{ err error }
 func (u uncommitted) Error() string { return u.err.Error() }
 func (u uncommitted) Unwrap() error { return u.err }
 
-func (s *Service) refresh(ctx context.Context, id string, exchange Exchange, succ Successor) (Refreshed, error) {
+func (s *Service) refresh(ctx context.Context, id string, exchange Exchange, succ Successor, want func(store.Row) bool) (Refreshed, error) {
 	var (
 		answered  bool // Keycloak answered with tokens (the write-back is what remains)
 		ts        keycloak.TokenSet
 		permanent error // the row is (now) invalid: Keycloak's refusal
 		marked    bool  // … and this call marked it
 		rotated   bool
+		unwanted  bool // want refused the row: nothing was done
 	)
 	row, err := s.st.Update(ctx, id, func(ctx context.Context, cur store.Row) (store.Row, error) {
+		if want != nil && !want(cur) {
+			unwanted = true
+			return store.Row{}, store.ErrUnchanged
+		}
 		if cur.Status == store.StatusInvalid {
 			permanent = refusal(cur)
 			return store.Row{}, store.ErrUnchanged
@@ -109,6 +120,8 @@ func (s *Service) refresh(ctx context.Context, id string, exchange Exchange, suc
 	}
 	ev := audit.Event{Name: audit.TokenRefreshed, Subject: row.UserID, RowID: id, SessionID: row.SessionID}
 	switch {
+	case err == nil && unwanted:
+		return Refreshed{}, ErrNotIdle
 	case err != nil:
 		ev.Err = err
 		s.opt.Audit.Record(ctx, ev)

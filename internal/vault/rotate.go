@@ -9,8 +9,9 @@ import (
 
 // Resealer is the store's side of key rotation.
 type Resealer interface {
-	ResealBatch(ctx context.Context, afterID, keyID string, limit int, fn func(store.Row) *store.Sealing) (last string, seen, written int, err error)
-	CountByKey(ctx context.Context) (map[string]int, error)
+	KeysInUse(ctx context.Context) ([]string, error)
+	CountKey(ctx context.Context, keyID string, limit int) (int, error)
+	ResealBatch(ctx context.Context, keyID, afterID string, limit int, skipLocked bool, fn func(store.Row) *store.Sealing) (last string, seen, written int, err error)
 	legacyReader
 }
 
@@ -44,22 +45,24 @@ type RotationResult struct {
 }
 
 // Rotate re-seals every row that is not sealed under the current key (legacy rows
-// and rows under previous keys), batch by batch, each batch in its own transaction.
-// A legacy row is re-sealed only when its token passes the claims check, because the
-// seal binds the token to the row's owner. Rotate is safe while the service runs:
-// rows locked by a refresh in flight are skipped and picked up by a later pass, and an
-// interrupted run resumes where it stopped because it only ever selects rows that
-// still need work.
+// and rows under previous keys), batch by batch, each batch in its own transaction,
+// walking the rows of each stale key in id order. A legacy row is re-sealed only when
+// its token passes the claims check, because the seal binds the token to the row's
+// owner. Rotate is safe while the service runs, and any number of Rotate calls (on
+// several hosts) share one rotation: a batch is locked with SKIP LOCKED, so rows a
+// refresh or another rotation holds are passed over, and a re-sealed row leaves the
+// walk, so no row is re-sealed twice. An interrupted run resumes where it stopped
+// because it only ever selects rows that still need work. When passes that skip
+// locked rows find nothing more to do, a last pass waits for the rows others hold, so
+// that Remaining counts only rows no key opens.
 func Rotate(ctx context.Context, st Resealer, ring *seal.Ring, opt RotateOptions) (RotationResult, error) {
 	var res RotationResult
-	counts, err := st.CountByKey(ctx)
+	stale, counts, err := staleKeys(ctx, st, ring.CurrentKeyID())
 	if err != nil {
 		return res, err
 	}
-	for k, n := range counts {
-		if k != ring.CurrentKeyID() {
-			res.Pending += n
-		}
+	for _, n := range counts {
+		res.Pending += n
 	}
 	res.Legacy = counts[""]
 	if res.Legacy > 0 {
@@ -78,51 +81,83 @@ func Rotate(ctx context.Context, st Resealer, ring *seal.Ring, opt RotateOptions
 		}
 		unusable[id] = true
 	}
+	reseal := func(r store.Row) *store.Sealing {
+		pt, err := openForRotation(ring, r, opt.TrustOpaqueLegacy)
+		if err != nil {
+			markUnusable(r.ID)
+			return nil
+		}
+		s, err := ring.Seal(pt, identity(r.ID, r.UserID, r.Type))
+		if err != nil {
+			markUnusable(r.ID)
+			return nil
+		}
+		return &store.Sealing{EncryptedToken: s.Ciphertext, IV: s.IV, MAC: s.MAC, KeyID: s.KeyID}
+	}
 	for pass := 0; pass < 10; pass++ {
-		resealedThisPass := 0
+		written, err := rotatePass(ctx, st, stale, opt, true, reseal, &res, unusable)
+		if err != nil {
+			return res, err
+		}
+		if written == 0 {
+			break
+		}
+	}
+	if _, err := rotatePass(ctx, st, stale, opt, false, reseal, &res, unusable); err != nil {
+		return res, err
+	}
+	_, counts, err = staleKeys(ctx, st, ring.CurrentKeyID())
+	for _, n := range counts {
+		res.Remaining += n
+	}
+	return res, err
+}
+
+// rotatePass walks the rows of every stale key once and returns how many it re-sealed.
+func rotatePass(ctx context.Context, st Resealer, stale []string, opt RotateOptions, skipLocked bool,
+	reseal func(store.Row) *store.Sealing, res *RotationResult, unusable map[string]bool) (int, error) {
+	total := 0
+	for _, k := range stale {
 		cursor := ""
 		for {
-			last, seen, written, err := st.ResealBatch(ctx, cursor, ring.CurrentKeyID(), opt.Batch, func(r store.Row) *store.Sealing {
-				pt, err := openForRotation(ring, r, opt.TrustOpaqueLegacy)
-				if err != nil {
-					markUnusable(r.ID)
-					return nil
-				}
-				s, err := ring.Seal(pt, identity(r.ID, r.UserID, r.Type))
-				if err != nil {
-					markUnusable(r.ID)
-					return nil
-				}
-				return &store.Sealing{EncryptedToken: s.Ciphertext, IV: s.IV, MAC: s.MAC, KeyID: s.KeyID}
-			})
+			last, seen, written, err := st.ResealBatch(ctx, k, cursor, max(opt.Batch, 1), skipLocked, reseal)
 			if err != nil {
-				return res, err
+				return total, err
 			}
+			total += written
 			res.Resealed += written
-			resealedThisPass += written
 			res.Unusable = len(unusable)
 			if opt.Progress != nil {
-				opt.Progress(res)
+				opt.Progress(*res)
 			}
 			if seen == 0 {
 				break
 			}
 			cursor = last
 		}
-		if resealedThisPass == 0 {
-			break
-		}
 	}
-	counts, err = st.CountByKey(ctx)
+	return total, nil
+}
+
+// staleKeys returns the key ids other than current that seal rows ("" for legacy
+// rows), in index order, and how many rows each seals.
+func staleKeys(ctx context.Context, st Resealer, current string) ([]string, map[string]int, error) {
+	keys, err := st.KeysInUse(ctx)
 	if err != nil {
-		return res, err
+		return nil, nil, err
 	}
-	for k, n := range counts {
-		if k != ring.CurrentKeyID() {
-			res.Remaining += n
+	var stale []string
+	counts := map[string]int{}
+	for _, k := range keys {
+		if k == current {
+			continue
 		}
+		if counts[k], err = st.CountKey(ctx, k, 0); err != nil {
+			return nil, nil, err
+		}
+		stale = append(stale, k)
 	}
-	return res, nil
+	return stale, counts, nil
 }
 
 // openForRotation opens r, holding a legacy row to the claims check.

@@ -56,26 +56,23 @@ const (
 // reads or writes.
 type Store interface {
 	Get(ctx context.Context, id string) (store.Row, error)
-	GetBySession(ctx context.Context, sid string, t store.TokenType) (store.Row, error)
-	OfflineForSession(ctx context.Context, userID, sid string) (store.Row, error)
-	ListByUser(ctx context.Context, userID string) ([]store.Row, error)
+	GetMeta(ctx context.Context, id string) (store.Meta, error)
+	GetBySession(ctx context.Context, sid string, t store.TokenType) (store.Meta, error)
+	OfflineForSession(ctx context.Context, userID, sid string) (store.Meta, error)
+	OfflineByHash(ctx context.Context, userID, hash string) ([]store.Row, error)
+	ListByUser(ctx context.Context, userID string) ([]store.Meta, error)
 	CountByUser(ctx context.Context, userID string) (int, error)
-	ListBySession(ctx context.Context, sid string) ([]store.Row, error)
+	ListBySession(ctx context.Context, sid string) ([]store.Meta, error)
 	CreateWithin(ctx context.Context, row store.Row, max int) (store.Row, error)
-	Delete(ctx context.Context, id string) (store.Row, error)
+	Delete(ctx context.Context, id string) (store.Meta, error)
 	PutRefresh(ctx context.Context, userID string, max int, build func(id string, cur *store.Row) (store.Row, error)) (store.Row, error)
 	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row) (store.Row, error)) (store.Row, error)
-	DeleteBySession(ctx context.Context, sid, userID string, types ...store.TokenType) ([]store.Row, error)
-	DeleteByUser(ctx context.Context, userID string, types ...store.TokenType) ([]store.Row, error)
-	DeleteRows(ctx context.Context, sid string, ids []string) ([]store.Row, error)
-	IdleOffline(ctx context.Context, idleSince time.Time, after string, limit int) ([]store.Row, error)
-	InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]store.Row, error)
-	DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (store.Row, error)
+	DeleteBySession(ctx context.Context, sid, userID string, types ...store.TokenType) ([]store.Meta, error)
+	DeleteByUser(ctx context.Context, userID string, types ...store.TokenType) ([]store.Meta, error)
+	DeleteRows(ctx context.Context, sid string, ids []string) ([]store.Meta, error)
 	Listen(ctx context.Context, channel string, onNotify func(string), onState func(bool))
-	// Read by Check only.
-	Sample(ctx context.Context, n int) ([]store.Row, error)
-	CountByKey(ctx context.Context) (map[string]int, error)
-	legacyReader
+	jobStore
+	checkStore
 }
 
 // Keycloak is what the vault asks Keycloak: whether a submitted token is active and
@@ -187,8 +184,12 @@ func (s *Service) lookup(ctx context.Context, c caller.Caller, id string) (store
 	return row, nil
 }
 
-// Lookup returns the metadata of row id if c may see it, ErrNotFound otherwise.
+// Lookup returns the metadata of row id if c may see it, ErrNotFound otherwise. It
+// does not read the sealed token.
 func (s *Service) Lookup(ctx context.Context, c caller.Caller, id string) (Meta, error) {
-	row, err := s.lookup(ctx, c, id)
-	return row.Meta, err
+	m, err := s.st.GetMeta(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && !c.CanActFor(m.UserID) {
+		return Meta{}, ErrNotFound
+	}
+	return m, err
 }
