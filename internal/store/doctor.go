@@ -26,10 +26,10 @@ func (m *Migrator) Versions(ctx context.Context) (current, latest int64, err err
 // limit index probes and heap fetches, whatever the table holds. Ids are random
 // (UUIDv4), so consecutive ids are unrelated rows.
 const (
-	sampleSQL = `(SELECT ` + rowColumns + ` FROM auth_vault WHERE id >= $1 ORDER BY id LIMIT $2)
-UNION ALL (SELECT ` + rowColumns + ` FROM auth_vault WHERE id < $1 ORDER BY id LIMIT $2) LIMIT $2`
-	sampleLegacySQL = `(SELECT ` + rowColumns + ` FROM auth_vault WHERE key_id IS NULL AND id >= $1 ORDER BY key_id, id LIMIT $2)
-UNION ALL (SELECT ` + rowColumns + ` FROM auth_vault WHERE key_id IS NULL AND id < $1 ORDER BY key_id, id LIMIT $2) LIMIT $2`
+	sampleSQL = `(SELECT ` + rowColumns + ` FROM auth_vault WHERE id >= $1 ORDER BY auth_vault.id LIMIT $2)
+UNION ALL (SELECT ` + rowColumns + ` FROM auth_vault WHERE id < $1 ORDER BY auth_vault.id LIMIT $2) LIMIT $2`
+	sampleLegacySQL = `(SELECT ` + rowColumns + ` FROM auth_vault WHERE key_id IS NULL AND id >= $1 ORDER BY key_id, auth_vault.id LIMIT $2)
+UNION ALL (SELECT ` + rowColumns + ` FROM auth_vault WHERE key_id IS NULL AND id < $1 ORDER BY key_id, auth_vault.id LIMIT $2) LIMIT $2`
 )
 
 // Sample returns up to n rows from the id from on (a random UUID gives a random

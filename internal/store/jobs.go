@@ -48,7 +48,7 @@ func (s *Store) SetClaims(ctx context.Context, ids []string, until *time.Time) e
 const idlePageSQL = `SELECT ` + metaColumns + ` FROM auth_vault
 WHERE token_type = 'OFFLINE' AND status = 'active' AND coalesce(last_used_at, created_at) < $1
   AND (coalesce(last_used_at, created_at), id) > ($2, $3)
-ORDER BY coalesce(last_used_at, created_at), id LIMIT $4`
+ORDER BY coalesce(last_used_at, created_at), auth_vault.id LIMIT $4`
 
 // Cursor is a position in a walk over rows ordered by a time, then id. The zero
 // Cursor is the start.
@@ -112,7 +112,7 @@ func (s *Store) DeleteInvalid(ctx context.Context, markedBefore time.Time, limit
 const invalidPageSQL = `SELECT ` + metaColumns + ` FROM auth_vault
 WHERE status = 'invalid' AND coalesce(updated_at, created_at) < $1
   AND (coalesce(updated_at, created_at), id) > ($2, $3)
-ORDER BY coalesce(updated_at, created_at), id LIMIT $4`
+ORDER BY coalesce(updated_at, created_at), auth_vault.id LIMIT $4`
 
 // InvalidPage returns up to limit rows marked invalid before markedBefore after
 // cursor, the oldest mark first, without deleting them (a dry run), and the cursor of

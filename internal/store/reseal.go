@@ -57,9 +57,9 @@ func (s *Store) CountKey(ctx context.Context, keyID string, limit int) (int, err
 
 const (
 	resealKeySQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE key_id = $1 AND id > $2
-ORDER BY key_id, id LIMIT $3 FOR UPDATE`
+ORDER BY key_id, auth_vault.id LIMIT $3 FOR UPDATE`
 	resealLegacySQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE key_id IS NULL AND id > $1
-ORDER BY key_id, id LIMIT $2 FOR UPDATE`
+ORDER BY key_id, auth_vault.id LIMIT $2 FOR UPDATE`
 )
 
 // Re-sealing is maintenance, not a token change: updated_at keeps meaning "the token
@@ -109,7 +109,7 @@ func (s *Store) ResealBatch(ctx context.Context, keyID, afterID string, limit in
 	return last, seen, written, nil
 }
 
-const legacyRowsSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE key_id IS NULL AND id > $1 ORDER BY key_id, id LIMIT $2`
+const legacyRowsSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE key_id IS NULL AND id > $1 ORDER BY key_id, auth_vault.id LIMIT $2`
 
 // LegacyRows returns up to limit rows without an integrity tag with id > afterID, in
 // id order, without locking them (rotate-keys counts them).
