@@ -220,3 +220,64 @@ func fakeJWT(typ, sub string) string {
 	b, _ := json.Marshal(map[string]any{"typ": typ, "sub": sub, "jti": uuid.NewString()})
 	return "eyJhbGciOiJIUzUxMiJ9." + base64.RawURLEncoding.EncodeToString(b) + ".c2ln"
 }
+
+// TestRotateKeysShared: three rotations run at once, from two pools, share the work:
+// between them every row is re-sealed exactly once, and each ends with nothing
+// remaining (its last pass waited for the rows the others held).
+func TestRotateKeysShared(t *testing.T) {
+	testenv.Integration(t)
+	url := testenv.Database(t)
+	var stores []*store.Store
+	for range 2 {
+		st, err := store.Open(context.Background(), store.Options{URL: url, MaxConns: 4}, testenv.DiscardLogger())
+		require.NoError(t, err)
+		t.Cleanup(st.Close)
+		stores = append(stores, st)
+	}
+	m, err := stores[0].NewMigrator()
+	require.NoError(t, err)
+	_, err = m.Up(context.Background())
+	require.NoError(t, err)
+	m.Close()
+
+	old := ring(t, oldKey)
+	var rows [][]any
+	for i := range 3000 {
+		id, user := uuid.NewString(), uuid.NewString()
+		token := fakeJWT("Offline", user)
+		s, err := old.Seal([]byte(token), seal.Identity{RowID: id, UserID: user, TokenType: "OFFLINE"})
+		require.NoError(t, err)
+		mac, keyID := any(s.MAC), any(s.KeyID)
+		if i%5 == 0 {
+			mac, keyID = nil, nil
+		}
+		rows = append(rows, []any{id, user, "OFFLINE", s.Ciphertext, s.IV, seal.Hash([]byte(token)), mac, keyID, "sid-" + id})
+	}
+	_, err = stores[0].Pool().CopyFrom(context.Background(), pgx.Identifier{"auth_vault"},
+		[]string{"id", "user_id", "token_type", "encrypted_token", "iv", "token_hash", "mac", "key_id", "session_state_id"},
+		pgx.CopyFromRows(rows))
+	require.NoError(t, err)
+
+	results := make([]vault.RotationResult, 3)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() {
+			var err error
+			results[i], err = vault.Rotate(context.Background(), stores[i%2], ring(t, newKey, oldKey), vault.RotateOptions{Batch: 50})
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	total := 0
+	for i, r := range results {
+		t.Logf("rotation %d: %d re-sealed of %d pending", i, r.Resealed, r.Pending)
+		total += r.Resealed
+		assert.Zero(t, r.Unusable)
+		assert.Zero(t, r.Remaining)
+	}
+	assert.Equal(t, 3000, total, "each row re-sealed once")
+	var left int
+	require.NoError(t, stores[0].Pool().QueryRow(context.Background(),
+		`SELECT count(*) FROM auth_vault WHERE key_id IS DISTINCT FROM $1`, ring(t, newKey).CurrentKeyID()).Scan(&left))
+	assert.Zero(t, left)
+}
