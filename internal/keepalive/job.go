@@ -231,20 +231,28 @@ func (j *Job) work(ctx context.Context, idleSince time.Time, rep *Report) error 
 			return nil
 		}
 		rep.Idle += len(rows)
+		var done []string // rows whose claim ends now; a failed row's lasts until the next pass
 		for i, r := range rows {
 			err := j.waitSlot(ctx)
 			if err != nil || !j.opt.Now().Before(until) {
 				// Stopped, or the claim lapsed while waiting: the rest of the batch goes
 				// back at once (the slot taken is left unused).
-				j.release(ctx, rows[i:])
+				for _, r := range rows[i:] {
+					done = append(done, r.ID)
+				}
 				rep.Idle -= len(rows) - i
+				j.release(ctx, done)
 				if err != nil {
 					return err
 				}
+				done = nil
 				break
 			}
-			j.refresh(ctx, r, idleSince, rep)
+			if j.refresh(ctx, r, idleSince, rep) {
+				done = append(done, r.ID)
+			}
 		}
+		j.release(ctx, done)
 	}
 }
 
@@ -267,11 +275,11 @@ func (j *Job) waitSlot(ctx context.Context) error {
 	}
 }
 
-// release gives up the claims on rows, so that another worker takes them now.
-func (j *Job) release(ctx context.Context, rows []vault.Meta) {
-	ids := make([]string, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
+// release ends the claims on rows ids: refreshed rows are no longer idle, and rows
+// not reached are free for another worker at once.
+func (j *Job) release(ctx context.Context, ids []string) {
+	if len(ids) == 0 {
+		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

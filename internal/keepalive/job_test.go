@@ -180,6 +180,10 @@ func TestReplicasShareOnePassWithinTheRate(t *testing.T) {
 	assert.Positive(t, reports[1].Refreshed, "both replicas took part")
 	assert.Zero(t, reports[0].Failed+reports[1].Failed)
 	assert.Equal(t, rows, c.refreshedRows(), "every row was refreshed")
+	var claimed int
+	require.NoError(t, c.first.st.Pool().QueryRow(context.Background(),
+		`SELECT count(*) FROM auth_vault WHERE claimed_until > now()`).Scan(&claimed))
+	assert.Zero(t, claimed, "a refreshed row's claim ends with its refresh")
 	require.NotEmpty(t, calls)
 	span := calls[len(calls)-1].Sub(calls[0])
 	peak := maxInWindow(calls, time.Second)
