@@ -128,6 +128,12 @@ PROFILE_PATHS := introspect/access-token-cache-hit introspect/validate-token jwt
 bench: stack-up ## load benchmarks vs baselines A, B, C in the same run, shared and pinned to CPUs (~10 min): docs/BENCHMARKS.md, docs/bench.svg, ratios on stdout
 	$(GO) run ./cmd/loadgen $(BENCH_FLAGS)
 
+SCALE_FLAGS ?=
+
+.PHONY: bench-scale
+bench-scale: stack-up ## database work against a large vault (1 M rows; -rows to change): EXPLAIN (ANALYZE, BUFFERS) of every periodic, start-up and background statement before and after migration 8, keep-alive rows/s and rate against a fake Keycloak; Markdown on stdout (~15 min)
+	$(GO) run ./cmd/loadgen scale $(SCALE_FLAGS)
+
 .PHONY: bench-profile
 bench-profile: stack-up ## CPU and allocation profiles of the cache-hit, validate and refresh paths, in-process: allocs/op, bin/pprof/*.pprof and the top of each
 	@mkdir -p bin/pprof

@@ -24,6 +24,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "run":
 		return bench(ctx, args, stdout, stderr)
+	case "scale":
+		return scale(ctx, args, stdout, stderr)
 	case "baseline":
 		fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -33,7 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return loadgen.ServeBaseline(ctx, *addr)
 	}
-	return fmt.Errorf("unknown command %q (run, baseline)", cmd)
+	return fmt.Errorf("unknown command %q (run, scale, baseline)", cmd)
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -51,6 +51,16 @@ func (m *Migrator) Up(ctx context.Context) (int, error) {
 	return len(res), nil
 }
 
+// UpTo applies the pending migrations up to version and returns how many ran (tools
+// that measure a schema before a migration).
+func (m *Migrator) UpTo(ctx context.Context, version int64) (int, error) {
+	res, err := m.provider.UpTo(ctx, version)
+	if err != nil {
+		return len(res), fmt.Errorf("store: migrate up to %d: %w", version, err)
+	}
+	return len(res), nil
+}
+
 // Down rolls back the newest applied migration. ok is false when none was applied.
 func (m *Migrator) Down(ctx context.Context) (ok bool, err error) {
 	_, err = m.provider.Down(ctx)
