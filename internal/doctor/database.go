@@ -90,13 +90,11 @@ func legacySummary(rep vault.KeyReport) string {
 	if rep.LegacyMore {
 		n = "more than " + n
 	}
-	var of string
+	of := "" // no estimate yet
 	switch {
-	case rep.Rows < 0:
-		of = ""
-	case rep.RowsExact:
+	case rep.Rows >= 0 && rep.RowsExact:
 		of = fmt.Sprintf(" of %d", rep.Rows)
-	default:
+	case rep.Rows >= 0:
 		of = fmt.Sprintf(" of about %d", rep.Rows)
 	}
 	s := fmt.Sprintf("%s%s row(s) legacy (no integrity tag)", n, of)

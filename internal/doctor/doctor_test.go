@@ -11,6 +11,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
+	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
 // The judgements that need no network; the checks that do are tested against the
@@ -63,4 +64,20 @@ func TestReport(t *testing.T) {
 	var recorded []string
 	r.Export(func(check string, ok bool) { recorded = append(recorded, check) }, nil)
 	assert.Equal(t, []string{CheckConfig}, recorded, "skipped checks are not exported")
+}
+
+func TestLegacySummary(t *testing.T) {
+	for _, tc := range []struct {
+		rep  vault.KeyReport
+		want string
+	}{
+		{vault.KeyReport{Rows: 5, RowsExact: true, Legacy: 2}, "2 of 5 row(s) legacy (no integrity tag)"},
+		{vault.KeyReport{Rows: 1_000_000, Legacy: 10000, LegacyMore: true},
+			"more than 10000 of about 1000000 row(s) legacy (no integrity tag)"},
+		{vault.KeyReport{Rows: -1, Legacy: 3}, "3 row(s) legacy (no integrity tag)"},
+		{vault.KeyReport{Rows: 9, RowsExact: true, Legacy: 4, LegacySampled: 4, LegacyMismatch: 1},
+			"4 of 9 row(s) legacy (no integrity tag), 1 of 4 sampled unusable (do not open or fail the claims check)"},
+	} {
+		assert.Equal(t, tc.want, legacySummary(tc.rep))
+	}
 }
