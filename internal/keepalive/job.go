@@ -53,9 +53,11 @@ type Options struct {
 	// (AUTH_MANAGER_KEEPALIVE_WORKERS); 0: 1.
 	Workers int
 	// Batch is how many idle rows a worker claims at a time (0: 10), and ClaimFor how
-	// long its claim keeps other workers off them (0: 10 minutes). A worker whose
-	// claim lapses gives up the rest of its batch; a row is never refreshed twice
-	// either way (see vault.RefreshIdle).
+	// long its claim keeps other workers off them (0: 10 minutes, at most half the
+	// idle threshold). A worker whose claim lapses gives up the rest of its batch; a
+	// row is never refreshed twice either way (see vault.RefreshIdle). A refreshed
+	// row's claim is left to lapse: the row is idle again only after the idle
+	// threshold, and by then the claim has lapsed, so ending it would cost a write.
 	Batch    int
 	ClaimFor time.Duration
 	Retries  int // retries of a refresh Keycloak certainly did not process
@@ -117,6 +119,9 @@ func New(st Store, v Vault, kc Keycloak, opt Options) *Job {
 	}
 	if opt.ClaimFor <= 0 {
 		opt.ClaimFor = 10 * time.Minute
+	}
+	if opt.IdleThreshold > 0 {
+		opt.ClaimFor = min(opt.ClaimFor, opt.IdleThreshold/2)
 	}
 	if opt.RefreshDeadline <= 0 {
 		opt.RefreshDeadline = time.Minute
@@ -231,28 +236,20 @@ func (j *Job) work(ctx context.Context, idleSince time.Time, rep *Report) error 
 			return nil
 		}
 		rep.Idle += len(rows)
-		var done []string // rows whose claim ends now; a failed row's lasts until the next pass
 		for i, r := range rows {
 			err := j.waitSlot(ctx)
 			if err != nil || !j.opt.Now().Before(until) {
 				// Stopped, or the claim lapsed while waiting: the rest of the batch goes
 				// back at once (the slot taken is left unused).
-				for _, r := range rows[i:] {
-					done = append(done, r.ID)
-				}
 				rep.Idle -= len(rows) - i
-				j.release(ctx, done)
+				j.release(ctx, rows[i:])
 				if err != nil {
 					return err
 				}
-				done = nil
 				break
 			}
-			if j.refresh(ctx, r, idleSince, rep) {
-				done = append(done, r.ID)
-			}
+			j.refresh(ctx, r, idleSince, rep)
 		}
-		j.release(ctx, done)
 	}
 }
 
@@ -275,11 +272,11 @@ func (j *Job) waitSlot(ctx context.Context) error {
 	}
 }
 
-// release ends the claims on rows ids: refreshed rows are no longer idle, and rows
-// not reached are free for another worker at once.
-func (j *Job) release(ctx context.Context, ids []string) {
-	if len(ids) == 0 {
-		return
+// release gives up the claims on rows, so that another worker takes them now.
+func (j *Job) release(ctx context.Context, rows []vault.Meta) {
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

@@ -12,9 +12,8 @@ import (
 
 // refresh presents row r's token to Keycloak through the vault, if the row is still
 // idle, and counts the outcome. A row whose refresh failed for a passing reason stays
-// claimed until the next pass, so that this pass does not keep retrying it; done
-// reports whether the row's claim can end now.
-func (j *Job) refresh(ctx context.Context, r vault.Meta, idleSince time.Time, rep *Report) (done bool) {
+// claimed until the next pass, so that this pass does not keep retrying it.
+func (j *Job) refresh(ctx context.Context, r vault.Meta, idleSince time.Time, rep *Report) {
 	// Not cancelled by a stop: a refresh Keycloak has processed must be stored.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), j.opt.RefreshDeadline)
 	defer cancel()
@@ -24,16 +23,13 @@ func (j *Job) refresh(ctx context.Context, r vault.Meta, idleSince time.Time, re
 	switch {
 	case err == nil:
 		rep.Refreshed++
-		return true
 	case errors.Is(err, vault.ErrNotIdle), errors.Is(err, vault.ErrNotFound):
 		// Kept alive by another refresh, refused earlier, or deleted: nothing to do.
 		rep.Skipped++
-		return true
 	case keycloak.IsInvalidGrant(err):
 		rep.Invalidated++
 		j.opt.Log.InfoContext(ctx, "keep-alive: Keycloak refused the offline token; row marked invalid",
 			"row_id", r.ID, "session_id", r.SessionID, "error", err.Error())
-		return true
 	default:
 		rep.Failed++
 		j.opt.Log.WarnContext(ctx, "keep-alive: refresh failed; retried next pass", "row_id", r.ID, "error", err.Error())
@@ -43,7 +39,6 @@ func (j *Job) refresh(ctx context.Context, r vault.Meta, idleSince time.Time, re
 		if err := j.vault.SetClaims(sctx, []string{r.ID}, &next); err != nil {
 			j.opt.Log.WarnContext(ctx, "keep-alive: failed row's claim not extended", "row_id", r.ID, "error", err.Error())
 		}
-		return false
 	}
 }
 
