@@ -128,12 +128,6 @@ PROFILE_PATHS := introspect/access-token-cache-hit introspect/validate-token jwt
 bench: stack-up ## load benchmarks vs baselines A, B, C in the same run, shared and pinned to CPUs (~10 min): docs/BENCHMARKS.md, docs/bench.svg, ratios on stdout
 	$(GO) run ./cmd/loadgen $(BENCH_FLAGS)
 
-SCALE_FLAGS ?=
-
-.PHONY: bench-scale
-bench-scale: stack-up ## database work against a large vault (1 M rows; -rows to change): EXPLAIN (ANALYZE, BUFFERS) of every periodic, start-up and background statement before and after migration 8, keep-alive rows/s and rate against a fake Keycloak; Markdown on stdout (~15 min)
-	$(GO) run ./cmd/loadgen scale $(SCALE_FLAGS)
-
 .PHONY: bench-profile
 bench-profile: stack-up ## CPU and allocation profiles of the cache-hit, validate and refresh paths, in-process: allocs/op, bin/pprof/*.pprof and the top of each
 	@mkdir -p bin/pprof
@@ -146,3 +140,11 @@ bench-profile: stack-up ## CPU and allocation profiles of the cache-hit, validat
 	  echo "-- allocations (objects) by function"; \
 	  $(GO) tool pprof -top -sample_index=alloc_objects -nodecount 15 bin/pprof/loadgen.test bin/pprof/$$n.mem.pprof 2>/dev/null | tail -n +6; \
 	done
+
+# --- database work against a large vault ---
+
+VAULT_SCALE_FLAGS ?=
+
+.PHONY: bench-vault-scale
+bench-vault-scale: stack-up ## database work against a large vault (1 M rows; -rows to change): EXPLAIN (ANALYZE, BUFFERS) of every periodic, start-up and background statement before and after migration 8, keep-alive rows/s and rate against a fake Keycloak; Markdown on stdout (~10 min)
+	$(GO) run ./cmd/loadgen vault-scale $(VAULT_SCALE_FLAGS)

@@ -6,8 +6,8 @@
 // Usage:
 //
 //	loadgen [run] [flags]          the whole benchmark (see -h)
-//	loadgen scale [flags]          database work against a large vault (make bench-scale)
 //	loadgen baseline -addr ADDR    serve baseline A (the driver starts this itself)
+//	loadgen vault-scale [flags]    database work against a large vault (make bench-vault-scale)
 package main
 
 import (

@@ -24,8 +24,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "run":
 		return bench(ctx, args, stdout, stderr)
-	case "scale":
-		return scale(ctx, args, stdout, stderr)
 	case "baseline":
 		fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -34,8 +32,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		return loadgen.ServeBaseline(ctx, *addr)
+	case "vault-scale":
+		return vaultScale(ctx, args, stdout, stderr)
 	}
-	return fmt.Errorf("unknown command %q (run, scale, baseline)", cmd)
+	return fmt.Errorf("unknown command %q (run, baseline, vault-scale)", cmd)
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {

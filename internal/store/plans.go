@@ -7,7 +7,7 @@ import (
 )
 
 // Statement is one statement the service runs in the background, at start or
-// periodically, with representative arguments: what tests and `make bench-scale`
+// periodically, with representative arguments: what tests and `make bench-vault-scale`
 // EXPLAIN to show that none of them reads the whole vault table.
 type Statement struct {
 	Name string

@@ -13,10 +13,10 @@ import (
 // beforeVersion is the schema the "before" statements ran on.
 const beforeVersion = 5
 
-// Scale runs the scale benchmark (see ScaleConfig) on a database of its own, dropped
+// VaultScale runs the vault-scale benchmark (see VaultScaleConfig) on a database of its own, dropped
 // at the end unless cfg.Keep.
-func Scale(ctx context.Context, cfg ScaleConfig) (*ScaleResult, error) {
-	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Log, "scale: "+format+"\n", args...) }
+func VaultScale(ctx context.Context, cfg VaultScaleConfig) (*VaultScaleResult, error) {
+	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Log, "vault-scale: "+format+"\n", args...) }
 	if err := loopbackOnly("DATABASE_URL", cfg.AdminURL); err != nil {
 		return nil, err
 	}
@@ -43,7 +43,7 @@ func Scale(ctx context.Context, cfg ScaleConfig) (*ScaleResult, error) {
 		return nil, err
 	}
 
-	res := &ScaleResult{}
+	res := &VaultScaleResult{}
 	logf("seeding %d rows (%d-byte tokens)", cfg.Rows, cfg.TokenBytes)
 	start := time.Now()
 	if err := seedVault(ctx, st, cfg.Rows, cfg.TokenBytes, res); err != nil {
@@ -60,7 +60,7 @@ func Scale(ctx context.Context, cfg ScaleConfig) (*ScaleResult, error) {
 	}
 	res.Sizes = append(res.Sizes, s...)
 
-	ring, err := ScaleRing()
+	ring, err := VaultScaleRing()
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func Scale(ctx context.Context, cfg ScaleConfig) (*ScaleResult, error) {
 }
 
 // Markdown renders the result as a section of docs/BENCHMARKS.md.
-func (r *ScaleResult) Markdown(cfg ScaleConfig, machine string) string {
+func (r *VaultScaleResult) Markdown(cfg VaultScaleConfig, machine string) string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("Seeded: %d rows (%d OFFLINE, all idle; %d marked invalid 10 days ago; %d under a previous key; %d legacy), "+
@@ -156,7 +156,7 @@ func (r *ScaleResult) Markdown(cfg ScaleConfig, machine string) string {
 	return b.String()
 }
 
-func (r *ScaleResult) size(when, name string) string {
+func (r *VaultScaleResult) size(when, name string) string {
 	for _, s := range r.Sizes {
 		if s.When == when && s.Name == name {
 			return fmt.Sprintf("%.1f MB", float64(s.Bytes)/(1<<20))

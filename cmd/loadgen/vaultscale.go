@@ -12,10 +12,10 @@ import (
 	"github.com/auth-manager/auth-manager/internal/loadgen"
 )
 
-// scale runs `loadgen scale` and prints its Markdown section on stdout (progress on
+// vaultScale runs `loadgen vault-scale` and prints its Markdown section on stdout (progress on
 // stderr), to be pasted into docs/BENCHMARKS.md.
-func scale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
+func vaultScale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("vault-scale", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
 		envFile = fs.String("env", "deploy/dev.env", "the stack's environment file (the process environment wins)")
@@ -40,9 +40,9 @@ func scale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := loadgen.ScaleConfig{AdminURL: admin, Rows: *rows, TokenBytes: *token, KeepAliveFor: *forEach, Latency: *latency,
+	cfg := loadgen.VaultScaleConfig{AdminURL: admin, Rows: *rows, TokenBytes: *token, KeepAliveFor: *forEach, Latency: *latency,
 		Rate: *rate, Keep: *keep, Log: stderr}
-	res, err := loadgen.Scale(ctx, cfg)
+	res, err := loadgen.VaultScale(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -16,14 +16,14 @@ import (
 	"github.com/auth-manager/auth-manager/internal/store"
 )
 
-// `loadgen scale` (make bench-scale): the database work that grows with the vault. It
+// `loadgen vault-scale` (make bench-vault-scale): the database work that grows with the vault. It
 // seeds a vault of realistic rows into a fresh database at the schema before migration
 // 8, EXPLAINs (ANALYZE, BUFFERS) the periodic, start-up and background statements of
 // that version, migrates, EXPLAINs those of this version, and runs the keep-alive over
 // the offline rows against a fake Keycloak of fixed latency.
 
-// ScaleConfig configures a scale run.
-type ScaleConfig struct {
+// VaultScaleConfig configures a scale run.
+type VaultScaleConfig struct {
 	AdminURL   string // PostgreSQL role with CREATEDB (DATABASE_URL of the stack)
 	Rows       int    // rows to seed
 	TokenBytes int    // plaintext size of a stored token (a Keycloak offline token is about 1 KB)
@@ -36,8 +36,8 @@ type ScaleConfig struct {
 	Log          io.Writer // progress lines
 }
 
-// ScaleResult is what a scale run measured.
-type ScaleResult struct {
+// VaultScaleResult is what a scale run measured.
+type VaultScaleResult struct {
 	Rows, Offline, Invalid, Legacy, StaleKey int
 	SeedTime, MigrateTime                    time.Duration
 	Sizes                                    []Size // before and after the migration
@@ -62,9 +62,9 @@ const (
 	CurrentKeyHex = "2222222222222222222222222222222222222222222222222222222222222222"
 )
 
-// ScaleRing is the key ring of the seeded vault: the current key, and the previous key
+// VaultScaleRing is the key ring of the seeded vault: the current key, and the previous key
 // some rows are still sealed under.
-func ScaleRing() (*seal.Ring, error) {
+func VaultScaleRing() (*seal.Ring, error) {
 	cur, err := seal.ParseKey(CurrentKeyHex)
 	if err != nil {
 		return nil, err
@@ -88,12 +88,12 @@ func oldRing() (*seal.Ring, error) {
 // seedVault COPYs n rows into auth_vault, sealed for real under ring (or the old key):
 // random tokens of tokenBytes, so that the ciphertext (hex, stored out of line) is
 // incompressible and of realistic size.
-func seedVault(ctx context.Context, st *store.Store, n, tokenBytes int, res *ScaleResult) error {
+func seedVault(ctx context.Context, st *store.Store, n, tokenBytes int, res *VaultScaleResult) error {
 	old, err := oldRing()
 	if err != nil {
 		return err
 	}
-	ring, err := ScaleRing()
+	ring, err := VaultScaleRing()
 	if err != nil {
 		return err
 	}
