@@ -136,7 +136,7 @@ type Auth struct {
 	Mode             string
 	ServiceRole      string
 	IntrospectionTTL time.Duration // 0 disables the introspection cache
-	AllowedClients   []string      // azp/aud must be one of these (both modes); empty allows any client of the realm
+	AllowedClients   []string      // the token's azp must be one of these (both modes); empty allows any client of the realm
 	// ServiceClients are the clients (azp) whose tokens with ServiceRole are service
 	// callers; empty means no service callers at all.
 	ServiceClients []string
