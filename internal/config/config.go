@@ -367,14 +367,15 @@ func (e env) build() (Config, error) {
 }
 
 func (e env) keys() (Keys, error) {
-	if e.EncryptionKey == "" {
-		return Keys{}, invalid("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", "required but not set")
-	}
 	k := Keys{RejectLegacy: e.RejectLegacy, TrustOpaqueLegacy: e.TrustOpaque}
 	var p problems
 	var err error
-	k.EncryptionKey, err = parseKey("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", e.EncryptionKey.Reveal())
-	p.add(err)
+	if e.EncryptionKey == "" {
+		p.add(invalid("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", "required but not set"))
+	} else {
+		k.EncryptionKey, err = parseKey("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", e.EncryptionKey.Reveal())
+		p.add(err)
+	}
 	for _, prev := range splitList(e.PreviousKeys.Reveal()) {
 		key, err := parseKey("AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS", prev)
 		p.add(err)
