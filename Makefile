@@ -6,7 +6,8 @@ SHELL := /bin/bash
 GO      ?= go
 BIN     := bin/auth-manager
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS    := ./...
 # The Go client is a module of its own (client/go.mod): ./... from the root does not
 # reach it, so test and lint run it there too.
@@ -55,6 +56,10 @@ lint: api-check ## gofmt check, go vet, staticcheck (pinned in go.mod) here and 
 	$(GO) tool staticcheck $(PKGS)
 	staticcheck=$$($(GO) tool -n staticcheck) && cd $(CLIENT) && $(GO) mod tidy -diff && $(GO) vet ./... && $$staticcheck ./...
 
+.PHONY: config-docs
+config-docs: ## regenerate docs/configuration.md from internal/config (the env struct's tags and reference.go)
+	$(GO) test ./internal/config -run '^TestConfigurationReference$$' -count=1 -update
+
 .PHONY: format
 format: ## gofmt -w
 	gofmt -w api client cmd deploy internal migrations
@@ -85,8 +90,7 @@ IMAGE ?= auth-manager:$(VERSION)
 
 .PHONY: image
 image: ## build the container image IMAGE (default auth-manager:VERSION); needs a Docker engine
-	docker build --build-arg VERSION=$(VERSION) \
-	  --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(COMMIT) -t $(IMAGE) .
 
 .PHONY: deploy-check
 deploy-check: ## offline checks of Dockerfile, docker-compose.yml and the Helm chart (installs tools once)

@@ -176,8 +176,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
 		WaitForFeed: true,
 	})
-	if len(cfg.Auth.ServiceClients) == 0 {
-		log.Info("no service callers: AUTH_MANAGER_SERVICE_CLIENTS is empty, so every caller acts for itself only")
+	for _, n := range cfg.Notices() {
+		log.Log(ctx, n.Level, n.Message, "variable", n.Var)
 	}
 	a.startBackground(ctx)
 	deps := httpapi.Deps{
@@ -322,16 +322,7 @@ func (a *App) Close() {
 // in-flight requests get until the shutdown timeout to finish.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	drainDelay := a.cfg.HTTP.DrainDelay
-	srv := &http.Server{
-		Handler:           a.Handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       a.cfg.HTTP.ReadTimeout,
-		WriteTimeout:      a.cfg.HTTP.WriteTimeout,
-		IdleTimeout:       a.cfg.HTTP.IdleTimeout,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := a.server(ctx, a.Handler)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	var metricsSrv *http.Server
@@ -341,7 +332,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			_ = srv.Close()
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		metricsSrv = &http.Server{Handler: a.Metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		metricsSrv = a.server(ctx, a.Metrics.Handler())
 		go func() {
 			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("metrics: %w", err)
@@ -372,6 +363,22 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// server is an HTTP server for h with the configured timeouts: the API's listener and
+// the metrics listener get the same, so that neither holds slow or idle connections
+// open without bound.
+func (a *App) server(ctx context.Context, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       a.cfg.HTTP.ReadTimeout,
+		WriteTimeout:      a.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       a.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
 }
 
 // endSession makes callers' tokens of session sid (of clientID's part of it, when not

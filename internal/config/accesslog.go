@@ -19,12 +19,16 @@ type AccessLog struct {
 }
 
 func (e env) accessLog() (AccessLog, error) {
+	var p problems
 	f, err := strconv.ParseFloat(strings.TrimSpace(e.AccessLogSample), 64)
 	if err != nil || !(f >= 0 && f <= 1) {
-		return AccessLog{}, invalid("AUTH_MANAGER_ACCESS_LOG_SAMPLE", "must be a number between 0 and 1")
+		p.add(invalid("AUTH_MANAGER_ACCESS_LOG_SAMPLE", "must be a number between 0 and 1"))
 	}
 	if e.AccessLogBuffer != 0 && (e.AccessLogBuffer < 4096 || e.AccessLogBuffer > 64<<20) {
-		return AccessLog{}, invalid("AUTH_MANAGER_ACCESS_LOG_BUFFER", "must be 0 or between 4096 and 67108864 bytes")
+		p.add(invalid("AUTH_MANAGER_ACCESS_LOG_BUFFER", "must be 0 or between 4096 and 67108864 bytes"))
+	}
+	if err := p.err(); err != nil {
+		return AccessLog{}, err
 	}
 	return AccessLog{Sample: f, Buffer: e.AccessLogBuffer}, nil
 }

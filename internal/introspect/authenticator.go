@@ -58,7 +58,7 @@ type Options struct {
 	ServiceRole    string
 	ServiceClients []string
 	ClientID       string        // the service's client, whose client roles count too
-	AllowedClients []string      // azp or aud must be one of these; empty allows any client of the realm
+	AllowedClients []string      // azp must be one of these; empty allows any client of the realm
 	CacheTTL       time.Duration // reuse of an answer (both modes, active or not); 0 disables the cache
 	CacheSize      int           // bound on cached tokens (and on remembered ended sessions ×10)
 	// WaitForFeed leaves the cache untrusted until SetFeedUp(true): without the feed of
@@ -214,19 +214,11 @@ func (a *Authenticator) remember(key [32]byte, e entry, exp int64, now time.Time
 	a.cache.put(key, e, now)
 }
 
+// clientAllowed: the client the token was issued to (azp) must be allowed. Its
+// audience does not count: aud names the services a token is for, which any client
+// can be given (an audience mapper), so it says nothing about who calls.
 func (a *Authenticator) clientAllowed(cl keycloak.Claims) bool {
-	if len(a.opt.AllowedClients) == 0 {
-		return true
-	}
-	if slices.Contains(a.opt.AllowedClients, cl.Client()) {
-		return true
-	}
-	for _, aud := range cl.Audience {
-		if slices.Contains(a.opt.AllowedClients, aud) {
-			return true
-		}
-	}
-	return false
+	return len(a.opt.AllowedClients) == 0 || slices.Contains(a.opt.AllowedClients, cl.Client())
 }
 
 // keyBufs hold copies of bearer tokens being hashed: sha256.Sum256 takes bytes, and

@@ -195,16 +195,23 @@ func TestServiceCallers(t *testing.T) {
 	}
 }
 
+// TestAllowedClientsInBothModes: AUTH_MANAGER_ALLOWED_CLIENTS is matched against the
+// client the token was issued to (azp), never its audience: a token of client "app"
+// whose aud names an allowed client is still refused.
 func TestAllowedClientsInBothModes(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	for _, mode := range []string{ModeIntrospect, ModeJWT} {
-		for allowed, ok := range map[string]bool{"app": true, "other": false} {
-			a, _ := newAuth(&fakeKeycloak{claims: active(now)}, mode, &now, func(o *Options) { o.AllowedClients = []string{allowed} })
-			_, err := a.Authenticate(context.Background(), sign(t, claimsAt(now)))
+		for allowed, ok := range map[string]bool{"app": true, "other": false, "billing": false} {
+			claims := claimsAt(now)
+			claims["aud"] = []string{"billing", "account"}
+			introspected := active(now)
+			introspected.Audience = []string{"billing", "account"}
+			a, _ := newAuth(&fakeKeycloak{claims: introspected}, mode, &now, func(o *Options) { o.AllowedClients = []string{allowed} })
+			_, err := a.Authenticate(context.Background(), sign(t, claims))
 			if ok {
-				assert.NoError(t, err, mode)
+				assert.NoError(t, err, "%s, allowed %s", mode, allowed)
 			} else {
-				assert.ErrorIs(t, err, ErrUnauthorized, mode)
+				assert.ErrorIs(t, err, ErrUnauthorized, "%s, allowed %s", mode, allowed)
 				assert.NotErrorIs(t, err, ErrRefusedLocally, "signed by the realm: %s", mode)
 			}
 		}
