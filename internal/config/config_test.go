@@ -75,6 +75,25 @@ func TestLoadValid(t *testing.T) {
 	assert.Equal(t, AccessLog{Sample: 1, Buffer: 1 << 20}, c.AccessLog)
 }
 
+func TestTokenLimits(t *testing.T) {
+	setEnv(t, valid)
+	c, err := Load(os.LookupEnv, "dev")
+	require.NoError(t, err)
+	assert.Equal(t, 50, c.Tokens.MaxPerUser, "a cap no honest user reaches")
+	assert.Empty(t, c.Tokens.Audiences, "every audience Keycloak allows")
+	assert.Empty(t, c.Tokens.AudiencesByClient)
+
+	setEnv(t, with(map[string]string{"AUTH_MANAGER_MAX_TOKENS_PER_USER": "7",
+		"AUTH_MANAGER_EXCHANGE_AUDIENCES":           "orders-api, billing",
+		"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT": " jobs = orders-api  reports ; batch= ;https://x.example/app=billing"}))
+	c, err = Load(os.LookupEnv, "dev")
+	require.NoError(t, err)
+	assert.Equal(t, 7, c.Tokens.MaxPerUser)
+	assert.Equal(t, []string{"orders-api", "billing"}, c.Tokens.Audiences)
+	assert.Equal(t, map[string][]string{"jobs": {"orders-api", "reports"}, "batch": {}, "https://x.example/app": {"billing"}},
+		c.Tokens.AudiencesByClient, "an entry with no audiences allows none")
+}
+
 func TestLoadRequiredMissing(t *testing.T) {
 	for _, key := range []string{"DATABASE_URL", "KEYCLOAK_ISSUER", "KEYCLOAK_REALM", "KEYCLOAK_CLIENT_ID",
 		"KEYCLOAK_CLIENT_SECRET", "KEYCLOAK_CONSENT_REDIRECT_URI", "AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", "STATE_TOKEN_SECRET"} {
@@ -117,6 +136,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"AUTH_MANAGER_ACCESS_LOG_SAMPLE", "half"},
 		{"AUTH_MANAGER_ACCESS_LOG_BUFFER", "100"},
 		{"AUTH_MANAGER_ACCESS_LOG_BUFFER", "-1"},
+		{"AUTH_MANAGER_MAX_TOKENS_PER_USER", "0"},
+		{"AUTH_MANAGER_MAX_TOKENS_PER_USER", "100001"},
+		{"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT", "no-equals-sign"},
+		{"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT", "a=x;a=y"},
+		{"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT", "=x"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
