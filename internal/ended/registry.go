@@ -121,7 +121,7 @@ func (r *Registry) EndUserSessionsExcept(ctx context.Context, userID string, at 
 func (r *Registry) announce(ctx context.Context, rec store.Ended, from time.Time) error {
 	now := r.opt.Now()
 	rec.EndedAt = now
-	rec.ExpiresAt = from.Add(r.life.at(now) + r.opt.Skew)
+	rec.ExpiresAt = from.Add(r.Retention())
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	seq, err := r.st.AppendEnded(wctx, rec)
@@ -152,6 +152,10 @@ func (r *Registry) Loaded() bool { return r.loaded.Load() }
 // they commit (the wake-up channel is connected and the feed was read since). Otherwise
 // they are applied within Poll.
 func (r *Registry) Current() bool { return r.loaded.Load() && r.listening.Load() }
+
+// Retention is how long a session that ends now is remembered: the longest access-token
+// lifespan its tokens may have (the fallback until the realm was read) plus the skew.
+func (r *Registry) Retention() time.Duration { return r.life.at(r.opt.Now()) + r.opt.Skew }
 
 // Size returns how many ended sessions (or client parts of one) and user rules are
 // remembered.
