@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/auth-manager/auth-manager/internal/ended"
+	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/testenv"
 )
@@ -290,4 +291,27 @@ func TestLoadAtStart(t *testing.T) {
 		assert.NotContains(t, plan, "Seq Scan", "%s: %s", name, plan)
 		t.Logf("plan of %s:\n%s", name, plan)
 	}
+}
+
+// TestRetentionFromTheRealm: records are kept for the realm's access-token lifespan as
+// Keycloak reports it, plus the skew; the 24 h fallback until it has been read.
+func TestRetentionFromTheRealm(t *testing.T) {
+	realm := testenv.DefineRealm(t)
+	realm.Create(testenv.RealmOptions{AccessTokenLifespan: 7 * time.Minute})
+	cfg := testenv.Config(t)
+	kc := keycloak.New(keycloak.Options{IssuerURL: cfg.Keycloak.BaseURL + "/realms/" + realm.Name, BaseURL: cfg.Keycloak.BaseURL,
+		Realm: realm.Name, ClientID: cfg.Keycloak.ClientID, ClientSecret: cfg.Keycloak.ClientSecret.Reveal(),
+		Timeout: 10 * time.Second}, testenv.DiscardLogger())
+	db := migratedDB(t)
+	r := ended.New(replica(t, db, "w"), keycloak.NewAdmin(kc), ended.Options{Clients: []string{cfg.Keycloak.ClientID}})
+	assert.Equal(t, 24*time.Hour+time.Minute, r.Retention(), "before the realm is read")
+	run(t, r)
+	read := within(15*time.Second, func() bool { return r.Retention() == 8*time.Minute })
+	t.Logf("realm read after %s", read)
+	require.GreaterOrEqual(t, read, time.Duration(0),
+		"retention %s, want the realm's 7 min plus 1 min of skew", r.Retention())
+	require.NoError(t, r.EndSession(t.Context(), "s1", ""))
+	rows := records(t, db)
+	require.Len(t, rows, 1)
+	assert.InDelta(t, (8 * time.Minute).Seconds(), rows[0].Kept.Seconds(), 0.01)
 }
