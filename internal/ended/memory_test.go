@@ -128,3 +128,28 @@ func TestMemoryPerRecord(t *testing.T) {
 	assert.Less(t, after, before+uint64(n*8), "pruning gives the memory back")
 	runtime.KeepAlive(m)
 }
+
+// BenchmarkEnded is the per-request question, with nothing ended and with 100 000
+// sessions and 10 000 user rules remembered (a token of none of them: every map is
+// consulted).
+func BenchmarkEnded(b *testing.B) {
+	for _, n := range []int{0, 100_000} {
+		m := newMemory()
+		for i := range n {
+			m.apply(session(fmt.Sprintf("cDzdIsR-noeHu9bS%08d", i), "", t0.Add(time.Hour)))
+			if i%10 == 0 {
+				m.apply(userRuleAt(fmt.Sprint("u", i), t0.Add(time.Second), int64(i)))
+			}
+		}
+		b.Run(fmt.Sprint("remembered=", n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if m.ended("cDzdIsR-noeHu9bSzzzzzzzz", "app", "u5", t0, false, t0) {
+						b.Fatal("ended")
+					}
+				}
+			})
+		})
+	}
+}
