@@ -114,6 +114,9 @@ func (r *Registry) EndUserSessionsExcept(ctx context.Context, userID string, at 
 	if userID == "" {
 		return nil
 	}
+	// As the database keeps it, so that this replica's rule and the record read back
+	// compare equal.
+	at = at.Round(0).Truncate(time.Microsecond)
 	return r.announce(ctx, store.Ended{UserID: userID, At: at, Live: live}, at)
 }
 
