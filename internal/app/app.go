@@ -158,10 +158,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 				Invalidated: r.Invalidated, Errors: r.Failed, Deleted: r.Deleted})
 		})
 	}
-	a.Auth = introspect.New(a.Keycloak, a.Keys, a.Ended, introspect.Options{
+	a.Auth = introspect.New(a.Keycloak, a.Keys, introspect.Options{
 		Mode: cfg.Auth.Mode, Issuer: cfg.Keycloak.IssuerURL(), ServiceRole: cfg.Auth.ServiceRole,
 		ServiceClients: cfg.Auth.ServiceClients, ClientID: cfg.Keycloak.ClientID,
-		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
+		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients, Ended: a.Ended,
 	})
 	if len(cfg.Auth.ServiceClients) == 0 {
 		log.Info("no service callers: AUTH_MANAGER_SERVICE_CLIENTS is empty, so every caller acts for itself only")

@@ -70,7 +70,11 @@ type Options struct {
 	AllowedClients []string      // azp or aud must be one of these; empty allows any client of the realm
 	CacheTTL       time.Duration // reuse of an answer (both modes, active or not); 0 disables the cache
 	CacheSize      int           // bound on cached tokens
-	Now            func() time.Time
+	// Ended knows which sessions ended: their tokens are refused, and until it has
+	// loaded them a token that passes the local check is answered ErrEndedUnknown (503).
+	// Nil: no session counts as ended.
+	Ended EndedSessions
+	Now   func() time.Time
 }
 
 // Authenticator turns bearer tokens into callers. Safe for concurrent use.
@@ -78,22 +82,21 @@ type Authenticator struct {
 	opt   Options
 	kc    Keycloak
 	keys  KeySet
-	ended EndedSessions // nil: no session is ever ended
+	ended EndedSessions
 	cache *cache
 
 	flight singleflight.Group // concurrent introspections of one token
 }
 
-// New returns an Authenticator that refuses tokens of the sessions ended knows ended
-// (nil: none).
-func New(kc Keycloak, keys KeySet, ended EndedSessions, opt Options) *Authenticator {
+// New returns an Authenticator.
+func New(kc Keycloak, keys KeySet, opt Options) *Authenticator {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
 	if opt.CacheSize <= 0 {
 		opt.CacheSize = 10000
 	}
-	return &Authenticator{opt: opt, kc: kc, keys: keys, ended: ended, cache: newCache(opt.CacheSize)}
+	return &Authenticator{opt: opt, kc: kc, keys: keys, ended: opt.Ended, cache: newCache(opt.CacheSize)}
 }
 
 // Authenticate validates token and returns its caller. Every token is checked locally

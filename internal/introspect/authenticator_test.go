@@ -40,11 +40,11 @@ func newAuth(kc Keycloak, mode string, now *time.Time, adjust ...func(*Options))
 func newAuthWith(kc Keycloak, mode string, now *time.Time, ended EndedSessions, adjust ...func(*Options)) (*Authenticator, *testKeys) {
 	clock := func() time.Time { return *now }
 	keys := newTestKeys(clock)
-	opt := Options{Mode: mode, Issuer: testIssuer, ServiceRole: "svc", CacheTTL: 30 * time.Second, Now: clock}
+	opt := Options{Mode: mode, Issuer: testIssuer, ServiceRole: "svc", CacheTTL: 30 * time.Second, Ended: ended, Now: clock}
 	for _, f := range adjust {
 		f(&opt)
 	}
-	return New(kc, keys, ended, opt), keys
+	return New(kc, keys, opt), keys
 }
 
 func TestIntrospectionCache(t *testing.T) {
