@@ -17,6 +17,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/ended"
 	"github.com/auth-manager/auth-manager/internal/httpapi"
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keepalive"
@@ -43,6 +44,8 @@ type App struct {
 	// Keys is the realm's key set (caller and logout tokens); Auth authenticates callers.
 	Keys *keyset.Set
 	Auth *introspect.Authenticator
+	// Ended records the sessions that ended and follows every replica's records.
+	Ended *ended.Registry
 
 	// Admin is the realm's admin API as the service account; Offline the offline-token
 	// service built on it.
@@ -102,17 +105,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a.Admin = keycloak.NewAdmin(a.Keycloak)
 	a.Rotation = keycloak.NewRotationWatch(a.Admin, cfg.Keycloak.RefreshTokenRotation, log)
+	a.Ended = ended.New(st, a.Admin, ended.Options{
+		Clients: append([]string{cfg.Keycloak.ClientID}, cfg.Auth.AllowedClients...), Poll: o.feedPoll, Log: log, Now: o.now,
+	})
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
-		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh, MaxTokensPerUser: cfg.Tokens.MaxPerUser,
-		OnRevoked: func(ctx context.Context, row vault.Meta) {
-			// Revoking a refresh token removed the service's client from the online
-			// session: callers' tokens of that client and session stop working. (An
-			// offline token's revocation leaves the online session of the same id alone.)
-			if row.Type == vault.Refresh {
-				a.endSession(ctx, row.SessionID, cfg.Keycloak.ClientID)
-			}
-		},
+		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh, Ended: a.Ended, MaxTokensPerUser: cfg.Tokens.MaxPerUser,
 		RetryUncommitted: func(ctx context.Context) bool {
 			r := a.Rotation.Current(ctx)
 			return r.On && r.MaxReuse >= 1
@@ -139,28 +137,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Offline = offline.New(st, a.Vault, a.Keycloak, a.Admin, a.Tokens, offline.Options{
 		StateSecret: []byte(cfg.StateSecret.Reveal()), StateExpiry: cfg.StateExpiry, ClientID: cfg.Keycloak.ClientID,
 		Retries: cfg.Keycloak.Retries, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
-		Log: log, Audit: auditLog, Now: o.now,
+		Log: log, Audit: auditLog, Now: o.now, Ended: a.Ended,
 		Rotating: func(ctx context.Context) bool { return a.Rotation.Current(ctx).On },
 	})
 	// One key set for caller tokens and logout tokens: forged tokens of either kind
 	// cannot make it download the JWKS more than once per JWKSMinRefresh.
 	a.Keys = keyset.New(a.Keycloak.JWKS, keyset.Options{Algs: cfg.Auth.SigningAlgs, MinRefresh: cfg.Auth.JWKSMinRefresh})
-	endSession := func(ctx context.Context, sid string) { a.endSession(ctx, sid, "") }
 	a.Sessions = sessions.New(a.Vault, a.Admin, a.Tokens, sessions.Options{
 		Log: log, Audit: auditLog, Now: o.now, ClientID: cfg.Keycloak.ClientID,
-		OnSessionEnded: endSession, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
+		Ended: a.Ended, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 	})
 	a.Backchannel = backchannel.New(st, a.Vault, a.Admin, a.Tokens,
 		backchannel.NewVerifierWithKeys(a.Keys, cfg.Keycloak.IssuerURL(), cfg.Keycloak.ClientID, o.now), backchannel.Options{
-			Log: log, Audit: auditLog, Now: o.now,
-			OnSessionEnded: endSession,
-			OnUserSessionsLive: func(ctx context.Context, userID string, at time.Time, live []string) {
-				a.Auth.EndUserSessionsExcept(userID, at, live)
-				if err := a.Store.NotifyUserSessions(context.WithoutCancel(ctx), userID, at, live); err != nil {
-					a.log.WarnContext(ctx, "user's ended sessions not announced to other replicas", "subject", userID, "error", err.Error())
-				}
-			},
-			KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
+			Log: log, Audit: auditLog, Now: o.now, Ended: a.Ended, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		})
 	a.auditLog, a.now = auditLog, o.now
 	if cfg.KeepAlive.Enabled {
@@ -173,11 +162,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Auth = introspect.New(a.Keycloak, a.Keys, introspect.Options{
 		Mode: cfg.Auth.Mode, Issuer: cfg.Keycloak.IssuerURL(), ServiceRole: cfg.Auth.ServiceRole,
 		ServiceClients: cfg.Auth.ServiceClients, ClientID: cfg.Keycloak.ClientID,
-		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
-		WaitForFeed: true,
+		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients, Ended: a.Ended,
 	})
 	for _, n := range cfg.Notices() {
 		log.Log(ctx, n.Level, n.Message, "variable", n.Var)
+	}
+	// Read at once when the database answers, so that callers are served from the
+	// start; otherwise Run reads it as soon as it does, and callers get 503 until then.
+	if err := a.Ended.CatchUp(ctx); err != nil {
+		log.Warn("ended sessions not loaded at start; authenticated requests answer 503 until they are", "error", err.Error())
 	}
 	a.startBackground(ctx)
 	deps := httpapi.Deps{
@@ -228,6 +221,13 @@ type options struct {
 	now          func() time.Time
 	accessLog    accessLogOption
 	tracer       trace.TracerProvider
+	feedPoll     time.Duration
+}
+
+// WithFeedPoll sets how often the ended-session feed is read without a wake-up (default
+// 5 s): tests make it long to see that a reconnection alone replays what was missed.
+func WithFeedPoll(d time.Duration) Option {
+	return func(o *options) { o.feedPoll = d }
 }
 
 // WithTracerProvider traces requests, Keycloak calls and queries with tp (OpenTelemetry)
@@ -279,9 +279,9 @@ func migrateUp(ctx context.Context, st *store.Store, log *slog.Logger) error {
 	return nil
 }
 
-// startBackground runs the App's workers (the cache eviction feed, the deferred checks
-// of back-channel logouts, the keep-alive job) until Close. They
-// outlive the ctx New was given, which may be a start-up deadline.
+// startBackground runs the App's workers (the cache eviction feed, the ended-session
+// feed, the deferred checks of back-channel logouts, the keep-alive job) until Close.
+// They outlive the ctx New was given, which may be a start-up deadline.
 func (a *App) startBackground(ctx context.Context) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBackground = cancel
@@ -292,15 +292,7 @@ func (a *App) startBackground(ctx context.Context) {
 			a.log.Warn("realm keys not fetched at start", "error", err.Error())
 		}
 	})
-	a.background.Go(func() {
-		a.Store.Listen(bg, store.SessionEndedChannel, func(payload string) {
-			if user, at, live, ok := store.ParseUserSessions(payload); ok {
-				a.Auth.EndUserSessionsExcept(user, at, live)
-				return
-			}
-			a.Auth.EndSession(store.ParseSessionEnded(payload))
-		}, a.Auth.SetFeedUp)
-	})
+	a.background.Go(func() { a.Ended.Run(bg) })
 	a.background.Go(func() { a.Tokens.Run(bg) })
 	a.background.Go(func() { a.vaultRows.Run(bg, 30*time.Second) })
 	a.background.Go(func() { a.Backchannel.Run(bg) })
@@ -378,19 +370,6 @@ func (a *App) server(ctx context.Context, h http.Handler) *http.Server {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-}
-
-// endSession makes callers' tokens of session sid (of clientID's part of it, when not
-// "") stop working: here at once, and on every replica through the database's feed.
-func (a *App) endSession(ctx context.Context, sid, clientID string) {
-	if sid == "" {
-		return
-	}
-	a.Auth.EndSession(sid, clientID)
-	if err := a.Store.NotifySessionEnded(context.WithoutCancel(ctx), sid, clientID); err != nil {
-		a.log.WarnContext(ctx, "ended session not announced to other replicas; their cache TTL bounds it",
-			"session_id", sid, "error", err.Error())
 	}
 }
 

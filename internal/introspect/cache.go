@@ -46,5 +46,3 @@ func (c *cache) put(key [32]byte, e entry, now time.Time) {
 		c.l.Add(key, e)
 	}
 }
-
-func (c *cache) purge() { c.l.Purge() }

@@ -118,6 +118,15 @@ type Options struct {
 	Now              func() time.Time
 	// Rotating reports whether the realm rotates refresh tokens (nil: it does not).
 	Rotating func(ctx context.Context) bool
+	// Ended, when set, records the offline sessions Revoke ends (Keycloak ends the
+	// online session of the same id with them), so that every replica refuses their
+	// callers' tokens.
+	Ended Ended
+}
+
+// Ended records ended sessions on every replica (ended.Registry).
+type Ended interface {
+	EndSession(ctx context.Context, sid, clientID string) error
 }
 
 // Service is the offline-token service. Safe for concurrent use.

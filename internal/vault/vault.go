@@ -107,9 +107,14 @@ type Options struct {
 	// MaxTokensPerUser caps the rows one user may hold (AUTH_MANAGER_MAX_TOKENS_PER_USER);
 	// a store that would create one more is ErrTooManyTokens. 0: no cap.
 	MaxTokensPerUser int
-	// OnRevoked, when set, is told of a row whose token Delete revoked at Keycloak
-	// (which removed the service's client from the row's session).
-	OnRevoked func(ctx context.Context, row Meta)
+	// Ended, when set, records the sessions whose tokens of the service's client stop
+	// working because Delete revoked a stored refresh token (see Delete).
+	Ended Ended
+}
+
+// Ended records ended sessions on every replica (ended.Registry).
+type Ended interface {
+	EndSession(ctx context.Context, sid, clientID string) error
 }
 
 // Service is the vault. Safe for concurrent use.
