@@ -279,9 +279,9 @@ PY
     { cat "$WORK/promtool-test.log" >&2; fail "promtool test rules (ci/alerts_test.yaml)"; }
   # Every alert has a test.
   local alert
-  for alert in $(awk '$1 == "-" && $2 == "alert:" { print $3 }' "$dir/rules.yaml"); do
+  while read -r alert; do
     grep -q "alertname: $alert\$" "$dir/alerts_test.yaml" || fail "ci/alerts_test.yaml does not test $alert"
-  done
+  done < <(awk '$1 == "-" && $2 == "alert:" { print $3 }' "$dir/rules.yaml")
   (cd "$REPO_ROOT" && go test -count=1 ./deploy/helm/) >"$WORK/helm-test.log" 2>&1 ||
     { cat "$WORK/helm-test.log" >&2; fail "deploy/helm tests (dashboard and rules against the service's metrics)"; }
   log "monitoring: ok, $(grep -c 'alert:' "$dir/rules.yaml") alerts ($(since "$t"))"
