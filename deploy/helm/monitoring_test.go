@@ -58,10 +58,11 @@ var register = map[string]func(t *testing.T, m *metrics.Metrics){
 	"RegisterDoctor": func(_ *testing.T, m *metrics.Metrics) {
 		m.RegisterDoctor()("config", true)
 	},
-	"RegisterAccessLogDrops": func(_ *testing.T, m *metrics.Metrics) {
-		m.RegisterAccessLogDrops(func() uint64 { return 0 })
-	},
 }
+
+// unused are Register methods whose families no panel or rule may name: the access
+// log's drop counter exists only while access lines are written asynchronously.
+var unused = map[string]bool{"RegisterAccessLogDrops": true}
 
 // exported returns every series name the service exports (histograms as their
 // _bucket, _sum and _count series) with the label names each carries.
@@ -71,7 +72,7 @@ func exported(t *testing.T) map[string][]string {
 	typ := reflect.TypeOf(m)
 	for i := range typ.NumMethod() {
 		name := typ.Method(i).Name
-		if strings.HasPrefix(name, "Register") {
+		if strings.HasPrefix(name, "Register") && !unused[name] {
 			require.Contains(t, register, name, "a new collector: add %s to this test's register table", name)
 		}
 	}
