@@ -81,7 +81,7 @@ IMAGE_REPO ?= ghcr.io/auth-manager/auth-manager
 IMAGE ?= $(IMAGE_REPO):$(VERSION:v%=%)
 
 .PHONY: image
-image: ## build the container image IMAGE (default ghcr.io/auth-manager/auth-manager:VERSION without its v); needs a Docker engine
+image: ## build the container image IMAGE (default auth-manager:VERSION); needs a Docker engine
 	docker build --build-arg VERSION=$(VERSION) \
 	  --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
 

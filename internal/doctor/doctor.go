@@ -67,7 +67,7 @@ type Deps struct {
 // be checked.
 func ConfigFailure(err error) Report {
 	r := Report{Checks: []Result{fail(CheckConfig, err.Error(),
-		"set the variable it names (see docs/configuration.md and .env.example)")}}
+		"set the variable it names (see README.md's configuration table and .env.example)")}}
 	for _, c := range []string{CheckPostgres, CheckMigrations, CheckListen, CheckKeycloak, CheckIssuer, CheckClient,
 		CheckRoles, CheckLogoutURL, CheckOfflineIdle, CheckRotation, CheckVaultKey} {
 		r.Checks = append(r.Checks, skip(c, "configuration"))
