@@ -84,9 +84,12 @@ stack-down: ## stop what stack-up started
 stack-status: ## show the local stack's state
 	scripts/stack.sh status
 
-# --- deploy (issue 8) ---
+# --- deploy ---
 
-IMAGE ?= auth-manager:$(VERSION)
+# Release images are tagged with the version without git's "v" (tag v1.0.0 → 1.0.0), as
+# the Helm chart's appVersion names them.
+IMAGE_REPO ?= ghcr.io/auth-manager/auth-manager
+IMAGE ?= $(IMAGE_REPO):$(VERSION:v%=%)
 
 .PHONY: image
 image: ## build the container image IMAGE (default auth-manager:VERSION); needs a Docker engine
@@ -104,7 +107,7 @@ replicas: stack-up ## start 3 service processes on 127.0.0.1:8001-8003 against t
 replicas-down: ## stop what `make replicas` started
 	scripts/replicas.sh down
 
-# --- API docs (issue 7) ---
+# --- API docs ---
 
 .PHONY: api
 api: ## regenerate api/openapi.{json,yaml} (OpenAPI 3.0.3) via swag's api/swagger.{json,yaml}; refresh the vendored Swagger UI and ReDoc (npm)
@@ -122,7 +125,7 @@ docs-check: stack-up ## headless Chromium on /docs and /redoc: every operation l
 fuzz-api: stack-up ## schemathesis against the service and api/openapi.json: no 5xx, no undocumented status, no answer off the spec (~2 min)
 	scripts/fuzz-api.sh
 
-# --- bench (issue 9) ---
+# --- bench ---
 
 BENCH_FLAGS ?=
 PROFILE_PATHS := introspect/access-token-cache-hit introspect/validate-token jwt/access-token-cache-hit jwt/validate-token \

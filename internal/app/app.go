@@ -153,7 +153,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		})
 	a.auditLog, a.now = auditLog, o.now
 	if cfg.KeepAlive.Enabled {
-		onPass := a.Metrics.RegisterKeepAlive()
+		onPass := a.Metrics.RegisterKeepAlive(o.now)
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
 			onPass(metrics.KeepAlivePass{Ran: r.Ran, Failed: err != nil, Refreshed: r.Refreshed,
 				Invalidated: r.Invalidated, Errors: r.Failed, Deleted: r.Deleted})
