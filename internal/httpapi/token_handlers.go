@@ -65,8 +65,7 @@ func handleAccessToken(t Tokens, ew errorWriter) http.HandlerFunc {
 			ew.write(w, r, err)
 			return
 		}
-		encodeWith(w, http.StatusOK, AccessTokenAnswer{AccessToken: a.AccessToken, ExpiresIn: a.ExpiresIn, TokenType: a.TokenType, Scope: a.Scope},
-			appendAccessToken)
+		encode(w, http.StatusOK, AccessTokenAnswer{AccessToken: a.AccessToken, ExpiresIn: a.ExpiresIn, TokenType: a.TokenType, Scope: a.Scope})
 	}
 }
 
