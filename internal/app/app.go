@@ -81,9 +81,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	if o.tracer != nil {
 		log = slog.New(tracing.LogHandler(log.Handler()))
-		if o.accessLog.log != nil {
-			o.accessLog.log = slog.New(tracing.LogHandler(o.accessLog.log.Handler()))
-		}
 	}
 	if !cfg.SkipMigrations {
 		if err := migrateUp(ctx, st, log); err != nil {
@@ -195,7 +192,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
 	deps.Sessions, deps.Backchannel = a.Sessions, a.Backchannel
-	o.accessLog.wire(&deps, cfg.AccessLog, a.Metrics)
+	deps.AccessLogSkip = 1 - cfg.AccessLog.Sample
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
 	}
@@ -225,7 +222,6 @@ type Option func(*options)
 type options struct {
 	wrapKeycloak func(http.RoundTripper) http.RoundTripper
 	now          func() time.Time
-	accessLog    accessLogOption
 	tracer       trace.TracerProvider
 }
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/clientip"
-	"github.com/auth-manager/auth-manager/internal/jsonlog"
 	"github.com/auth-manager/auth-manager/internal/problem"
 	"github.com/auth-manager/auth-manager/internal/requestid"
 )
@@ -70,37 +69,41 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 	if e.Outcome == "" {
 		e.Outcome = OK
 	}
-	// Field by field into the line (jsonlog.Line): no slog.Record, no attribute slice.
-	who, whose := actor(ctx)
-	line := jsonlog.Start(ctx, l.log, time.Now(), slog.LevelInfo, "audit").
-		Str("event", e.Name).
-		Str("request_id", requestid.From(ctx)).
-		Concat("actor", who, whose).
-		Str("subject", e.Subject).
-		Str("row_id", e.RowID).
-		Str("session_id", e.SessionID).
-		Str("outcome", e.Outcome)
+	h := l.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := append(make([]slog.Attr, 0, 10),
+		slog.String("event", e.Name),
+		slog.String("request_id", requestid.From(ctx)),
+		slog.String("actor", actor(ctx)),
+		slog.String("subject", e.Subject),
+		slog.String("row_id", e.RowID),
+		slog.String("session_id", e.SessionID),
+		slog.String("outcome", e.Outcome))
 	if ip := clientip.From(ctx); ip != "" {
-		line.Str("client_ip", ip)
+		attrs = append(attrs, slog.String("client_ip", ip))
 	}
 	if e.ErrorCode != "" {
-		line.Str("error_code", e.ErrorCode)
+		attrs = append(attrs, slog.String("error_code", e.ErrorCode))
 	}
 	if e.Detail != "" {
-		line.Str("detail", e.Detail)
+		attrs = append(attrs, slog.String("detail", e.Detail))
 	}
-	_ = line.End(ctx)
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "audit", 0)
+	r.AddAttrs(attrs...)
+	_ = h.Handle(ctx, r)
 }
 
-// actor is the event's actor in two parts (joined in the line, not in memory): the
-// caller's sub, "service:" and the client id for a service caller, "system" with none.
-func actor(ctx context.Context) (string, string) {
+// actor is the event's actor: the caller's sub, "service:<client id>" for a service
+// caller, "system" with none.
+func actor(ctx context.Context) string {
 	c, ok := caller.From(ctx)
 	switch {
 	case !ok:
-		return "system", ""
+		return "system"
 	case c.Service:
-		return "service:", c.ClientID
+		return "service:" + c.ClientID
 	}
-	return c.Subject, ""
+	return c.Subject
 }

@@ -72,7 +72,7 @@ func TestLoadValid(t *testing.T) {
 	assert.Equal(t, AuthModeIntrospect, c.Auth.Mode)
 	assert.Equal(t, KeepAlive{Enabled: true, Interval: time.Hour, IdleThreshold: 24 * time.Hour,
 		Retention: 7 * 24 * time.Hour}, c.KeepAlive)
-	assert.Equal(t, AccessLog{Sample: 1, Buffer: 1 << 20}, c.AccessLog)
+	assert.Equal(t, AccessLog{Sample: 1}, c.AccessLog)
 }
 
 func TestLoadRequiredMissing(t *testing.T) {
@@ -115,8 +115,6 @@ func TestLoadInvalid(t *testing.T) {
 		{"AUTH_MANAGER_ACCESS_LOG_SAMPLE", "-0.1"},
 		{"AUTH_MANAGER_ACCESS_LOG_SAMPLE", "NaN"},
 		{"AUTH_MANAGER_ACCESS_LOG_SAMPLE", "half"},
-		{"AUTH_MANAGER_ACCESS_LOG_BUFFER", "100"},
-		{"AUTH_MANAGER_ACCESS_LOG_BUFFER", "-1"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {

@@ -57,7 +57,7 @@ func Markdown(w io.Writer, svgName string, r *Run) {
 	p("| placements | %s |\n", placementsLine(r.placements(), m.CPUs))
 	p("| fixture | %d Keycloak users created for the run, each with one stored refresh token (so %d ids); %d distinct service-caller tokens |\n",
 		c.Seed.Users, c.Seed.Users, c.Seed.Callers)
-	p("| service | built with `-trimpath`, own process, fresh database, `LOG_LEVEL=INFO` (to a file: access lines through the default 1 MiB batching writer, every line kept; audit lines written at once), other settings from `deploy/dev.env` and the defaults (DB pool 30)%s |\n\n",
+	p("| service | built with `-trimpath`, own process, fresh database, `LOG_LEVEL=INFO` (to a file, every line written at once), other settings from `deploy/dev.env` and the defaults (DB pool 30)%s |\n\n",
 		extraEnv(c.ServiceEnv))
 
 	p("## Targets (issue 16)\n\n| target | figures | verdict |\n| --- | --- | --- |\n")
