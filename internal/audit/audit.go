@@ -5,10 +5,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/auth-manager/auth-manager/internal/caller"
-	"github.com/auth-manager/auth-manager/internal/clientip"
 	"github.com/auth-manager/auth-manager/internal/problem"
-	"github.com/auth-manager/auth-manager/internal/requestid"
+	"github.com/auth-manager/auth-manager/internal/reqctx"
 )
 
 // Event names.
@@ -75,13 +73,13 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 	}
 	attrs := append(make([]slog.Attr, 0, 10),
 		slog.String("event", e.Name),
-		slog.String("request_id", requestid.From(ctx)),
+		slog.String("request_id", reqctx.RequestID(ctx)),
 		slog.String("actor", actor(ctx)),
 		slog.String("subject", e.Subject),
 		slog.String("row_id", e.RowID),
 		slog.String("session_id", e.SessionID),
 		slog.String("outcome", e.Outcome))
-	if ip := clientip.From(ctx); ip != "" {
+	if ip := reqctx.ClientIP(ctx); ip != "" {
 		attrs = append(attrs, slog.String("client_ip", ip))
 	}
 	if e.ErrorCode != "" {
@@ -98,7 +96,7 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 // actor is the event's actor: the caller's sub, "service:<client id>" for a service
 // caller, "system" with none.
 func actor(ctx context.Context) string {
-	c, ok := caller.From(ctx)
+	c, ok := reqctx.Caller(ctx)
 	switch {
 	case !ok:
 		return "system"

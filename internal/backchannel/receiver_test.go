@@ -24,7 +24,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/problem"
-	"github.com/auth-manager/auth-manager/internal/requestid"
+	"github.com/auth-manager/auth-manager/internal/reqctx"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/testenv"
 	"github.com/auth-manager/auth-manager/internal/vault"
@@ -244,7 +244,7 @@ func TestReconcile(t *testing.T) {
 			assert.True(t, exists(t, st, id))
 		}
 	})
-	n, err := svc.Reconcile(context.Background(), requestid.With(context.Background(), "req-of-the-logout"), user)
+	n, err := svc.Reconcile(context.Background(), reqctx.WithRequestID(context.Background(), "req-of-the-logout"), user)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	for _, id := range []string{deadRefresh, deadOffline} {

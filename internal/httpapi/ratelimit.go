@@ -8,8 +8,8 @@ import (
 
 	"github.com/go-chi/httprate"
 
-	"github.com/auth-manager/auth-manager/internal/clientip"
 	"github.com/auth-manager/auth-manager/internal/problem"
+	"github.com/auth-manager/auth-manager/internal/reqctx"
 )
 
 // Edge configures what the HTTP layer trusts about its peers and how it limits them.
@@ -46,7 +46,7 @@ func (l *failureLimiter) refuse(w http.ResponseWriter, r *http.Request, ew error
 	if l == nil {
 		return false
 	}
-	_, rate, err := l.rl.Status(clientip.From(r.Context()))
+	_, rate, err := l.rl.Status(reqctx.ClientIP(r.Context()))
 	if err != nil || rate < float64(l.limit) {
 		return false
 	}
@@ -62,7 +62,7 @@ var errRateLimited = problem.New(http.StatusTooManyRequests, "rate_limited",
 // failed counts one failed request of r's client.
 func (l *failureLimiter) failed(r *http.Request) {
 	if l != nil {
-		l.rl.OnLimit(discardHeaders{}, r, clientip.From(r.Context()))
+		l.rl.OnLimit(discardHeaders{}, r, reqctx.ClientIP(r.Context()))
 	}
 }
 
