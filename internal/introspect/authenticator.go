@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -223,19 +222,5 @@ func (a *Authenticator) clientAllowed(cl keycloak.Claims) bool {
 	return false
 }
 
-// keyBufs hold copies of bearer tokens being hashed: sha256.Sum256 takes bytes, and
-// converting a ~1.3 KB token allocated it on the heap on every request (issue 16).
-var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
 // tokenKey is the cache key of a bearer token: its SHA-256.
-func tokenKey(token string) [32]byte {
-	bp := keyBufs.Get().(*[]byte)
-	b := append((*bp)[:0], token...)
-	key := sha256.Sum256(b)
-	clear(b) // no copy of a token outlives the request in the pool
-	if cap(b) <= 16<<10 {
-		*bp = b
-		keyBufs.Put(bp)
-	}
-	return key
-}
+func tokenKey(token string) [32]byte { return sha256.Sum256([]byte(token)) }
