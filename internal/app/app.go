@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a := &App{cfg: cfg, log: log, Store: st}
 	a.Metrics = metrics.New(metrics.BuildInfo{Version: cfg.AppVersion, Commit: cfg.CommitSHA})
-	auditLog := audit.New(log)
+	auditLog := audit.New(log, o.now)
 	a.Keycloak = newKeycloak(cfg, log, o, a.Metrics.ObserveKeycloak)
 	ring, err := vault.NewRing(cfg.Keys)
 	if err != nil {
@@ -232,7 +232,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithClock replaces the clock of every service (vault, tokens, offline, sessions,
-// keep-alive): tests move time instead of waiting for it.
+// keep-alive) and of the audit trail: tests move time instead of waiting for it.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }

@@ -47,10 +47,19 @@ type Event struct {
 }
 
 // Logger writes audit events to a slog.Logger, one line each, message "audit".
-type Logger struct{ log *slog.Logger }
+type Logger struct {
+	log *slog.Logger
+	now func() time.Time
+}
 
-// New returns an audit logger. A nil *Logger records nothing.
-func New(log *slog.Logger) *Logger { return &Logger{log: log} }
+// New returns an audit logger whose events are stamped by now (time.Now when nil).
+// A nil *Logger records nothing.
+func New(log *slog.Logger, now func() time.Time) *Logger {
+	if now == nil {
+		now = time.Now
+	}
+	return &Logger{log: log, now: now}
+}
 
 // Record writes e. The actor and request id come from ctx: the authenticated caller's
 // sub, or "service:<client id>" for a service caller, or "system" when there is none.
@@ -88,7 +97,7 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 	if e.Detail != "" {
 		attrs = append(attrs, slog.String("detail", e.Detail))
 	}
-	r := slog.NewRecord(time.Now(), slog.LevelInfo, "audit", 0)
+	r := slog.NewRecord(l.now(), slog.LevelInfo, "audit", 0)
 	r.AddAttrs(attrs...)
 	_ = h.Handle(ctx, r)
 }

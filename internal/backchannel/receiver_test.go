@@ -233,7 +233,7 @@ func TestReconcile(t *testing.T) {
 	}
 	ev := &evictions{}
 	var logs bytes.Buffer
-	svc := newAuditedService(st, admin, ev, audit.New(slog.New(slog.NewJSONHandler(&logs, nil))))
+	svc := newAuditedService(st, admin, ev, audit.New(slog.New(slog.NewJSONHandler(&logs, nil)), nil))
 
 	t.Run("Keycloak failing deletes nothing", func(t *testing.T) {
 		admin.err = keycloak.ErrUnavailable

@@ -132,8 +132,8 @@ func (a *Authenticator) claims(ctx context.Context, token string, now time.Time)
 		return local, nil
 	}
 	// Requests presenting the same token share one introspection: when a busy token's
-	// entry expires, every request in flight with it would otherwise ask Keycloak at once
-	// (issue 9). The call is detached from this caller's cancellation, since others wait
+	// entry expires, every request in flight with it would otherwise ask Keycloak at once.
+	// The call is detached from this caller's cancellation, since others wait
 	// for it; the Keycloak client bounds it by its timeout.
 	ch := a.flight.DoChan(string(key[:]), func() (any, error) {
 		// A flight that just landed may have answered while this request was in its

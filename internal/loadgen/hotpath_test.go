@@ -20,7 +20,7 @@ import (
 )
 
 // BenchmarkHotPath drives the service's handler in-process (no sockets), so that a CPU
-// profile shows the service's own work on the paths issues 9 and 16 set targets for:
+// profile shows the service's own work on the paths the performance objectives are about:
 //
 //	go test -run '^$' -bench 'HotPath/jwt/validate' -cpuprofile cpu.out ./internal/loadgen
 //
