@@ -84,9 +84,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	if o.tracer != nil {
 		log = slog.New(tracing.LogHandler(log.Handler()))
-		if o.accessLog.log != nil {
-			o.accessLog.log = slog.New(tracing.LogHandler(o.accessLog.log.Handler()))
-		}
 	}
 	if !cfg.SkipMigrations {
 		if err := migrateUp(ctx, st, log); err != nil {
@@ -96,7 +93,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a := &App{cfg: cfg, log: log, Store: st}
 	a.Metrics = metrics.New(metrics.BuildInfo{Version: cfg.AppVersion, Commit: cfg.CommitSHA})
-	auditLog := audit.New(log)
+	auditLog := audit.New(log, o.now)
 	a.Keycloak = newKeycloak(cfg, log, o, a.Metrics.ObserveKeycloak)
 	ring, err := vault.NewRing(cfg.Keys)
 	if err != nil {
@@ -189,7 +186,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
 	deps.Sessions, deps.Backchannel = a.Sessions, a.Backchannel
-	o.accessLog.wire(&deps, cfg.AccessLog, a.Metrics)
+	deps.AccessLogSkip = 1 - cfg.AccessLog.Sample
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
 	}
@@ -219,7 +216,6 @@ type Option func(*options)
 type options struct {
 	wrapKeycloak func(http.RoundTripper) http.RoundTripper
 	now          func() time.Time
-	accessLog    accessLogOption
 	tracer       trace.TracerProvider
 	feedPoll     time.Duration
 }
@@ -237,7 +233,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithClock replaces the clock of every service (vault, tokens, offline, sessions,
-// keep-alive): tests move time instead of waiting for it.
+// keep-alive) and of the audit trail: tests move time instead of waiting for it.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }

@@ -253,7 +253,6 @@ type env struct {
 	OTLPTraces      string   `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
 	OTELServiceName string   `envconfig:"OTEL_SERVICE_NAME" default:"auth-manager"`
 	AccessLogSample string   `envconfig:"AUTH_MANAGER_ACCESS_LOG_SAMPLE" default:"1"`
-	AccessLogBuffer int      `envconfig:"AUTH_MANAGER_ACCESS_LOG_BUFFER" default:"1048576"`
 
 	KeepAliveEnabled   bool     `envconfig:"AUTH_MANAGER_KEEPALIVE_ENABLED" default:"true"`
 	KeepAliveInterval  duration `envconfig:"AUTH_MANAGER_KEEPALIVE_INTERVAL" default:"1h"`

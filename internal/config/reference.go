@@ -98,7 +98,6 @@ var reference = []refGroup{
 	}},
 	{"Access log", []refVar{
 		{name: "AUTH_MANAGER_ACCESS_LOG_SAMPLE", typ: "number", example: "0.1", desc: "Fraction (0–1) of 2xx answers of `POST /v1/access-token` and `GET /v1/validate-token` that get an access line; other routes and statuses are always logged, audit lines never sampled."},
-		{name: "AUTH_MANAGER_ACCESS_LOG_BUFFER", example: "1048576", desc: "Bytes of access lines queued in memory and written in batches at least every 100 ms; lines beyond it are dropped and counted; 0 writes each line at once (else 4096–67108864)."},
 	}},
 	{"Offline keep-alive and clean-up", []refVar{
 		{name: "AUTH_MANAGER_KEEPALIVE_ENABLED", example: "true", desc: "Run the offline keep-alive and clean-up job (one replica at a time, by a PostgreSQL advisory lock)."},

@@ -83,7 +83,7 @@ func TestRetryOnceWhenTheCommitFailed(t *testing.T) {
 			token := jwt("Offline", user)
 			row := put(t, st, ring, user, store.Offline, token, false)
 			fs := &failingCommit{Store: st, failures: tc.failures}
-			v := vault.New(fs, ring, nil, vault.Options{Log: testenv.DiscardLogger(), Audit: audit.New(slog.New(slog.DiscardHandler)),
+			v := vault.New(fs, ring, nil, vault.Options{Log: testenv.DiscardLogger(), Audit: audit.New(slog.New(slog.DiscardHandler), nil),
 				RetryUncommitted: func(context.Context) bool { return tc.retry }})
 			kc := &rotatingKeycloak{user: user}
 
