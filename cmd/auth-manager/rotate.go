@@ -42,7 +42,7 @@ func rotateKeysCommand(fs *flag.FlagSet, w world) action {
 }
 
 func rotateKeys(ctx context.Context, db config.Database, keys config.Keys, log *slog.Logger, dryRun bool, batch int, stdout io.Writer) error {
-	ring, err := vault.NewRing(keys)
+	ring, err := app.NewRing(keys)
 	if err != nil {
 		return err
 	}

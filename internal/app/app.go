@@ -95,7 +95,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Metrics = metrics.New(metrics.BuildInfo{Version: cfg.AppVersion, Commit: cfg.CommitSHA})
 	auditLog := audit.New(log, o.now)
 	a.Keycloak = newKeycloak(cfg, log, o, a.Metrics.ObserveKeycloak)
-	ring, err := vault.NewRing(cfg.Keys)
+	ring, err := NewRing(cfg.Keys)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -108,10 +108,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
 		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh, Ended: a.Ended, MaxTokensPerUser: cfg.Tokens.MaxPerUser,
-		RetryUncommitted: func(ctx context.Context) bool {
-			r := a.Rotation.Current(ctx)
-			return r.On && r.MaxReuse >= 1
-		},
+		Rotation: a.Rotation,
 	})
 	a.Tokens = tokens.New(a.Vault, a.Keycloak, tokens.Options{
 		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,
@@ -135,7 +132,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		StateSecret: []byte(cfg.StateSecret.Reveal()), StateExpiry: cfg.StateExpiry, ClientID: cfg.Keycloak.ClientID,
 		Retries: cfg.Keycloak.Retries, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		Log: log, Audit: auditLog, Now: o.now, Ended: a.Ended,
-		Rotating: func(ctx context.Context) bool { return a.Rotation.Current(ctx).On },
+		Rotation: a.Rotation,
 	})
 	// One key set for caller tokens and logout tokens: forged tokens of either kind
 	// cannot make it download the JWKS more than once per JWKSMinRefresh.
@@ -243,21 +240,22 @@ func WithKeycloakTransport(wrap func(http.RoundTripper) http.RoundTripper) Optio
 	return func(o *options) { o.wrapKeycloak = wrap }
 }
 
-// openStore is OpenStore, traced when the App is.
+// OpenStore opens the pgx pool sized from the configuration; its queries are traced
+// when WithTracerProvider is among opts (the serving App's store, tools' stores alike).
+func OpenStore(ctx context.Context, db config.Database, log *slog.Logger, opts ...Option) (*store.Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return openStore(ctx, db, log, o)
+}
+
 func openStore(ctx context.Context, db config.Database, log *slog.Logger, o options) (*store.Store, error) {
 	opt := store.Options{URL: db.URL.Reveal(), MaxConns: db.MaxConns(), ConnTimeout: db.PoolTimeout, Echo: db.Echo}
 	if o.tracer != nil {
 		opt.Tracer = tracing.QueryTracer(o.tracer)
 	}
 	return store.Open(ctx, opt, log)
-}
-
-// OpenStore opens the pgx pool sized from the configuration.
-func OpenStore(ctx context.Context, db config.Database, log *slog.Logger) (*store.Store, error) {
-	return store.Open(ctx, store.Options{
-		URL: db.URL.Reveal(), MaxConns: db.MaxConns(),
-		ConnTimeout: db.PoolTimeout, Echo: db.Echo,
-	}, log)
 }
 
 func migrateUp(ctx context.Context, st *store.Store, log *slog.Logger) error {

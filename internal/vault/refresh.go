@@ -45,7 +45,7 @@ type Refreshed struct {
 func (s *Service) Refresh(ctx context.Context, id string, exchange Exchange, succ Successor) (Refreshed, error) {
 	r, err := s.refresh(ctx, id, exchange, succ)
 	var uc uncommitted
-	if errors.As(err, &uc) && s.opt.RetryUncommitted(ctx) {
+	if errors.As(err, &uc) && s.retryUncommitted(ctx) {
 		s.opt.Log.WarnContext(ctx, "vault: writing a refreshed token back failed; presenting the stored token once more",
 			"row_id", id, "error", uc.err.Error())
 		r, err = s.refresh(ctx, id, exchange, succ)

@@ -58,8 +58,12 @@ func (k *rotatingKeycloak) exchange(_ context.Context, token string) (keycloak.T
 	return keycloak.TokenSet{AccessToken: "access", RefreshToken: next}, nil
 }
 
-// TestRetryOnceWhenTheCommitFailed: with RetryUncommitted (rotation with max reuse ≥
-// 1) a refresh whose write-back failed after Keycloak answered presents the same
+// rotation is a realm's rotation setting, fixed.
+type rotation keycloak.Rotation
+
+func (r rotation) Current(context.Context) keycloak.Rotation { return keycloak.Rotation(r) }
+
+// TestRetryOnceWhenTheCommitFailed: with rotation and max reuse ≥ 1 a refresh whose write-back failed after Keycloak answered presents the same
 // stored token once more and stores that successor; without it, or when the second
 // commit fails too, the error stands and the row is as it was.
 func TestRetryOnceWhenTheCommitFailed(t *testing.T) {
@@ -84,7 +88,7 @@ func TestRetryOnceWhenTheCommitFailed(t *testing.T) {
 			row := put(t, st, ring, user, store.Offline, token, false)
 			fs := &failingCommit{Store: st, failures: tc.failures}
 			v := vault.New(fs, ring, nil, vault.Options{Log: testenv.DiscardLogger(), Audit: audit.New(slog.New(slog.DiscardHandler), nil),
-				RetryUncommitted: func(context.Context) bool { return tc.retry }})
+				Rotation: rotation{On: true, MaxReuse: map[bool]int{true: 1, false: 0}[tc.retry]}})
 			kc := &rotatingKeycloak{user: user}
 
 			_, err := v.Refresh(context.Background(), row.ID, kc.exchange, vault.StoreSuccessor)

@@ -78,6 +78,21 @@ type Store interface {
 	legacyReader
 }
 
+// Rotation reports the realm's refresh-token rotation (keycloak.RotationWatch).
+type Rotation interface {
+	Current(ctx context.Context) keycloak.Rotation
+}
+
+// retryUncommitted reports whether a refresh whose write-back failed is presented
+// once more (see Options.Rotation).
+func (s *Service) retryUncommitted(ctx context.Context) bool {
+	if s.opt.Rotation == nil {
+		return false
+	}
+	r := s.opt.Rotation.Current(ctx)
+	return r.On && r.MaxReuse >= 1
+}
+
 // Keycloak is what the vault asks Keycloak: whether a submitted token is active and
 // whose it is (introspection with the service's own client credentials), and to revoke
 // a token.
@@ -96,11 +111,11 @@ type Options struct {
 	// TrustOpaqueLegacy lets a legacy row whose token is not a JWT be used
 	// (AUTH_MANAGER_TOKEN_VAULT_TRUST_OPAQUE_LEGACY); its owner cannot be checked.
 	TrustOpaqueLegacy bool
-	// RetryUncommitted reports whether a refresh whose write-back failed after
-	// Keycloak answered is tried once more with the same stored token: true when the
-	// realm rotates refresh tokens and lets a token be presented again (max reuse ≥ 1),
-	// so that the successor Keycloak issued is not lost with the failed commit.
-	RetryUncommitted func(ctx context.Context) bool
+	// Rotation says how the realm rotates refresh tokens (nil: it does not). A refresh
+	// whose write-back failed after Keycloak answered is tried once more with the same
+	// stored token when the realm rotates and lets a token be presented again (max
+	// reuse ≥ 1), so that the successor Keycloak issued is not lost with the commit.
+	Rotation Rotation
 	// OnRefresh is told each presentation of a stored token to Keycloak: "ok",
 	// "invalid_grant", "transient" or "error" (metrics).
 	OnRefresh func(outcome string)
@@ -135,9 +150,6 @@ func New(st Store, ring *seal.Ring, kc Keycloak, opt Options) *Service {
 	}
 	if opt.OnRefresh == nil {
 		opt.OnRefresh = func(string) {}
-	}
-	if opt.RetryUncommitted == nil {
-		opt.RetryUncommitted = func(context.Context) bool { return false }
 	}
 	return &Service{st: st, ring: ring, kc: kc, opt: opt}
 }
