@@ -107,6 +107,10 @@ type Keycloak struct {
 	// RefreshTokenRotation is auto (read the realm's setting from the admin API), on or
 	// off (KEYCLOAK_REFRESH_TOKEN_ROTATION).
 	RefreshTokenRotation string
+	// Concurrency bounds the refreshes of stored tokens this replica presents to
+	// Keycloak at once (AUTH_MANAGER_KEYCLOAK_CONCURRENCY). Each holds a pooled
+	// connection across the call, so it is kept below the pool.
+	Concurrency int
 }
 
 // RefreshDeadline bounds one refresh of a stored token: every allowed attempt at its
@@ -208,6 +212,7 @@ type env struct {
 	KeycloakTimeout         int    `envconfig:"KEYCLOAK_TIMEOUT" default:"10"`
 	KeycloakRetries         int    `envconfig:"KEYCLOAK_RETRIES" default:"2"`
 	KeycloakRotation        string `envconfig:"KEYCLOAK_REFRESH_TOKEN_ROTATION" default:"auto"`
+	KeycloakConcurrency     int    `envconfig:"AUTH_MANAGER_KEYCLOAK_CONCURRENCY" default:"8"`
 
 	AccessMinTTL      int    `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL" default:"30"`
 	AccessCacheSize   int    `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE" default:"10000"`
@@ -324,6 +329,9 @@ func (e env) build() (Config, error) {
 		return Config{}, err
 	}
 	if c.Keycloak, err = e.keycloak(); err != nil {
+		return Config{}, err
+	}
+	if c.Keycloak.Concurrency, err = e.keycloakConcurrency(c.Database); err != nil {
 		return Config{}, err
 	}
 	if c.Auth, err = e.auth(); err != nil {
@@ -526,6 +534,18 @@ func (e env) keycloak() (Keycloak, error) {
 		ConsentRedirectURI: redirect, AfterConsentRedirectURI: e.KeycloakAfterConsent,
 		Timeout: seconds(e.KeycloakTimeout),
 	}, nil
+}
+
+// keycloakConcurrency checks AUTH_MANAGER_KEYCLOAK_CONCURRENCY against the pool it
+// must stay below: refreshes waiting on a slow Keycloak may then hold every
+// connection but one, never all of them.
+func (e env) keycloakConcurrency(db Database) (int, error) {
+	n := e.KeycloakConcurrency
+	if n < 1 || n >= db.MaxConns() {
+		return 0, invalid("AUTH_MANAGER_KEYCLOAK_CONCURRENCY",
+			fmt.Sprintf("must be at least 1 and below the database pool (DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW = %d)", db.MaxConns()))
+	}
+	return n, nil
 }
 
 // splitIssuer accepts a Keycloak base URL (http://host:8080, https://host/auth) or a

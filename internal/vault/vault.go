@@ -64,7 +64,8 @@ type Store interface {
 	CreateWithin(ctx context.Context, row store.Row, max int) (store.Row, error)
 	Delete(ctx context.Context, id string) (store.Row, error)
 	PutRefresh(ctx context.Context, userID string, max int, build func(id string, cur *store.Row) (store.Row, error)) (store.Row, error)
-	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row) (store.Row, error)) (store.Row, error)
+	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row, minted *store.Access) (store.Row, *store.Access, error)) (store.Row, error)
+	GetWithAccess(ctx context.Context, id string) (store.Meta, *store.Access, error)
 	DeleteBySession(ctx context.Context, sid, userID string, types ...store.TokenType) ([]store.Row, error)
 	DeleteByUser(ctx context.Context, userID string, types ...store.TokenType) ([]store.Row, error)
 	DeleteRows(ctx context.Context, sid string, ids []string) ([]store.Row, error)
@@ -110,14 +111,20 @@ type Options struct {
 	// OnRevoked, when set, is told of a row whose token Delete revoked at Keycloak
 	// (which removed the service's client from the row's session).
 	OnRevoked func(ctx context.Context, row Meta)
+	// KeycloakConcurrency bounds the refreshes this replica presents to Keycloak at
+	// once (AUTH_MANAGER_KEYCLOAK_CONCURRENCY). Each holds a pooled connection and the
+	// row lock across the Keycloak call, so a bound below the pool leaves connections to
+	// every other path however slow Keycloak is. 0: unbounded.
+	KeycloakConcurrency int
 }
 
 // Service is the vault. Safe for concurrent use.
 type Service struct {
-	st   Store
-	ring *seal.Ring
-	kc   Keycloak
-	opt  Options
+	st    Store
+	ring  *seal.Ring
+	kc    Keycloak
+	opt   Options
+	slots chan struct{} // one per refresh in flight; nil when unbounded
 }
 
 // New returns the vault service.
@@ -134,7 +141,11 @@ func New(st Store, ring *seal.Ring, kc Keycloak, opt Options) *Service {
 	if opt.RetryUncommitted == nil {
 		opt.RetryUncommitted = func(context.Context) bool { return false }
 	}
-	return &Service{st: st, ring: ring, kc: kc, opt: opt}
+	s := &Service{st: st, ring: ring, kc: kc, opt: opt}
+	if opt.KeycloakConcurrency > 0 {
+		s.slots = make(chan struct{}, opt.KeycloakConcurrency)
+	}
+	return s
 }
 
 // Ring is the key ring the vault seals with (tools and tests).
