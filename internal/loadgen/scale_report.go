@@ -39,7 +39,11 @@ func WriteScale(w io.Writer, r *ScaleRun) {
 		row("cache hit (`POST /v1/access-token`, warm row)", s.Hits)
 		row("`GET /v1/tokens` (jwt mode: database only)", s.Listings)
 		row("the misses themselves", s.Misses)
-		p("\nThe last miss answered after %s; the first failure came after %s.\n", ms(s.Misses.Answered), ms(s.Misses.FirstFail))
+		p("\nThe last miss answered after %s", ms(s.Misses.Answered))
+		if s.Misses.Failed > 0 {
+			p("; the first failure came after %s", ms(s.Misses.FirstFail))
+		}
+		p(".\n")
 	}
 }
 
