@@ -105,7 +105,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
 		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh, MaxTokensPerUser: cfg.Tokens.MaxPerUser,
-		KeycloakConcurrency: cfg.Keycloak.Concurrency,
+		// A refresh waits for a slot at most as long as one Keycloak call may take.
+		KeycloakConcurrency: cfg.Keycloak.Concurrency, SlotWait: cfg.Keycloak.Timeout,
 		OnRevoked: func(ctx context.Context, row vault.Meta) {
 			// Revoking a refresh token removed the service's client from the online
 			// session: callers' tokens of that client and session stop working. (An

@@ -74,7 +74,7 @@ func (s *Service) sealMinted(row Meta, ts keycloak.TokenSet) (*store.Access, err
 
 // acquire takes one of the slots that bound the refreshes this replica presents to
 // Keycloak at once (each holds a pooled connection across the call), waiting for one
-// until ctx ends; release gives it back.
+// until ctx ends or SlotWait passes (ErrBusy); release gives it back.
 func (s *Service) acquire(ctx context.Context) (release func(), err error) {
 	if s.slots == nil {
 		return func() {}, nil
@@ -82,6 +82,19 @@ func (s *Service) acquire(ctx context.Context) (release func(), err error) {
 	select {
 	case s.slots <- struct{}{}:
 		return func() { <-s.slots }, nil
+	default:
+	}
+	var shed <-chan time.Time
+	if s.opt.SlotWait > 0 {
+		t := time.NewTimer(s.opt.SlotWait)
+		defer t.Stop()
+		shed = t.C
+	}
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, nil
+	case <-shed:
+		return nil, ErrBusy
 	case <-ctx.Done():
 		return nil, fmt.Errorf("vault: waiting for one of %d refresh slots: %w", cap(s.slots), ctx.Err())
 	}

@@ -308,3 +308,32 @@ func TestRefreshSlotsLeaveThePoolToOthers(t *testing.T) {
 	}
 	assert.EqualValues(t, len(rows), kc.calls.Load(), "each row refreshed once, two at a time")
 }
+
+// TestRefreshShedAfterSlotWait: a refresh that finds no free slot within SlotWait is
+// shed with ErrBusy (503 service_unavailable, reason keycloak_busy), never reaching
+// Keycloak, while the refresh holding the slot completes.
+func TestRefreshShedAfterSlotWait(t *testing.T) {
+	testenv.Integration(t)
+	st := openStore(t)
+	ring := testRing(t, newKeyHex)
+	log := testenv.DiscardLogger()
+	v := vault.New(st, ring, nil, vault.Options{Log: log, Audit: audit.New(log), KeycloakConcurrency: 1, SlotWait: 100 * time.Millisecond})
+	ctx := context.Background()
+	user := uuid.NewString()
+	first := put(t, st, ring, user, store.Offline, jwt("Offline", user), false)
+	second := put(t, st, ring, user, store.Offline, jwt("Offline", user), false)
+	kc := &minter{life: 5 * time.Minute, gate: make(chan struct{})}
+	var wg sync.WaitGroup
+	var errFirst error
+	wg.Go(func() { _, errFirst = v.Mint(ctx, first.ID, 0, false, kc.exchange) })
+	require.Eventually(t, func() bool { return kc.calls.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+
+	start := time.Now()
+	_, err := v.Mint(ctx, second.ID, 0, false, kc.exchange)
+	require.ErrorIs(t, err, vault.ErrBusy)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	assert.EqualValues(t, 1, kc.calls.Load(), "the shed refresh never reached Keycloak")
+	close(kc.gate)
+	wg.Wait()
+	require.NoError(t, errFirst)
+}

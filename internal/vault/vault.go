@@ -29,6 +29,11 @@ var (
 	ErrTooManyTokens = problem.New(http.StatusConflict, "too_many_tokens", "Too many stored tokens for this user")
 	// ErrNoSession: the caller's token has no sid, which the operation needs.
 	ErrNoSession = problem.InvalidRequest("The caller's token has no session id (sid)")
+	// ErrBusy: every refresh slot of this replica stayed taken for Options.SlotWait
+	// (Keycloak is slow): the refresh is shed rather than queued past the caller's
+	// patience.
+	ErrBusy = problem.New(http.StatusServiceUnavailable, "service_unavailable",
+		"Keycloak is too slow to refresh more stored tokens now; retry shortly").With("keycloak_busy", nil)
 )
 
 // Meta is what may be shown of a row: never the token, never ciphertext.
@@ -116,6 +121,9 @@ type Options struct {
 	// row lock across the Keycloak call, so a bound below the pool leaves connections to
 	// every other path however slow Keycloak is. 0: unbounded.
 	KeycloakConcurrency int
+	// SlotWait bounds how long a refresh waits for one of those slots before it is
+	// shed with ErrBusy (0: as long as its context allows).
+	SlotWait time.Duration
 }
 
 // Service is the vault. Safe for concurrent use.
