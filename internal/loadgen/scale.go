@@ -25,7 +25,7 @@ type ScaleConfig struct {
 	Bin     string // a service binary to measure instead (e.g. one built from an older commit)
 	// The one-refresh measurement: Rows rows, Calls access-token calls per row by
 	// Callers concurrent callers, call k going to replica k mod n, for each n in Replicas.
-	Replicas            []int
+	Replicas             []int
 	Rows, Calls, Callers int
 	// The slow-Keycloak measurement: refresh grants held Delay at the proxy, Misses
 	// concurrent cache misses of distinct rows on one replica, while Samplers callers
@@ -293,11 +293,11 @@ func (s *scaler) slow(ctx context.Context, adminDB string) (SlowPoint, error) {
 
 	start := time.Now()
 	var (
-		mu                      sync.Mutex
-		missOK, hits, listings  []time.Duration
+		mu                       sync.Mutex
+		missOK, hits, listings   []time.Duration
 		missFail, hitFail, lFail = map[string]int{}, map[string]int{}, map[string]int{}
-		lastAnswer, firstFail   time.Duration
-		misses, samplers        sync.WaitGroup
+		lastAnswer, firstFail    time.Duration
+		misses, samplers         sync.WaitGroup
 	)
 	record := func(ok *[]time.Duration, fail map[string]int, d time.Duration, err error) {
 		mu.Lock()
