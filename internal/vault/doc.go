@@ -5,8 +5,8 @@
 // Keycloak, marked refused or re-sealed, and written back, with its metric and audit
 // events; Mint is Refresh keeping the access token it obtained sealed for the row, so
 // that every replica serves that token for its lifetime). At most KeycloakConcurrency
-// refreshes run at once per replica. Other packages see ids, plain tokens handed in or out once, and Meta,
-// which carries no ciphertext, IV, MAC or key id.
+// refreshes run at once per replica. Other packages see ids, plain tokens handed in or
+// out once, and Meta, which carries no ciphertext, IV, MAC or key id.
 //
 // Ownership is decided here and nowhere else: a user caller sees only rows whose
 // user_id is its own sub, and every other row answers ErrNotFound, exactly like a
