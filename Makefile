@@ -128,12 +128,17 @@ fuzz-api: stack-up ## schemathesis against the service and api/openapi.json: no 
 # --- bench ---
 
 BENCH_FLAGS ?=
+SCALE_FLAGS ?=
 PROFILE_PATHS := introspect/access-token-cache-hit introspect/validate-token jwt/access-token-cache-hit jwt/validate-token \
-                 nocache/access-token-refresh
+                 nocache/access-token-stored nocache/access-token-refresh
 
 .PHONY: bench
 bench: stack-up ## load benchmarks vs baselines A, B, C in the same run, shared and pinned to CPUs (~10 min): docs/BENCHMARKS.md, docs/bench.svg, ratios on stdout
 	$(GO) run ./cmd/loadgen $(BENCH_FLAGS)
+
+.PHONY: bench-scale
+bench-scale: stack-up ## refresh grants per row with 1, 3 and 10 replicas on one database, and cache hits and GET /v1/tokens while Keycloak takes 2 s (~5 min): Markdown on stdout for docs/BENCHMARKS.md
+	$(GO) run ./cmd/loadgen scale $(SCALE_FLAGS)
 
 .PHONY: bench-profile
 bench-profile: stack-up ## CPU and allocation profiles of the cache-hit, validate and refresh paths, in-process: allocs/op, bin/pprof/*.pprof and the top of each

@@ -6,6 +6,7 @@
 // Usage:
 //
 //	loadgen [run] [flags]          the whole benchmark (see -h)
+//	loadgen scale [flags]          refresh grants per row across replicas, and a slow Keycloak
 //	loadgen baseline -addr ADDR    serve baseline A (the driver starts this itself)
 package main
 

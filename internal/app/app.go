@@ -109,6 +109,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
 		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh, Ended: a.Ended, MaxTokensPerUser: cfg.Tokens.MaxPerUser,
 		Rotation: a.Rotation,
+		// A refresh waits for a slot at most as long as one Keycloak call may take.
+		KeycloakConcurrency: cfg.Keycloak.Concurrency, SlotWait: cfg.Keycloak.Timeout,
 	})
 	a.Tokens = tokens.New(a.Vault, a.Keycloak, tokens.Options{
 		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,

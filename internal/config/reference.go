@@ -44,6 +44,7 @@ var reference = []refGroup{
 		{name: "KEYCLOAK_AFTER_CONSENT_REDIRECT_URI", typ: "URL", example: "https://app.example.com/settings", desc: "Where the browser goes after the consent callback; empty: the callback answers JSON."},
 		{name: "KEYCLOAK_TIMEOUT", example: "10s", desc: "Time allowed for one Keycloak call (1s–2m)."},
 		{name: "KEYCLOAK_RETRIES", example: "2", desc: "Retries of a call Keycloak certainly did not process (connection refused, 502/503/504), 0–5."},
+		{name: "AUTH_MANAGER_KEYCLOAK_CONCURRENCY", example: "8", desc: "Refreshes of stored tokens one replica presents to Keycloak at once; each holds a pooled connection and the row lock across the call, so it must be below `DATABASE_POOL_SIZE` + `DATABASE_MAX_OVERFLOW`. A refresh that finds no free slot within `KEYCLOAK_TIMEOUT` answers 503 `service_unavailable` (reason `keycloak_busy`)."},
 		{name: "KEYCLOAK_REFRESH_TOKEN_ROTATION", typ: "enum", example: "off", desc: "Does the realm rotate refresh tokens? `auto` reads the realm's setting through the admin API (needs realm-management `view-realm`; falls back to `off` with a warning); `on` and `off` skip the admin API."},
 	}},
 	{"Access tokens", []refVar{
