@@ -27,13 +27,15 @@ COPY client/go.mod client/go.sum ./client/
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=dev
+ARG REVISION=
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
-# -buildvcs=false: .git is not in the build context (.dockerignore); VERSION stamps it.
+# -buildvcs=false: .git is not in the build context (.dockerignore); VERSION and
+# REVISION stamp it (`auth-manager version`, /version, the build_info metric).
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -buildvcs=false -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
+    go build -buildvcs=false -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${REVISION}" \
       -o /out/auth-manager ./cmd/auth-manager
 
 # static-debian12 carries CA certificates, tzdata and /etc/passwd with the nonroot user.

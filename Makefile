@@ -6,7 +6,8 @@ SHELL := /bin/bash
 GO      ?= go
 BIN     := bin/auth-manager
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 PKGS    := ./...
 # The Go client is a module of its own (client/go.mod): ./... from the root does not
 # reach it, so test and lint run it there too.
@@ -55,6 +56,10 @@ lint: api-check ## gofmt check, go vet, staticcheck (pinned in go.mod) here and 
 	$(GO) tool staticcheck $(PKGS)
 	staticcheck=$$($(GO) tool -n staticcheck) && cd $(CLIENT) && $(GO) mod tidy -diff && $(GO) vet ./... && $$staticcheck ./...
 
+.PHONY: config-docs
+config-docs: ## regenerate docs/configuration.md from internal/config (the env struct's tags and reference.go)
+	$(GO) test ./internal/config -run '^TestConfigurationReference$$' -count=1 -update
+
 .PHONY: format
 format: ## gofmt -w
 	gofmt -w api client cmd deploy internal migrations
@@ -79,14 +84,16 @@ stack-down: ## stop what stack-up started
 stack-status: ## show the local stack's state
 	scripts/stack.sh status
 
-# --- deploy (issue 8) ---
+# --- deploy ---
 
-IMAGE ?= auth-manager:$(VERSION)
+# Release images are tagged with the version without git's "v" (tag v1.0.0 → 1.0.0), as
+# the Helm chart's appVersion names them.
+IMAGE_REPO ?= ghcr.io/auth-manager/auth-manager
+IMAGE ?= $(IMAGE_REPO):$(VERSION:v%=%)
 
 .PHONY: image
 image: ## build the container image IMAGE (default auth-manager:VERSION); needs a Docker engine
-	docker build --build-arg VERSION=$(VERSION) \
-	  --build-arg REVISION=$$(git rev-parse HEAD 2>/dev/null || echo unknown) -t $(IMAGE) .
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(COMMIT) -t $(IMAGE) .
 
 .PHONY: deploy-check
 deploy-check: ## offline checks of Dockerfile, docker-compose.yml and the Helm chart (installs tools once)
@@ -100,7 +107,7 @@ replicas: stack-up ## start 3 service processes on 127.0.0.1:8001-8003 against t
 replicas-down: ## stop what `make replicas` started
 	scripts/replicas.sh down
 
-# --- API docs (issue 7) ---
+# --- API docs ---
 
 .PHONY: api
 api: ## regenerate api/openapi.{json,yaml} (OpenAPI 3.0.3) via swag's api/swagger.{json,yaml}; refresh the vendored Swagger UI and ReDoc (npm)
@@ -118,15 +125,20 @@ docs-check: stack-up ## headless Chromium on /docs and /redoc: every operation l
 fuzz-api: stack-up ## schemathesis against the service and api/openapi.json: no 5xx, no undocumented status, no answer off the spec (~2 min)
 	scripts/fuzz-api.sh
 
-# --- bench (issue 9) ---
+# --- bench ---
 
 BENCH_FLAGS ?=
+SCALE_FLAGS ?=
 PROFILE_PATHS := introspect/access-token-cache-hit introspect/validate-token jwt/access-token-cache-hit jwt/validate-token \
-                 nocache/access-token-refresh
+                 nocache/access-token-stored nocache/access-token-refresh
 
 .PHONY: bench
 bench: stack-up ## load benchmarks vs baselines A, B, C in the same run, shared and pinned to CPUs (~10 min): docs/BENCHMARKS.md, docs/bench.svg, ratios on stdout
 	$(GO) run ./cmd/loadgen $(BENCH_FLAGS)
+
+.PHONY: bench-scale
+bench-scale: stack-up ## refresh grants per row with 1, 3 and 10 replicas on one database, and cache hits and GET /v1/tokens while Keycloak takes 2 s (~5 min): Markdown on stdout for docs/BENCHMARKS.md
+	$(GO) run ./cmd/loadgen scale $(SCALE_FLAGS)
 
 .PHONY: bench-profile
 bench-profile: stack-up ## CPU and allocation profiles of the cache-hit, validate and refresh paths, in-process: allocs/op, bin/pprof/*.pprof and the top of each

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"time"
-
-	"github.com/auth-manager/auth-manager/internal/config"
 )
 
 // healthcheck asks a running service whether it is ready and succeeds only on a 200
@@ -18,26 +16,22 @@ import (
 // compose healthcheck have no shell or curl, and for `helm test`. It reads no
 // configuration but PORT (the default URL is this container's own listener), so a
 // probe never fails on a secret it does not need.
-func healthcheck(ctx context.Context, args []string, getenv config.Getenv, stdout io.Writer) error {
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	port, _ := getenv("PORT")
+func healthcheckCommand(fs *flag.FlagSet, w world) action {
+	port, _ := w.getenv("PORT")
 	if port == "" {
 		port = "8000"
 	}
-	target := fs.String("url", "http://127.0.0.1:"+port+"/health/ready", "readiness URL to ask")
+	target := fs.String("url", "http://127.0.0.1:"+port+"/health/ready", "readiness `URL` to ask")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("healthcheck: unexpected argument %q", fs.Arg(0))
-	}
-	u, err := url.Parse(*target)
+	return func(ctx context.Context, _ []string) error { return healthcheck(ctx, *target, *timeout, w.stdout) }
+}
+
+func healthcheck(ctx context.Context, target string, timeout time.Duration, stdout io.Writer) error {
+	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return errors.New("healthcheck: --url must be an absolute http(s) URL")
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {

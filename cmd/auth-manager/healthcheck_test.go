@@ -58,7 +58,7 @@ func TestHealthcheckFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := healthcheck(context.Background(), tc.args, config.MapEnv(nil), &out)
+			err := run(context.Background(), append([]string{"healthcheck"}, tc.args...), config.MapEnv(nil), &out, &out)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
@@ -68,7 +68,7 @@ func TestHealthcheckFailures(t *testing.T) {
 		_, port, err := net.SplitHostPort(srv.Listener.Addr().String())
 		require.NoError(t, err)
 		var out bytes.Buffer
-		err = healthcheck(context.Background(), nil, config.MapEnv(map[string]string{"PORT": port}), &out)
+		err = run(context.Background(), []string{"healthcheck"}, config.MapEnv(map[string]string{"PORT": port}), &out, &out)
 		require.NoError(t, err)
 		assert.Contains(t, out.String(), "http://127.0.0.1:"+port+"/health/ready answered 200")
 	})

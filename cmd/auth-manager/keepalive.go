@@ -15,20 +15,36 @@ import (
 // AUTH_MANAGER_KEEPALIVE_* settings, and prints what it did. When serving replicas are
 // running a pass, this one shares it: it takes the rows they have not claimed, within
 // the same rate.
-func keepAlive(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("keepalive", flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	dryRun := fs.Bool("dry-run", cfg.KeepAlive.DryRun, "report what would be refreshed and deleted, change nothing")
-	if err := fs.Parse(args); err != nil {
-		return err
+func keepAliveCommand(fs *flag.FlagSet, w world) action {
+	dryRun := fs.Bool("dry-run", false, "report what would be refreshed and deleted, change nothing (default AUTH_MANAGER_KEEPALIVE_DRY_RUN)")
+	return func(ctx context.Context, _ []string) error {
+		cfg, log, err := w.loadConfig()
+		if err != nil {
+			return err
+		}
+		dry := cfg.KeepAlive.DryRun
+		if isSet(fs, "dry-run") {
+			dry = *dryRun
+		}
+		return keepAlive(ctx, cfg, log, dry, w.stdout)
 	}
+}
+
+// isSet reports whether the command line set flag name.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func keepAlive(ctx context.Context, cfg config.Config, log *slog.Logger, dryRun bool, stdout io.Writer) error {
 	cfg.KeepAlive.Enabled = false // this process runs the one pass below, nothing in the background
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	rep, err := a.NewKeepAlive(*dryRun, nil).RunOnce(ctx)
+	rep, err := a.NewKeepAlive(dryRun, nil).RunOnce(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,17 +1,13 @@
 // Command auth-manager is the Auth Manager service: a vault for users' Keycloak
 // refresh and offline tokens that hands out fresh access tokens to other services.
 //
-// Usage:
-//
-//	auth-manager [serve]                 run the HTTP service (migrates first)
-//	auth-manager migrate [up|down|status]
-//	auth-manager keygen                  print a new AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY
-//	auth-manager version
+// `auth-manager help` lists its commands (serve is the default); `auth-manager COMMAND
+// --help` shows a command's flags. docs/configuration.md lists the environment
+// variables.
 package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -22,7 +18,6 @@ func main() {
 	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "auth-manager:", err)
-		os.Exit(1)
+		os.Exit(report(os.Stderr, err))
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,21 +15,34 @@ import (
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
-// rotateKeys re-seals every row that is not under the current key. Run it after
-// moving the old key to AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS; it is safe while the
-// service serves traffic and resumes where it stopped when interrupted.
-func rotateKeys(ctx context.Context, db config.Database, keys config.Keys, log *slog.Logger, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("rotate-keys", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+// rotateKeysCommand re-seals every row that is not under the current key. Run it
+// after moving the old key to AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS; it is safe while
+// the service serves traffic and resumes where it stopped when interrupted. It reads
+// only the database's and the vault keys' variables.
+func rotateKeysCommand(fs *flag.FlagSet, w world) action {
 	dryRun := fs.Bool("dry-run", false, "report what would be re-sealed, change nothing")
-	batch := fs.Int("batch", 500, "rows per transaction")
-	if err := fs.Parse(args); err != nil {
-		return err
+	batch := fs.Int("batch", 500, "`N` rows per transaction (1-10000)")
+	return func(ctx context.Context, _ []string) error {
+		if *batch < 1 || *batch > 10000 {
+			return usageErrorf("rotate-keys: --batch must be between 1 and 10000")
+		}
+		getenv, dot, err := w.env()
+		if err != nil {
+			return err
+		}
+		db, level, dbErr := config.LoadDatabase(getenv)
+		keys, keysErr := config.LoadKeys(getenv)
+		if err := errors.Join(dbErr, keysErr); err != nil {
+			return err
+		}
+		log := newLogger(w.stderr, level)
+		logDotEnv(log, dot)
+		return rotateKeys(ctx, db, keys, log, *dryRun, *batch, w.stdout)
 	}
-	if *batch < 1 || *batch > 10000 {
-		return fmt.Errorf("rotate-keys: --batch must be between 1 and 10000")
-	}
-	ring, err := vault.NewRing(keys)
+}
+
+func rotateKeys(ctx context.Context, db config.Database, keys config.Keys, log *slog.Logger, dryRun bool, batch int, stdout io.Writer) error {
+	ring, err := app.NewRing(keys)
 	if err != nil {
 		return err
 	}
@@ -40,7 +54,7 @@ func rotateKeys(ctx context.Context, db config.Database, keys config.Keys, log *
 
 	start := time.Now()
 	last := time.Time{}
-	res, err := vault.Rotate(ctx, st, ring, vault.RotateOptions{Batch: *batch, DryRun: *dryRun,
+	res, err := vault.Rotate(ctx, st, ring, vault.RotateOptions{Batch: batch, DryRun: dryRun,
 		TrustOpaqueLegacy: keys.TrustOpaqueLegacy, Progress: func(r vault.RotationResult) {
 			if time.Since(last) >= time.Second {
 				last = time.Now()
@@ -51,7 +65,7 @@ func rotateKeys(ctx context.Context, db config.Database, keys config.Keys, log *
 		return err
 	}
 	secs := time.Since(start).Seconds()
-	if *dryRun {
+	if dryRun {
 		fmt.Fprintf(stdout, "dry run: %d row(s) not under the current key %s would be re-sealed\n", res.Pending, ring.CurrentKeyID())
 		fmt.Fprintf(stdout, "legacy rows (no integrity tag): %d remain, %d fail the claims check and would stay unusable\n",
 			res.Legacy, res.LegacyMismatch)
@@ -64,7 +78,7 @@ func rotateKeys(ctx context.Context, db config.Database, keys config.Keys, log *
 	if res.Remaining > 0 {
 		ev.Outcome, ev.ErrorCode = audit.Failed, "rows_remaining"
 	}
-	audit.New(log).Record(ctx, ev)
+	audit.New(log, nil).Record(ctx, ev)
 	for _, id := range res.UnusableIDs {
 		fmt.Fprintf(stdout, "unusable: %s\n", id)
 	}

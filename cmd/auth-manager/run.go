@@ -5,105 +5,119 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/app"
 	"github.com/auth-manager/auth-manager/internal/config"
-	"github.com/auth-manager/auth-manager/internal/jsonlog"
-	"github.com/auth-manager/auth-manager/internal/logsink"
 	"github.com/auth-manager/auth-manager/internal/tracing"
 )
 
-// version is stamped at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
-const usage = `usage: auth-manager [command]
-
-commands:
-  serve                   run the HTTP service (default; applies migrations first)
-  migrate [up|down|status]
-                          apply, roll back one, or list migrations
-  rotate-keys [--dry-run] [--batch N]
-                          re-seal every vault row not under the current key
-  keepalive [--dry-run]   run one pass of the offline keep-alive and clean-up job now
-  doctor [--json]         check the configuration against PostgreSQL, Keycloak and the
-                          vault; one line per check with the fix; exit 1 if any failed
-  healthcheck [--url U]   exit 0 when the service's /health/ready answers 200
-                          (default http://127.0.0.1:$PORT/health/ready)
-  keygen                  print a new random AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY
-  version                 print the version
-
-Configuration comes from the environment and ./.env; see README.md.`
-
-// run is the whole program; main only supplies its world: the arguments, the
-// environment (os.LookupEnv's shape; ./.env is read into it, never into the process
-// environment) and the output streams.
-func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, version)
-		return nil
-	case "keygen":
-		return keygen(stdout)
-	case "healthcheck":
-		return healthcheck(ctx, args, getenv, stdout)
-	case "help", "--help", "-h":
-		fmt.Fprintln(stdout, usage)
-		return nil
-	case "serve", "migrate", "rotate-keys", "keepalive", "doctor":
-	default:
-		fmt.Fprintln(stderr, usage)
-		return fmt.Errorf("unknown command %q", cmd)
-	}
-
-	getenv, err := config.WithDotEnv(".env", getenv)
+// env is the command's environment with ./.env layered behind it (nil when there is
+// no .env in the working directory).
+func (w world) env() (config.Getenv, *config.DotEnv, error) {
+	dot, err := config.ReadDotEnv(".env")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	// migrate and rotate-keys read only what they use, so a migration job needs no
-	// Keycloak secret and a key rotation no Keycloak at all.
-	switch cmd {
-	case "migrate":
+	return dot.Over(w.getenv), dot, nil
+}
+
+// loadConfig reads the whole configuration and builds the logger it asks for. The
+// build's version and commit are the defaults of APP_VERSION and COMMIT_SHA.
+func (w world) loadConfig() (config.Config, *slog.Logger, error) {
+	getenv, dot, err := w.env()
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	b := currentBuild()
+	cfg, err := config.Load(getenv, b.Version)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	if cfg.CommitSHA == "" {
+		cfg.CommitSHA = b.Commit
+	}
+	log := newLogger(w.stderr, cfg.LogLevel)
+	logDotEnv(log, dot)
+	return cfg, log, nil
+}
+
+// logDotEnv says that ./.env was read, so that a stray file is never silent, and at
+// DEBUG which of its variables were used: names only, never values.
+func logDotEnv(log *slog.Logger, dot *config.DotEnv) {
+	if dot == nil {
+		return
+	}
+	path, err := filepath.Abs(dot.Path)
+	if err != nil {
+		path = dot.Path
+	}
+	log.Info("configuration read from .env as well as the environment", "path", path, "variables", len(dot.Keys()))
+	log.Debug(".env variables", "used", dot.Used(), "not_used", dot.Unused())
+}
+
+// report writes a fatal error as JSON log lines on w, like every other line the
+// program writes: one line per configuration problem, naming its variable, else one
+// line. It returns the exit status: 2 for a refused command line, 1 otherwise.
+func report(w io.Writer, err error) int {
+	log := newLogger(w, slog.LevelInfo)
+	if problems := config.Errors(err); len(problems) > 0 {
+		for _, p := range problems {
+			log.Error("invalid configuration", "variable", p.Var, "problem", p.Problem)
+		}
+		return 1
+	}
+	var usage usageError
+	if errors.As(err, &usage) {
+		log.Error("usage", "error", usage.msg)
+		return 2
+	}
+	log.Error("fatal", "error", err.Error())
+	return 1
+}
+
+func serveCommand(_ *flag.FlagSet, w world) action {
+	return func(ctx context.Context, _ []string) error {
+		cfg, log, err := w.loadConfig()
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, log)
+	}
+}
+
+func migrateCommand(fs *flag.FlagSet, w world) action {
+	yes := fs.Bool("yes", false, "let down roll back: the newest migration's tables and columns are dropped, with their data")
+	return func(ctx context.Context, args []string) error {
+		direction := "up"
+		if len(args) > 0 {
+			direction = args[0]
+		}
+		if direction != "up" && direction != "down" && direction != "status" {
+			return usageErrorf("migrate: expected up, down or status, not %q", direction)
+		}
+		getenv, dot, err := w.env()
+		if err != nil {
+			return err
+		}
 		db, level, err := config.LoadDatabase(getenv)
 		if err != nil {
 			return err
 		}
-		return migrate(ctx, db, newLogger(stderr, level), args, stdout)
-	case "rotate-keys":
-		db, level, err := config.LoadDatabase(getenv)
-		if err != nil {
-			return err
-		}
-		keys, err := config.LoadKeys(getenv)
-		if err != nil {
-			return err
-		}
-		return rotateKeys(ctx, db, keys, newLogger(stderr, level), args, stdout)
+		log := newLogger(w.stderr, level)
+		logDotEnv(log, dot)
+		return migrate(ctx, db, log, direction, *yes, w.stdout)
 	}
-	if cmd == "doctor" {
-		return runDoctor(ctx, args, getenv, stdout, stderr)
-	}
-	cfg, err := config.Load(getenv, version)
-	if err != nil {
-		return err
-	}
-	log := newLogger(stderr, cfg.LogLevel)
-	if cmd == "keepalive" {
-		return keepAlive(ctx, cfg, log, args, stdout)
-	}
-	return serve(ctx, cfg, log, stderr)
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(jsonlog.New(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 func keygen(stdout io.Writer) error {
@@ -115,16 +129,9 @@ func keygen(stdout io.Writer) error {
 	return nil
 }
 
-// serve runs the service. Access lines go through a buffered writer on the same
-// stream (unless AUTH_MANAGER_ACCESS_LOG_BUFFER=0); it is closed, and so flushed,
-// after the server has drained. Audit and every other line are written at once.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) error {
+// serve runs the service.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	var opts []app.Option
-	if cfg.AccessLog.Buffer > 0 {
-		sink := logsink.NewAsync(stderr, logsink.Options{MaxQueued: cfg.AccessLog.Buffer})
-		defer sink.Close()
-		opts = append(opts, app.WithAccessLog(newLogger(sink, cfg.LogLevel), sink.Dropped))
-	}
 	tp, err := tracing.NewProvider(ctx, cfg.Tracing, cfg.AppVersion)
 	if err != nil {
 		return err
@@ -156,11 +163,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.W
 	return a.Serve(ctx, ln)
 }
 
-func migrate(ctx context.Context, db config.Database, log *slog.Logger, args []string, stdout io.Writer) error {
-	action := "up"
-	if len(args) > 0 {
-		action = args[0]
-	}
+func migrate(ctx context.Context, db config.Database, log *slog.Logger, direction string, yes bool, stdout io.Writer) error {
 	st, err := app.OpenStore(ctx, db, log)
 	if err != nil {
 		return err
@@ -171,7 +174,7 @@ func migrate(ctx context.Context, db config.Database, log *slog.Logger, args []s
 		return err
 	}
 	defer m.Close()
-	switch action {
+	switch direction {
 	case "up":
 		n, err := m.Up(ctx)
 		if err != nil {
@@ -180,19 +183,26 @@ func migrate(ctx context.Context, db config.Database, log *slog.Logger, args []s
 		v, _ := m.Version(ctx)
 		fmt.Fprintf(stdout, "applied %d migration(s); schema version %d\n", n, v)
 	case "down":
-		ok, err := m.Down(ctx)
+		plan, ok, err := m.PlanDown(ctx)
 		if err != nil {
 			return err
 		}
-		v, _ := m.Version(ctx)
 		if !ok {
 			fmt.Fprintln(stdout, "nothing to roll back")
+			return nil
 		}
-		fmt.Fprintf(stdout, "schema version %d\n", v)
+		if !yes {
+			fmt.Fprintf(stdout, "migrate down would roll back %s (schema version %d), running:\n\n%s\n\n",
+				plan.File, plan.Version, plan.SQL)
+			return usageErrorf("migrate down: nothing done; run `auth-manager migrate down --yes` to roll back %s", plan.File)
+		}
+		if _, err := m.Down(ctx); err != nil {
+			return err
+		}
+		v, _ := m.Version(ctx)
+		fmt.Fprintf(stdout, "rolled back %s; schema version %d\n", plan.File, v)
 	case "status":
 		return m.Status(ctx, stdout)
-	default:
-		return errors.New("migrate: expected up, down or status")
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/ended"
 	"github.com/auth-manager/auth-manager/internal/httpapi"
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keepalive"
@@ -45,6 +46,8 @@ type App struct {
 	// Keys is the realm's key set (caller and logout tokens); Auth authenticates callers.
 	Keys *keyset.Set
 	Auth *introspect.Authenticator
+	// Ended records the sessions that ended and follows every replica's records.
+	Ended *ended.Registry
 
 	// Admin is the realm's admin API as the service account; Offline the offline-token
 	// service built on it.
@@ -84,9 +87,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	if o.tracer != nil {
 		log = slog.New(tracing.LogHandler(log.Handler()))
-		if o.accessLog.log != nil {
-			o.accessLog.log = slog.New(tracing.LogHandler(o.accessLog.log.Handler()))
-		}
 	}
 	if !cfg.SkipMigrations {
 		if err := migrateUp(ctx, st, log); err != nil {
@@ -96,30 +96,24 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a := &App{cfg: cfg, log: log, Store: st}
 	a.Metrics = metrics.New(metrics.BuildInfo{Version: cfg.AppVersion, Commit: cfg.CommitSHA})
-	auditLog := audit.New(log)
+	auditLog := audit.New(log, o.now)
 	a.Keycloak = newKeycloak(cfg, log, o, a.Metrics.ObserveKeycloak)
-	ring, err := vault.NewRing(cfg.Keys)
+	ring, err := NewRing(cfg.Keys)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	a.Admin = keycloak.NewAdmin(a.Keycloak)
 	a.Rotation = keycloak.NewRotationWatch(a.Admin, cfg.Keycloak.RefreshTokenRotation, log)
+	a.Ended = ended.New(st, a.Admin, ended.Options{
+		Clients: append([]string{cfg.Keycloak.ClientID}, cfg.Auth.AllowedClients...), Poll: o.feedPoll, Log: log, Now: o.now,
+	})
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
-		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh, MaxTokensPerUser: cfg.Tokens.MaxPerUser,
-		OnRevoked: func(ctx context.Context, row vault.Meta) {
-			// Revoking a refresh token removed the service's client from the online
-			// session: callers' tokens of that client and session stop working. (An
-			// offline token's revocation leaves the online session of the same id alone.)
-			if row.Type == vault.Refresh {
-				a.endSession(ctx, row.SessionID, cfg.Keycloak.ClientID)
-			}
-		},
-		RetryUncommitted: func(ctx context.Context) bool {
-			r := a.Rotation.Current(ctx)
-			return r.On && r.MaxReuse >= 1
-		},
+		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh, Ended: a.Ended, MaxTokensPerUser: cfg.Tokens.MaxPerUser,
+		Rotation: a.Rotation,
+		// A refresh waits for a slot at most as long as one Keycloak call may take.
+		KeycloakConcurrency: cfg.Keycloak.Concurrency, SlotWait: cfg.Keycloak.Timeout,
 	})
 	a.Tokens = tokens.New(a.Vault, a.Keycloak, tokens.Options{
 		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,
@@ -146,32 +140,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Offline = offline.New(st, a.Vault, a.Keycloak, a.Admin, a.Tokens, offline.Options{
 		StateSecret: []byte(cfg.StateSecret.Reveal()), StateExpiry: cfg.StateExpiry, ClientID: cfg.Keycloak.ClientID,
 		Retries: cfg.Keycloak.Retries, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
-		Log: log, Audit: auditLog, Now: o.now,
-		Rotating: func(ctx context.Context) bool { return a.Rotation.Current(ctx).On },
+		Log: log, Audit: auditLog, Now: o.now, Ended: a.Ended,
+		Rotation: a.Rotation,
 	})
 	// One key set for caller tokens and logout tokens: forged tokens of either kind
 	// cannot make it download the JWKS more than once per JWKSMinRefresh.
 	a.Keys = keyset.New(a.Keycloak.JWKS, keyset.Options{Algs: cfg.Auth.SigningAlgs, MinRefresh: cfg.Auth.JWKSMinRefresh})
-	endSession := func(ctx context.Context, sid string) { a.endSession(ctx, sid, "") }
 	a.Sessions = sessions.New(a.Vault, a.Admin, a.Tokens, sessions.Options{
 		Log: log, Audit: auditLog, Now: o.now, ClientID: cfg.Keycloak.ClientID,
-		OnSessionEnded: endSession, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
+		Ended: a.Ended, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 	})
 	a.Backchannel = backchannel.New(st, a.Vault, a.Admin, a.Tokens,
 		backchannel.NewVerifierWithKeys(a.Keys, cfg.Keycloak.IssuerURL(), cfg.Keycloak.ClientID, o.now), backchannel.Options{
-			Log: log, Audit: auditLog, Now: o.now,
-			OnSessionEnded: endSession,
-			OnUserSessionsLive: func(ctx context.Context, userID string, at time.Time, live []string) {
-				a.Auth.EndUserSessionsExcept(userID, at, live)
-				if err := a.Store.NotifyUserSessions(context.WithoutCancel(ctx), userID, at, live); err != nil {
-					a.log.WarnContext(ctx, "user's ended sessions not announced to other replicas", "subject", userID, "error", err.Error())
-				}
-			},
-			KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
+			Log: log, Audit: auditLog, Now: o.now, Ended: a.Ended, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		})
 	a.auditLog, a.now = auditLog, o.now
 	if cfg.KeepAlive.Enabled {
-		onPass := a.Metrics.RegisterKeepAlive()
+		onPass := a.Metrics.RegisterKeepAlive(o.now)
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
 			onPass(metrics.KeepAlivePass{Ran: true, Failed: err != nil, Refreshed: r.Refreshed,
 				Invalidated: r.Invalidated, Errors: r.Failed, Deleted: r.Deleted})
@@ -180,11 +165,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Auth = introspect.New(a.Keycloak, a.Keys, introspect.Options{
 		Mode: cfg.Auth.Mode, Issuer: cfg.Keycloak.IssuerURL(), ServiceRole: cfg.Auth.ServiceRole,
 		ServiceClients: cfg.Auth.ServiceClients, ClientID: cfg.Keycloak.ClientID,
-		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients,
-		WaitForFeed: true,
+		CacheTTL: cfg.Auth.IntrospectionTTL, AllowedClients: cfg.Auth.AllowedClients, Ended: a.Ended,
 	})
-	if len(cfg.Auth.ServiceClients) == 0 {
-		log.Info("no service callers: AUTH_MANAGER_SERVICE_CLIENTS is empty, so every caller acts for itself only")
+	for _, n := range cfg.Notices() {
+		log.Log(ctx, n.Level, n.Message, "variable", n.Var)
+	}
+	// Read at once when the database answers, so that callers are served from the
+	// start; otherwise Run reads it as soon as it does, and callers get 503 until then.
+	if err := a.Ended.CatchUp(ctx); err != nil {
+		log.Warn("ended sessions not loaded at start; authenticated requests answer 503 until they are", "error", err.Error())
 	}
 	a.startBackground(ctx)
 	deps := httpapi.Deps{
@@ -203,7 +192,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
 	deps.Sessions, deps.Backchannel = a.Sessions, a.Backchannel
-	o.accessLog.wire(&deps, cfg.AccessLog, a.Metrics)
+	deps.AccessLogSkip = 1 - cfg.AccessLog.Sample
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
 	}
@@ -234,8 +223,14 @@ type Option func(*options)
 type options struct {
 	wrapKeycloak func(http.RoundTripper) http.RoundTripper
 	now          func() time.Time
-	accessLog    accessLogOption
 	tracer       trace.TracerProvider
+	feedPoll     time.Duration
+}
+
+// WithFeedPoll sets how often the ended-session feed is read without a wake-up (default
+// 5 s): tests make it long to see that a reconnection alone replays what was missed.
+func WithFeedPoll(d time.Duration) Option {
+	return func(o *options) { o.feedPoll = d }
 }
 
 // WithTracerProvider traces requests, Keycloak calls and queries with tp (OpenTelemetry)
@@ -245,7 +240,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithClock replaces the clock of every service (vault, tokens, offline, sessions,
-// keep-alive): tests move time instead of waiting for it.
+// keep-alive) and of the audit trail: tests move time instead of waiting for it.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
@@ -255,21 +250,22 @@ func WithKeycloakTransport(wrap func(http.RoundTripper) http.RoundTripper) Optio
 	return func(o *options) { o.wrapKeycloak = wrap }
 }
 
-// openStore is OpenStore, traced when the App is.
+// OpenStore opens the pgx pool sized from the configuration; its queries are traced
+// when WithTracerProvider is among opts (the serving App's store, tools' stores alike).
+func OpenStore(ctx context.Context, db config.Database, log *slog.Logger, opts ...Option) (*store.Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return openStore(ctx, db, log, o)
+}
+
 func openStore(ctx context.Context, db config.Database, log *slog.Logger, o options) (*store.Store, error) {
 	opt := store.Options{URL: db.URL.Reveal(), MaxConns: db.MaxConns(), ConnTimeout: db.PoolTimeout, Echo: db.Echo}
 	if o.tracer != nil {
 		opt.Tracer = tracing.QueryTracer(o.tracer)
 	}
 	return store.Open(ctx, opt, log)
-}
-
-// OpenStore opens the pgx pool sized from the configuration.
-func OpenStore(ctx context.Context, db config.Database, log *slog.Logger) (*store.Store, error) {
-	return store.Open(ctx, store.Options{
-		URL: db.URL.Reveal(), MaxConns: db.MaxConns(),
-		ConnTimeout: db.PoolTimeout, Echo: db.Echo,
-	}, log)
 }
 
 func migrateUp(ctx context.Context, st *store.Store, log *slog.Logger) error {
@@ -287,9 +283,9 @@ func migrateUp(ctx context.Context, st *store.Store, log *slog.Logger) error {
 	return nil
 }
 
-// startBackground runs the App's workers (the cache eviction feed, the deferred checks
-// of back-channel logouts, the keep-alive job) until Close. They
-// outlive the ctx New was given, which may be a start-up deadline.
+// startBackground runs the App's workers (the cache eviction feed, the ended-session
+// feed, the deferred checks of back-channel logouts, the keep-alive job) until Close.
+// They outlive the ctx New was given, which may be a start-up deadline.
 func (a *App) startBackground(ctx context.Context) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.stopBackground = cancel
@@ -300,15 +296,7 @@ func (a *App) startBackground(ctx context.Context) {
 			a.log.Warn("realm keys not fetched at start", "error", err.Error())
 		}
 	})
-	a.background.Go(func() {
-		a.Store.Listen(bg, store.SessionEndedChannel, func(payload string) {
-			if user, at, live, ok := store.ParseUserSessions(payload); ok {
-				a.Auth.EndUserSessionsExcept(user, at, live)
-				return
-			}
-			a.Auth.EndSession(store.ParseSessionEnded(payload))
-		}, a.Auth.SetFeedUp)
-	})
+	a.background.Go(func() { a.Ended.Run(bg) })
 	a.background.Go(func() { a.Tokens.Run(bg) })
 	a.background.Go(func() { a.vaultRows.Run(bg, vaultRowsEvery) })
 	a.background.Go(func() { a.Backchannel.Run(bg) })
@@ -350,16 +338,7 @@ func leaseHolder() string {
 // in-flight requests get until the shutdown timeout to finish.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	drainDelay := a.cfg.HTTP.DrainDelay
-	srv := &http.Server{
-		Handler:           a.Handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       a.cfg.HTTP.ReadTimeout,
-		WriteTimeout:      a.cfg.HTTP.WriteTimeout,
-		IdleTimeout:       a.cfg.HTTP.IdleTimeout,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
+	srv := a.server(ctx, a.Handler)
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	var metricsSrv *http.Server
@@ -369,7 +348,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			_ = srv.Close()
 			return fmt.Errorf("metrics listener: %w", err)
 		}
-		metricsSrv = &http.Server{Handler: a.Metrics.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		metricsSrv = a.server(ctx, a.Metrics.Handler())
 		go func() {
 			if err := metricsSrv.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("metrics: %w", err)
@@ -402,16 +381,19 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// endSession makes callers' tokens of session sid (of clientID's part of it, when not
-// "") stop working: here at once, and on every replica through the database's feed.
-func (a *App) endSession(ctx context.Context, sid, clientID string) {
-	if sid == "" {
-		return
-	}
-	a.Auth.EndSession(sid, clientID)
-	if err := a.Store.NotifySessionEnded(context.WithoutCancel(ctx), sid, clientID); err != nil {
-		a.log.WarnContext(ctx, "ended session not announced to other replicas; their cache TTL bounds it",
-			"session_id", sid, "error", err.Error())
+// server is an HTTP server for h with the configured timeouts: the API's listener and
+// the metrics listener get the same, so that neither holds slow or idle connections
+// open without bound.
+func (a *App) server(ctx context.Context, h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       a.cfg.HTTP.ReadTimeout,
+		WriteTimeout:      a.cfg.HTTP.WriteTimeout,
+		IdleTimeout:       a.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 }
 

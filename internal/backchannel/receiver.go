@@ -40,18 +40,22 @@ type Evicter interface {
 	Evict(id string)
 }
 
+// Ended records ended sessions on every replica (ended.Registry).
+type Ended interface {
+	EndSession(ctx context.Context, sid, clientID string) error
+	EndUserSessionsExcept(ctx context.Context, userID string, at time.Time, live []string) error
+}
+
 // Options configures the receiver.
 type Options struct {
 	Log   *slog.Logger
 	Audit *audit.Logger // nil records nothing
 	Now   func() time.Time
-	// OnSessionEnded, when set, is told of every session a back-channel logout
-	// announced (callers' tokens of it must stop working).
-	OnSessionEnded func(ctx context.Context, sid string)
-	// OnUserSessionsLive, when set, is told after a back-channel logout which of the
-	// user's sessions Keycloak still had afterwards: every other session of the user
-	// whose tokens were issued before at (the logout's arrival) is over.
-	OnUserSessionsLive func(ctx context.Context, userID string, at time.Time, live []string)
+	// Ended, when set, records every session a back-channel logout announced (callers'
+	// tokens of it must stop working) and, after it, which of the user's sessions
+	// Keycloak still had: every other session of the user whose tokens were issued
+	// before the logout's arrival is over.
+	Ended Ended
 	// KeycloakDeadline bounds one reconciliation's Keycloak calls.
 	KeycloakDeadline time.Duration
 	// ReconcileDelays are when, after a back-channel logout, the user's stored tokens
@@ -109,11 +113,12 @@ type valuesOf struct {
 
 func (c valuesOf) Value(key any) any { return c.values.Value(key) }
 
-// ended tells OnSessionEnded that session sid ended.
-func (s *Receiver) ended(ctx context.Context, sid string) {
-	if s.opt.OnSessionEnded != nil && sid != "" {
-		s.opt.OnSessionEnded(ctx, sid)
+// ended records that session sid ended.
+func (s *Receiver) ended(ctx context.Context, sid string) error {
+	if s.opt.Ended == nil || sid == "" {
+		return nil
 	}
+	return s.opt.Ended.EndSession(ctx, sid, "")
 }
 
 // Logout is what a back-channel logout did at once.
@@ -127,10 +132,11 @@ type Logout struct {
 }
 
 // Logout acts on a back-channel logout token (OpenID Connect Back-Channel Logout 1.0).
-// It verifies the token, records its jti so that it works once on any replica, and
-// deletes at once the stored refresh tokens bound to the session that ended (sid), or
-// all of the user's when the token names only sub; the offline tokens too when the
-// token says revoke_offline_access.
+// It verifies the token, records its jti so that it works once on any replica, records
+// the session's end (Options.Ended) so that callers' tokens of it are refused on every
+// replica, and deletes at once the stored refresh tokens bound to the session that
+// ended (sid), or all of the user's when the token names only sub; the offline tokens
+// too when the token says revoke_offline_access.
 //
 // Then it schedules a reconciliation of the user's stored tokens with the sessions
 // Keycloak still has (see Reconcile), because the notice does not say everything:
@@ -161,8 +167,12 @@ func (s *Receiver) Logout(ctx context.Context, raw string) (Logout, error) {
 		s.recordLogout(ctx, tok, 0, err)
 		return Logout{}, err
 	}
-	// Callers' tokens of the session stop working first, on every replica.
-	s.ended(ctx, tok.SessionID)
+	// Callers' tokens of the session stop working first, on every replica. Unrecorded,
+	// the logout fails: Keycloak reports it, and this replica refuses them anyway.
+	if err := s.ended(ctx, tok.SessionID); err != nil {
+		s.recordLogout(ctx, tok, 0, err)
+		return Logout{}, err
+	}
 	if _, err := s.st.PurgeLogoutJTIs(ctx, s.opt.Now()); err != nil {
 		s.opt.Log.WarnContext(ctx, "backchannel: purging expired logout jtis failed", "error", err.Error())
 	}
@@ -292,12 +302,15 @@ func (s *Receiver) reconcileAfterDelays(ctx context.Context, chk reconcileCheck)
 		cctx, cancel := context.WithTimeout(ctx, s.opt.KeycloakDeadline)
 		n, live, err := s.reconcile(cctx, chk.reqCtx, chk.userID)
 		cancel()
-		if live != nil && s.opt.OnUserSessionsLive != nil {
+		if live != nil && s.opt.Ended != nil {
 			// Keycloak's sign-out of a user ends every session but notifies one: the
 			// list says which of the user's sessions are left.
 			// Stated as of the logout's arrival, not of the list: a session created
 			// since is in the list anyway, and a token's iat has only whole seconds.
-			s.opt.OnUserSessionsLive(chk.reqCtx, chk.userID, chk.at, live)
+			if err := s.opt.Ended.EndUserSessionsExcept(chk.reqCtx, chk.userID, chk.at, live); err != nil {
+				s.opt.Log.WarnContext(ctx, "backchannel: the user's ended sessions were not recorded",
+					"subject", chk.userID, "error", err.Error())
+			}
 		}
 		if err != nil {
 			s.opt.Log.WarnContext(ctx, "backchannel: reconciliation after a back-channel logout failed",

@@ -107,6 +107,10 @@ type Keycloak struct {
 	// RefreshTokenRotation is auto (read the realm's setting from the admin API), on or
 	// off (KEYCLOAK_REFRESH_TOKEN_ROTATION).
 	RefreshTokenRotation string
+	// Concurrency bounds the refreshes of stored tokens this replica presents to
+	// Keycloak at once (AUTH_MANAGER_KEYCLOAK_CONCURRENCY). Each holds a pooled
+	// connection across the call, so it is kept below the pool.
+	Concurrency int
 }
 
 // RefreshDeadline bounds one refresh of a stored token: every allowed attempt at its
@@ -136,7 +140,7 @@ type Auth struct {
 	Mode             string
 	ServiceRole      string
 	IntrospectionTTL time.Duration // 0 disables the introspection cache
-	AllowedClients   []string      // azp/aud must be one of these (both modes); empty allows any client of the realm
+	AllowedClients   []string      // the token's azp must be one of these (both modes); empty allows any client of the realm
 	// ServiceClients are the clients (azp) whose tokens with ServiceRole are service
 	// callers; empty means no service callers at all.
 	ServiceClients []string
@@ -192,120 +196,138 @@ type env struct {
 	CommitSHA  string `envconfig:"COMMIT_SHA"`
 	Host       string `envconfig:"HOST" default:"0.0.0.0"`
 	Port       int    `envconfig:"PORT" default:"8000"`
-	LogLevel   string `envconfig:"LOG_LEVEL" default:"INFO"`
+	LogLevel   string `envconfig:"LOG_LEVEL"`
 	Debug      bool   `envconfig:"DEBUG" default:"false"`
 
-	DatabaseURL         Secret `envconfig:"DATABASE_URL" required:"true"`
-	DatabasePoolSize    int    `envconfig:"DATABASE_POOL_SIZE" default:"10"`
-	DatabaseMaxOverflow int    `envconfig:"DATABASE_MAX_OVERFLOW" default:"20"`
-	DatabasePoolTimeout int    `envconfig:"DATABASE_POOL_TIMEOUT" default:"30"`
-	DatabaseEcho        bool   `envconfig:"DATABASE_ECHO" default:"false"`
+	DatabaseURL         Secret   `envconfig:"DATABASE_URL" required:"true"`
+	DatabaseURLFile     string   `envconfig:"DATABASE_URL_FILE"`
+	DatabasePoolSize    int      `envconfig:"DATABASE_POOL_SIZE" default:"10"`
+	DatabaseMaxOverflow int      `envconfig:"DATABASE_MAX_OVERFLOW" default:"20"`
+	DatabasePoolTimeout duration `envconfig:"DATABASE_POOL_TIMEOUT" default:"30s"`
+	DatabaseEcho        bool     `envconfig:"DATABASE_ECHO" default:"false"`
 
-	KeycloakIssuer          string `envconfig:"KEYCLOAK_ISSUER" required:"true"`
-	KeycloakRealm           string `envconfig:"KEYCLOAK_REALM"`
-	KeycloakURL             string `envconfig:"KEYCLOAK_URL"`
-	KeycloakClientID        string `envconfig:"KEYCLOAK_CLIENT_ID" required:"true"`
-	KeycloakClientSecret    Secret `envconfig:"KEYCLOAK_CLIENT_SECRET" required:"true"`
-	KeycloakConsentRedirect string `envconfig:"KEYCLOAK_CONSENT_REDIRECT_URI"`
-	KeycloakRedirectURI     string `envconfig:"KEYCLOAK_REDIRECT_URI"` // the Python name, an alias
-	KeycloakAfterConsent    string `envconfig:"KEYCLOAK_AFTER_CONSENT_REDIRECT_URI"`
-	KeycloakTimeout         int    `envconfig:"KEYCLOAK_TIMEOUT" default:"10"`
-	KeycloakRetries         int    `envconfig:"KEYCLOAK_RETRIES" default:"2"`
-	KeycloakRotation        string `envconfig:"KEYCLOAK_REFRESH_TOKEN_ROTATION" default:"auto"`
+	KeycloakIssuer           string   `envconfig:"KEYCLOAK_ISSUER" required:"true"`
+	KeycloakRealm            string   `envconfig:"KEYCLOAK_REALM"`
+	KeycloakURL              string   `envconfig:"KEYCLOAK_URL"`
+	KeycloakClientID         string   `envconfig:"KEYCLOAK_CLIENT_ID" required:"true"`
+	KeycloakClientSecret     Secret   `envconfig:"KEYCLOAK_CLIENT_SECRET" required:"true"`
+	KeycloakClientSecretFile string   `envconfig:"KEYCLOAK_CLIENT_SECRET_FILE"`
+	KeycloakConsentRedirect  string   `envconfig:"KEYCLOAK_CONSENT_REDIRECT_URI"`
+	KeycloakRedirectURI      string   `envconfig:"KEYCLOAK_REDIRECT_URI"` // the Python name, an alias
+	KeycloakAfterConsent     string   `envconfig:"KEYCLOAK_AFTER_CONSENT_REDIRECT_URI"`
+	KeycloakTimeout          duration `envconfig:"KEYCLOAK_TIMEOUT" default:"10s"`
+	KeycloakRetries          int      `envconfig:"KEYCLOAK_RETRIES" default:"2"`
+	KeycloakRotation         string   `envconfig:"KEYCLOAK_REFRESH_TOKEN_ROTATION" default:"auto"`
+	KeycloakConcurrency      int      `envconfig:"AUTH_MANAGER_KEYCLOAK_CONCURRENCY" default:"8"`
 
-	AccessMinTTL      int    `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL" default:"30"`
-	AccessCacheSize   int    `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE" default:"10000"`
-	MaxTokensPerUser  int    `envconfig:"AUTH_MANAGER_MAX_TOKENS_PER_USER" default:"50"`
-	ExchangeAudiences string `envconfig:"AUTH_MANAGER_EXCHANGE_AUDIENCES"`
-	AudiencesByClient string `envconfig:"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT"`
+	AccessMinTTL      duration `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL" default:"30s"`
+	AccessCacheSize   int      `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE" default:"10000"`
+	MaxTokensPerUser  int      `envconfig:"AUTH_MANAGER_MAX_TOKENS_PER_USER" default:"50"`
+	ExchangeAudiences string   `envconfig:"AUTH_MANAGER_EXCHANGE_AUDIENCES"`
+	AudiencesByClient string   `envconfig:"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT"`
 
-	EncryptionKey Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY" required:"true"`
-	PreviousKeys  Secret `envconfig:"AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS"`
-	RejectLegacy  bool   `envconfig:"AUTH_MANAGER_TOKEN_VAULT_REJECT_LEGACY" default:"false"`
-	TrustOpaque   bool   `envconfig:"AUTH_MANAGER_TOKEN_VAULT_TRUST_OPAQUE_LEGACY" default:"false"`
-	StateSecret   Secret `envconfig:"STATE_TOKEN_SECRET" required:"true"`
-	StateExpiry   int    `envconfig:"STATE_TOKEN_EXPIRY" default:"600"`
+	EncryptionKey     Secret   `envconfig:"AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY" required:"true"`
+	EncryptionKeyFile string   `envconfig:"AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY_FILE"`
+	PreviousKeys      Secret   `envconfig:"AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS"`
+	PreviousKeysFile  string   `envconfig:"AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS_FILE"`
+	RejectLegacy      bool     `envconfig:"AUTH_MANAGER_TOKEN_VAULT_REJECT_LEGACY" default:"false"`
+	TrustOpaque       bool     `envconfig:"AUTH_MANAGER_TOKEN_VAULT_TRUST_OPAQUE_LEGACY" default:"false"`
+	StateSecret       Secret   `envconfig:"STATE_TOKEN_SECRET" required:"true"`
+	StateSecretFile   string   `envconfig:"STATE_TOKEN_SECRET_FILE"`
+	StateExpiry       duration `envconfig:"STATE_TOKEN_EXPIRY" default:"10m"`
 
 	CORSOrigins          string `envconfig:"CORS_ORIGINS" default:"http://localhost:3000"`
 	CORSAllowCredentials bool   `envconfig:"CORS_ALLOW_CREDENTIALS" default:"true"`
 
-	ServiceRole      string `envconfig:"AUTH_MANAGER_SERVICE_ROLE" default:"auth-manager-service"`
-	AuthMode         string `envconfig:"AUTH_MANAGER_AUTH_MODE" default:"introspect"`
-	IntrospectionTTL int    `envconfig:"AUTH_MANAGER_INTROSPECTION_CACHE_TTL" default:"30"`
-	AllowedClients   string `envconfig:"AUTH_MANAGER_ALLOWED_CLIENTS"`
-	ServiceClients   string `envconfig:"AUTH_MANAGER_SERVICE_CLIENTS"`
-	SigningAlgs      string `envconfig:"AUTH_MANAGER_SIGNING_ALGS" default:"RS256,ES256,PS256"`
-	JWKSMinRefresh   int    `envconfig:"AUTH_MANAGER_JWKS_MIN_REFRESH" default:"30"`
-	TrustedProxies   string `envconfig:"AUTH_MANAGER_TRUSTED_PROXIES"`
-	RateLimit        int    `envconfig:"AUTH_MANAGER_RATE_LIMIT" default:"20"`
-	RateLimitWindow  int    `envconfig:"AUTH_MANAGER_RATE_LIMIT_WINDOW" default:"10"`
+	ServiceRole      string   `envconfig:"AUTH_MANAGER_SERVICE_ROLE" default:"auth-manager-service"`
+	AuthMode         string   `envconfig:"AUTH_MANAGER_AUTH_MODE" default:"introspect"`
+	IntrospectionTTL duration `envconfig:"AUTH_MANAGER_INTROSPECTION_CACHE_TTL" default:"30s"`
+	AllowedClients   string   `envconfig:"AUTH_MANAGER_ALLOWED_CLIENTS"`
+	ServiceClients   string   `envconfig:"AUTH_MANAGER_SERVICE_CLIENTS"`
+	SigningAlgs      string   `envconfig:"AUTH_MANAGER_SIGNING_ALGS" default:"RS256,ES256,PS256"`
+	JWKSMinRefresh   duration `envconfig:"AUTH_MANAGER_JWKS_MIN_REFRESH" default:"30s"`
+	TrustedProxies   string   `envconfig:"AUTH_MANAGER_TRUSTED_PROXIES"`
+	RateLimit        int      `envconfig:"AUTH_MANAGER_RATE_LIMIT" default:"20"`
+	RateLimitWindow  duration `envconfig:"AUTH_MANAGER_RATE_LIMIT_WINDOW" default:"10s"`
 
-	MaxBodyBytes    int64  `envconfig:"HTTP_MAX_BODY_BYTES" default:"65536"`
-	ReadTimeout     int    `envconfig:"HTTP_READ_TIMEOUT" default:"15"`
-	WriteTimeout    int    `envconfig:"HTTP_WRITE_TIMEOUT" default:"30"`
-	IdleTimeout     int    `envconfig:"HTTP_IDLE_TIMEOUT" default:"120"`
-	ShutdownTimeout int    `envconfig:"SHUTDOWN_TIMEOUT" default:"20"`
-	DrainDelay      int    `envconfig:"SHUTDOWN_DRAIN_DELAY" default:"0"`
-	SkipMigrations  bool   `envconfig:"AUTH_MANAGER_SKIP_MIGRATIONS" default:"false"`
-	MetricsAddr     string `envconfig:"METRICS_ADDR"`
-	OTLPEndpoint    string `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
-	OTLPTraces      string `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
-	OTELServiceName string `envconfig:"OTEL_SERVICE_NAME" default:"auth-manager"`
-	AccessLogSample string `envconfig:"AUTH_MANAGER_ACCESS_LOG_SAMPLE" default:"1"`
-	AccessLogBuffer int    `envconfig:"AUTH_MANAGER_ACCESS_LOG_BUFFER" default:"1048576"`
+	MaxBodyBytes    int64    `envconfig:"HTTP_MAX_BODY_BYTES" default:"65536"`
+	ReadTimeout     duration `envconfig:"HTTP_READ_TIMEOUT" default:"15s"`
+	WriteTimeout    duration `envconfig:"HTTP_WRITE_TIMEOUT"`
+	IdleTimeout     duration `envconfig:"HTTP_IDLE_TIMEOUT" default:"2m"`
+	ShutdownTimeout duration `envconfig:"SHUTDOWN_TIMEOUT" default:"20s"`
+	DrainDelay      duration `envconfig:"SHUTDOWN_DRAIN_DELAY" default:"0s"`
+	SkipMigrations  bool     `envconfig:"AUTH_MANAGER_SKIP_MIGRATIONS" default:"false"`
+	MetricsAddr     string   `envconfig:"METRICS_ADDR"`
+	OTLPEndpoint    string   `envconfig:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTLPTraces      string   `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	OTELServiceName string   `envconfig:"OTEL_SERVICE_NAME" default:"auth-manager"`
+	AccessLogSample string   `envconfig:"AUTH_MANAGER_ACCESS_LOG_SAMPLE" default:"1"`
 
-	KeepAliveEnabled   bool `envconfig:"AUTH_MANAGER_KEEPALIVE_ENABLED" default:"true"`
-	KeepAliveInterval  int  `envconfig:"AUTH_MANAGER_KEEPALIVE_INTERVAL" default:"3600"`
-	KeepAliveIdle      int  `envconfig:"AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD" default:"86400"`
-	KeepAliveRetention int  `envconfig:"AUTH_MANAGER_KEEPALIVE_RETENTION" default:"604800"`
-	KeepAliveDryRun    bool `envconfig:"AUTH_MANAGER_KEEPALIVE_DRY_RUN" default:"false"`
-	KeepAliveRate      int  `envconfig:"AUTH_MANAGER_KEEPALIVE_RATE" default:"20"`
-	KeepAliveWorkers   int  `envconfig:"AUTH_MANAGER_KEEPALIVE_WORKERS" default:"2"`
+	KeepAliveEnabled   bool     `envconfig:"AUTH_MANAGER_KEEPALIVE_ENABLED" default:"true"`
+	KeepAliveInterval  duration `envconfig:"AUTH_MANAGER_KEEPALIVE_INTERVAL" default:"1h"`
+	KeepAliveIdle      duration `envconfig:"AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD" default:"24h"`
+	KeepAliveRetention duration `envconfig:"AUTH_MANAGER_KEEPALIVE_RETENTION" default:"168h"`
+	KeepAliveDryRun    bool     `envconfig:"AUTH_MANAGER_KEEPALIVE_DRY_RUN" default:"false"`
+	KeepAliveRate      int      `envconfig:"AUTH_MANAGER_KEEPALIVE_RATE" default:"20"`
+	KeepAliveWorkers   int      `envconfig:"AUTH_MANAGER_KEEPALIVE_WORKERS" default:"2"`
 }
 
 // Load reads the variables through getenv (see WithDotEnv for .env), validates
 // everything and returns the Config. version is the build's version, the default for
-// APP_VERSION. Every error names exactly one variable and never contains a secret value.
+// APP_VERSION. The error reports every problem at once, one line (one *Error, see
+// Errors) per variable; none contains a secret value.
 func Load(getenv Getenv, version string) (Config, error) {
 	var e env
-	if err := process(getenv, &e, all); err != nil {
-		return Config{}, err
-	}
+	var p problems
+	p.add(process(getenv, &e, all))
 	if e.AppVersion == "" {
 		e.AppVersion = version
 	}
-	return e.build()
+	c, err := e.build()
+	p.add(err)
+	if err := p.err(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
 }
 
-// LoadDatabase reads only what `migrate` needs: the DATABASE_* variables and
-// LOG_LEVEL. Nothing else is required, so a migration job needs no Keycloak secret
+// LoadDatabase reads only what `migrate` needs: the DATABASE_* variables, LOG_LEVEL
+// and DEBUG. Nothing else is required, so a migration job needs no Keycloak secret
 // and no vault key.
 func LoadDatabase(getenv Getenv) (Database, slog.Level, error) {
 	var e env
-	if err := process(getenv, &e, func(k string) bool { return strings.HasPrefix(k, "DATABASE_") || k == "LOG_LEVEL" }); err != nil {
-		return Database{}, 0, err
-	}
-	level, err := parseLevel(e.LogLevel)
-	if err != nil {
-		return Database{}, 0, err
-	}
+	var p problems
+	p.add(process(getenv, &e, func(k string) bool {
+		return strings.HasPrefix(k, "DATABASE_") || k == "LOG_LEVEL" || k == "DEBUG"
+	}))
+	level, err := e.level()
+	p.add(err)
 	d, err := e.database()
-	return d, level, err
+	p.add(err)
+	if err := p.err(); err != nil {
+		return Database{}, 0, err
+	}
+	return d, level, nil
 }
 
 // LoadKeys reads only the vault's key settings (AUTH_MANAGER_TOKEN_VAULT_*), for
 // `rotate-keys`, which needs the database and the keys and nothing else.
 func LoadKeys(getenv Getenv) (Keys, error) {
 	var e env
-	if err := process(getenv, &e, func(k string) bool { return strings.HasPrefix(k, "AUTH_MANAGER_TOKEN_VAULT_") }); err != nil {
+	var p problems
+	p.add(process(getenv, &e, func(k string) bool { return strings.HasPrefix(k, "AUTH_MANAGER_TOKEN_VAULT_") }))
+	k, err := e.keys()
+	p.add(err)
+	if err := p.err(); err != nil {
 		return Keys{}, err
 	}
-	return e.keys()
+	return k, nil
 }
 
-func invalid(key, why string) error { return fmt.Errorf("config: %s: %s", key, why) }
-
+// build turns the variables into a Config, checking each; every problem found is in
+// the error.
 func (e env) build() (Config, error) {
+	var p problems
 	c := Config{
 		AppName: e.AppName, AppVersion: e.AppVersion, CommitSHA: e.CommitSHA,
 		Host: e.Host, Port: e.Port, Debug: e.Debug,
@@ -314,61 +336,56 @@ func (e env) build() (Config, error) {
 		MetricsAddr:          e.MetricsAddr,
 		Tracing:              Tracing{Endpoint: e.OTLPEndpoint, TracesEndpoint: e.OTLPTraces, ServiceName: e.OTELServiceName},
 	}
-	for key, v := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": e.OTLPEndpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": e.OTLPTraces} {
-		if v != "" && !isHTTPURL(v) {
-			return Config{}, invalid(key, "must be an absolute http(s) URL")
+	for _, v := range [][2]string{{"OTEL_EXPORTER_OTLP_ENDPOINT", e.OTLPEndpoint}, {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", e.OTLPTraces}} {
+		if v[1] != "" && !isHTTPURL(v[1]) {
+			p.add(invalid(v[0], "must be an absolute http(s) URL"))
 		}
 	}
 	var err error
-	if c.LogLevel, err = parseLevel(e.LogLevel); err != nil {
-		return Config{}, err
-	}
+	c.LogLevel, err = e.level()
+	p.add(err)
 	if e.Port < 1 || e.Port > 65535 {
-		return Config{}, invalid("PORT", "must be between 1 and 65535")
+		p.add(invalid("PORT", "must be between 1 and 65535"))
 	}
-	if c.Database, err = e.database(); err != nil {
-		return Config{}, err
+	c.Database, err = e.database()
+	p.add(err)
+	c.Keycloak, err = e.keycloak()
+	p.add(err)
+	if c.Database.MaxConns() > 0 { // the pool the bound must stay below is known
+		c.Keycloak.Concurrency, err = e.keycloakConcurrency(c.Database)
+		p.add(err)
 	}
-	if c.Keycloak, err = e.keycloak(); err != nil {
-		return Config{}, err
-	}
-	if c.Auth, err = e.auth(); err != nil {
-		return Config{}, err
-	}
-	if c.Keys, err = e.keys(); err != nil {
-		return Config{}, err
-	}
+	c.Auth, err = e.auth()
+	p.add(err)
+	c.Keys, err = e.keys()
+	p.add(err)
 	if len(e.StateSecret) < 32 {
-		return Config{}, invalid("STATE_TOKEN_SECRET", "must be at least 32 characters")
+		p.add(invalid("STATE_TOKEN_SECRET", "must be at least 32 characters"))
 	}
 	c.StateSecret = e.StateSecret
-	if e.StateExpiry < 60 || e.StateExpiry > 3600 {
-		return Config{}, invalid("STATE_TOKEN_EXPIRY", "must be between 60 and 3600 seconds")
-	}
-	c.StateExpiry = seconds(e.StateExpiry)
+	p.add(within("STATE_TOKEN_EXPIRY", e.StateExpiry, time.Minute, time.Hour))
+	c.StateExpiry = time.Duration(e.StateExpiry)
 	c.CORSOrigins = splitList(e.CORSOrigins)
-	if c.HTTP, err = e.http(); err != nil {
-		return Config{}, err
+	c.HTTP, err = e.http()
+	p.add(err)
+	if c.Keycloak.Timeout > 0 { // the refresh deadline is known
+		c.HTTP.WriteTimeout, err = writeTimeout(e.WriteTimeout, c.Keycloak.RefreshDeadline())
+		p.add(err)
 	}
-	if c.AccessLog, err = e.accessLog(); err != nil {
-		return Config{}, err
-	}
-	if c.Edge, err = e.edge(); err != nil {
-		return Config{}, err
-	}
-	if e.AccessMinTTL < 0 || e.AccessMinTTL > 3600 {
-		return Config{}, invalid("AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL", "must be between 0 and 3600 seconds")
-	}
+	c.AccessLog, err = e.accessLog()
+	p.add(err)
+	c.Edge, err = e.edge()
+	p.add(err)
+	p.add(within("AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL", e.AccessMinTTL, 0, time.Hour))
 	if e.AccessCacheSize < 0 || e.AccessCacheSize > 1_000_000 {
-		return Config{}, invalid("AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE", "must be between 0 and 1000000")
+		p.add(invalid("AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE", "must be between 0 and 1000000"))
 	}
-	if c.Tokens, err = e.tokens(); err != nil {
-		return Config{}, err
-	}
-	if c.KeepAlive, err = e.keepAlive(); err != nil {
-		return Config{}, err
-	}
-	if err := c.checkUnsafe(); err != nil {
+	c.Tokens, err = e.tokens()
+	p.add(err)
+	c.KeepAlive, err = e.keepAlive()
+	p.add(err)
+	p.add(c.checkUnsafe())
+	if err := p.err(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
@@ -378,7 +395,7 @@ func (e env) tokens() (Tokens, error) {
 	if e.MaxTokensPerUser < 1 || e.MaxTokensPerUser > 100_000 {
 		return Tokens{}, invalid("AUTH_MANAGER_MAX_TOKENS_PER_USER", "must be between 1 and 100000")
 	}
-	t := Tokens{MinTTL: seconds(e.AccessMinTTL), CacheSize: e.AccessCacheSize, MaxPerUser: e.MaxTokensPerUser,
+	t := Tokens{MinTTL: time.Duration(e.AccessMinTTL), CacheSize: e.AccessCacheSize, MaxPerUser: e.MaxTokensPerUser,
 		Audiences: splitList(e.ExchangeAudiences)}
 	byClient, err := audiencesByClient(e.AudiencesByClient)
 	if err != nil {
@@ -414,57 +431,61 @@ func audiencesByClient(s string) (map[string][]string, error) {
 }
 
 func (e env) keys() (Keys, error) {
-	if e.EncryptionKey == "" {
-		return Keys{}, invalid("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", "required but not set")
-	}
 	k := Keys{RejectLegacy: e.RejectLegacy, TrustOpaqueLegacy: e.TrustOpaque}
+	var p problems
 	var err error
-	if k.EncryptionKey, err = parseKey("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", e.EncryptionKey.Reveal()); err != nil {
-		return Keys{}, err
+	if e.EncryptionKey == "" {
+		p.add(invalid("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", "required but not set"))
+	} else {
+		k.EncryptionKey, err = parseKey("AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY", e.EncryptionKey.Reveal())
+		p.add(err)
 	}
-	for _, p := range splitList(e.PreviousKeys.Reveal()) {
-		key, err := parseKey("AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS", p)
-		if err != nil {
-			return Keys{}, err
-		}
+	for _, prev := range splitList(e.PreviousKeys.Reveal()) {
+		key, err := parseKey("AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS", prev)
+		p.add(err)
 		k.PreviousKeys = append(k.PreviousKeys, key)
+	}
+	if err := p.err(); err != nil {
+		return Keys{}, err
 	}
 	return k, nil
 }
 
 func (e env) keepAlive() (KeepAlive, error) {
-	const day = 24 * 3600
-	switch {
-	case e.KeepAliveInterval < 1 || e.KeepAliveInterval > day:
-		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_INTERVAL", "must be between 1 and 86400 seconds")
-	case e.KeepAliveIdle < 1 || e.KeepAliveIdle > 365*day:
-		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD", "must be between 1 and 31536000 seconds")
-	case e.KeepAliveRetention < 0 || e.KeepAliveRetention > 365*day:
-		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_RETENTION", "must be between 0 and 31536000 seconds")
-	case e.KeepAliveRate < 1 || e.KeepAliveRate > 10000:
-		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_RATE", "must be between 1 and 10000 refreshes per second")
-	case e.KeepAliveWorkers < 1 || e.KeepAliveWorkers > 64:
-		return KeepAlive{}, invalid("AUTH_MANAGER_KEEPALIVE_WORKERS", "must be between 1 and 64")
+	const day = 24 * time.Hour
+	var p problems
+	p.add(within("AUTH_MANAGER_KEEPALIVE_INTERVAL", e.KeepAliveInterval, time.Second, day))
+	p.add(within("AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD", e.KeepAliveIdle, time.Second, 365*day))
+	p.add(within("AUTH_MANAGER_KEEPALIVE_RETENTION", e.KeepAliveRetention, 0, 365*day))
+	if e.KeepAliveRate < 1 || e.KeepAliveRate > 10000 {
+		p.add(invalid("AUTH_MANAGER_KEEPALIVE_RATE", "must be between 1 and 10000 refreshes per second"))
 	}
-	return KeepAlive{Enabled: e.KeepAliveEnabled, Interval: seconds(e.KeepAliveInterval),
-		IdleThreshold: seconds(e.KeepAliveIdle), Retention: seconds(e.KeepAliveRetention), DryRun: e.KeepAliveDryRun,
+	if e.KeepAliveWorkers < 1 || e.KeepAliveWorkers > 64 {
+		p.add(invalid("AUTH_MANAGER_KEEPALIVE_WORKERS", "must be between 1 and 64"))
+	}
+	if err := p.err(); err != nil {
+		return KeepAlive{}, err
+	}
+	return KeepAlive{Enabled: e.KeepAliveEnabled, Interval: time.Duration(e.KeepAliveInterval),
+		IdleThreshold: time.Duration(e.KeepAliveIdle), Retention: time.Duration(e.KeepAliveRetention), DryRun: e.KeepAliveDryRun,
 		Rate: e.KeepAliveRate, Workers: e.KeepAliveWorkers}, nil
 }
 
 func (e env) database() (Database, error) {
+	var p problems
 	u, err := normalizeDatabaseURL(e.DatabaseURL.Reveal())
-	if err != nil {
-		return Database{}, err
-	}
+	p.add(err)
 	d := Database{URL: Secret(u), PoolSize: e.DatabasePoolSize, MaxOverflow: e.DatabaseMaxOverflow,
-		PoolTimeout: seconds(e.DatabasePoolTimeout), Echo: e.DatabaseEcho}
-	switch {
-	case d.PoolSize < 1:
-		return Database{}, invalid("DATABASE_POOL_SIZE", "must be at least 1")
-	case d.MaxOverflow < 0:
-		return Database{}, invalid("DATABASE_MAX_OVERFLOW", "must not be negative")
-	case e.DatabasePoolTimeout < 1:
-		return Database{}, invalid("DATABASE_POOL_TIMEOUT", "must be at least 1 second")
+		PoolTimeout: time.Duration(e.DatabasePoolTimeout), Echo: e.DatabaseEcho}
+	if d.PoolSize < 1 {
+		p.add(invalid("DATABASE_POOL_SIZE", "must be at least 1"))
+	}
+	if d.MaxOverflow < 0 {
+		p.add(invalid("DATABASE_MAX_OVERFLOW", "must not be negative"))
+	}
+	p.add(within("DATABASE_POOL_TIMEOUT", e.DatabasePoolTimeout, time.Second, 0))
+	if err := p.err(); err != nil {
+		return Database{}, err
 	}
 	return d, nil
 }
@@ -492,51 +513,61 @@ func normalizeDatabaseURL(raw string) (string, error) {
 }
 
 func (e env) keycloak() (Keycloak, error) {
+	var p problems
 	base, realm, err := splitIssuer(e.KeycloakIssuer)
-	if err != nil {
-		return Keycloak{}, err
-	}
+	p.add(err)
 	switch {
+	case err != nil: // the realm cannot be compared with an issuer that does not parse
 	case realm == "" && e.KeycloakRealm == "":
-		return Keycloak{}, invalid("KEYCLOAK_REALM", "required but not set")
+		p.add(invalid("KEYCLOAK_REALM", "required but not set (or name the realm in KEYCLOAK_ISSUER: …/realms/NAME)"))
 	case realm != "" && e.KeycloakRealm != "" && realm != e.KeycloakRealm:
-		return Keycloak{}, invalid("KEYCLOAK_REALM", "differs from the realm named in KEYCLOAK_ISSUER")
+		p.add(invalid("KEYCLOAK_REALM", "differs from the realm named in KEYCLOAK_ISSUER"))
 	case realm == "":
 		realm = e.KeycloakRealm
 	}
 	connect, err := connectBase(e.KeycloakURL, realm)
-	if err != nil {
-		return Keycloak{}, err
-	}
+	p.add(err)
 	redirect := e.KeycloakConsentRedirect
 	if redirect == "" {
 		redirect = e.KeycloakRedirectURI
 	}
 	if redirect == "" {
-		return Keycloak{}, invalid("KEYCLOAK_CONSENT_REDIRECT_URI", "required but not set (KEYCLOAK_REDIRECT_URI is accepted too)")
-	}
-	if !isHTTPURL(redirect) {
-		return Keycloak{}, invalid("KEYCLOAK_CONSENT_REDIRECT_URI", "must be an absolute http(s) URL")
+		p.add(invalid("KEYCLOAK_CONSENT_REDIRECT_URI", "required but not set (KEYCLOAK_REDIRECT_URI is accepted too)"))
+	} else if !isHTTPURL(redirect) {
+		p.add(invalid("KEYCLOAK_CONSENT_REDIRECT_URI", "must be an absolute http(s) URL"))
 	}
 	if e.KeycloakAfterConsent != "" && !isHTTPURL(e.KeycloakAfterConsent) {
-		return Keycloak{}, invalid("KEYCLOAK_AFTER_CONSENT_REDIRECT_URI", "must be an absolute http(s) URL")
+		p.add(invalid("KEYCLOAK_AFTER_CONSENT_REDIRECT_URI", "must be an absolute http(s) URL"))
 	}
-	if e.KeycloakTimeout < 1 || e.KeycloakTimeout > 120 {
-		return Keycloak{}, invalid("KEYCLOAK_TIMEOUT", "must be between 1 and 120 seconds")
-	}
+	p.add(within("KEYCLOAK_TIMEOUT", e.KeycloakTimeout, time.Second, 2*time.Minute))
 	if e.KeycloakRetries < 0 || e.KeycloakRetries > 5 {
-		return Keycloak{}, invalid("KEYCLOAK_RETRIES", "must be between 0 and 5")
+		p.add(invalid("KEYCLOAK_RETRIES", "must be between 0 and 5"))
 	}
 	rotation := strings.ToLower(strings.TrimSpace(e.KeycloakRotation))
 	if rotation != "auto" && rotation != "on" && rotation != "off" {
-		return Keycloak{}, invalid("KEYCLOAK_REFRESH_TOKEN_ROTATION", "must be auto, on or off")
+		p.add(invalid("KEYCLOAK_REFRESH_TOKEN_ROTATION", "must be auto, on or off"))
+	}
+	if err := p.err(); err != nil {
+		return Keycloak{}, err
 	}
 	return Keycloak{
 		BaseURL: base, URL: connect, Realm: realm, Retries: e.KeycloakRetries, RefreshTokenRotation: rotation,
 		ClientID: e.KeycloakClientID, ClientSecret: e.KeycloakClientSecret,
 		ConsentRedirectURI: redirect, AfterConsentRedirectURI: e.KeycloakAfterConsent,
-		Timeout: seconds(e.KeycloakTimeout),
+		Timeout: time.Duration(e.KeycloakTimeout),
 	}, nil
+}
+
+// keycloakConcurrency checks AUTH_MANAGER_KEYCLOAK_CONCURRENCY against the pool it
+// must stay below: refreshes waiting on a slow Keycloak may then hold every
+// connection but one, never all of them.
+func (e env) keycloakConcurrency(db Database) (int, error) {
+	n := e.KeycloakConcurrency
+	if n < 1 || n >= db.MaxConns() {
+		return 0, invalid("AUTH_MANAGER_KEYCLOAK_CONCURRENCY",
+			fmt.Sprintf("must be at least 1 and below the database pool (DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW = %d)", db.MaxConns()))
+	}
+	return n, nil
 }
 
 // splitIssuer accepts a Keycloak base URL (http://host:8080, https://host/auth) or a
@@ -581,44 +612,65 @@ func isHTTPURL(s string) bool {
 }
 
 func (e env) auth() (Auth, error) {
+	var p problems
 	mode := strings.ToLower(e.AuthMode)
 	if mode != AuthModeIntrospect && mode != AuthModeJWT {
-		return Auth{}, invalid("AUTH_MANAGER_AUTH_MODE", "must be introspect or jwt")
+		p.add(invalid("AUTH_MANAGER_AUTH_MODE", "must be introspect or jwt"))
 	}
-	if e.IntrospectionTTL < 0 || e.IntrospectionTTL > 300 {
-		return Auth{}, invalid("AUTH_MANAGER_INTROSPECTION_CACHE_TTL", "must be between 0 and 300 seconds")
-	}
+	p.add(within("AUTH_MANAGER_INTROSPECTION_CACHE_TTL", e.IntrospectionTTL, 0, 5*time.Minute))
 	if strings.TrimSpace(e.ServiceRole) == "" {
-		return Auth{}, invalid("AUTH_MANAGER_SERVICE_ROLE", "must not be empty")
+		p.add(invalid("AUTH_MANAGER_SERVICE_ROLE", "must not be empty"))
 	}
 	algs, err := signingAlgs(e.SigningAlgs)
-	if err != nil {
+	p.add(err)
+	p.add(within("AUTH_MANAGER_JWKS_MIN_REFRESH", e.JWKSMinRefresh, time.Second, time.Hour))
+	if err := p.err(); err != nil {
 		return Auth{}, err
 	}
-	if e.JWKSMinRefresh < 1 || e.JWKSMinRefresh > 3600 {
-		return Auth{}, invalid("AUTH_MANAGER_JWKS_MIN_REFRESH", "must be between 1 and 3600 seconds")
-	}
 	return Auth{Mode: mode, ServiceRole: e.ServiceRole,
-		IntrospectionTTL: seconds(e.IntrospectionTTL), AllowedClients: splitList(e.AllowedClients),
-		ServiceClients: splitList(e.ServiceClients), SigningAlgs: algs, JWKSMinRefresh: seconds(e.JWKSMinRefresh)}, nil
+		IntrospectionTTL: time.Duration(e.IntrospectionTTL), AllowedClients: splitList(e.AllowedClients),
+		ServiceClients: splitList(e.ServiceClients), SigningAlgs: algs, JWKSMinRefresh: time.Duration(e.JWKSMinRefresh)}, nil
 }
 
 func (e env) http() (HTTP, error) {
+	var p problems
 	if e.MaxBodyBytes < 1024 || e.MaxBodyBytes > 10<<20 {
-		return HTTP{}, invalid("HTTP_MAX_BODY_BYTES", "must be between 1024 and 10485760")
+		p.add(invalid("HTTP_MAX_BODY_BYTES", "must be between 1024 and 10485760"))
 	}
-	for key, v := range map[string]int{"HTTP_READ_TIMEOUT": e.ReadTimeout, "HTTP_WRITE_TIMEOUT": e.WriteTimeout,
-		"HTTP_IDLE_TIMEOUT": e.IdleTimeout, "SHUTDOWN_TIMEOUT": e.ShutdownTimeout} {
-		if v < 1 || v > 3600 {
-			return HTTP{}, invalid(key, "must be between 1 and 3600 seconds")
-		}
+	for _, v := range []struct {
+		key string
+		d   duration
+	}{{"HTTP_READ_TIMEOUT", e.ReadTimeout}, {"HTTP_IDLE_TIMEOUT", e.IdleTimeout}, {"SHUTDOWN_TIMEOUT", e.ShutdownTimeout}} {
+		p.add(within(v.key, v.d, time.Second, time.Hour))
 	}
-	if e.DrainDelay < 0 || e.DrainDelay > 120 {
-		return HTTP{}, invalid("SHUTDOWN_DRAIN_DELAY", "must be between 0 and 120 seconds")
+	p.add(within("SHUTDOWN_DRAIN_DELAY", e.DrainDelay, 0, 2*time.Minute))
+	if err := p.err(); err != nil {
+		return HTTP{}, err
 	}
-	return HTTP{DrainDelay: seconds(e.DrainDelay), MaxBodyBytes: e.MaxBodyBytes, ReadTimeout: seconds(e.ReadTimeout),
-		WriteTimeout: seconds(e.WriteTimeout), IdleTimeout: seconds(e.IdleTimeout),
-		ShutdownTimeout: seconds(e.ShutdownTimeout)}, nil
+	return HTTP{DrainDelay: time.Duration(e.DrainDelay), MaxBodyBytes: e.MaxBodyBytes, ReadTimeout: time.Duration(e.ReadTimeout),
+		IdleTimeout: time.Duration(e.IdleTimeout), ShutdownTimeout: time.Duration(e.ShutdownTimeout)}, nil
+}
+
+// writeMargin is what HTTP_WRITE_TIMEOUT adds to the refresh deadline when it is derived:
+// time to write the answer once the refresh is done.
+const writeMargin = 5 * time.Second
+
+// writeTimeout is HTTP_WRITE_TIMEOUT, which must outlast the refresh deadline (else a
+// request that waited for a refresh is cut off with no answer); unset or 0, it is the
+// refresh deadline plus writeMargin.
+func writeTimeout(set duration, refreshDeadline time.Duration) (time.Duration, error) {
+	if set == 0 {
+		return refreshDeadline + writeMargin, nil
+	}
+	if err := within("HTTP_WRITE_TIMEOUT", set, time.Second, time.Hour); err != nil {
+		return 0, err
+	}
+	if d := time.Duration(set); d <= refreshDeadline {
+		return 0, invalid("HTTP_WRITE_TIMEOUT", fmt.Sprintf("must be longer than the refresh deadline, %s "+
+			"(KEYCLOAK_TIMEOUT × (KEYCLOAK_RETRIES+1) + 5s), or a request that waits for a refresh is cut off "+
+			"with no answer; leave it unset to use %s", short(refreshDeadline), short(refreshDeadline+writeMargin)))
+	}
+	return time.Duration(set), nil
 }
 
 // parseKey checks that a vault key is 64 hex characters (32 bytes).
@@ -631,6 +683,17 @@ func parseKey(name, v string) (Secret, error) {
 		return "", invalid(name, "must be 64 hex characters (32 bytes); `auth-manager keygen` prints one")
 	}
 	return Secret(strings.ToLower(v)), nil
+}
+
+// level is LOG_LEVEL; unset, DEBUG=true makes it DEBUG and otherwise it is INFO.
+func (e env) level() (slog.Level, error) {
+	if strings.TrimSpace(e.LogLevel) == "" {
+		if e.Debug {
+			return slog.LevelDebug, nil
+		}
+		return slog.LevelInfo, nil
+	}
+	return parseLevel(e.LogLevel)
 }
 
 // parseLevel maps the Python service's level names onto slog levels.
@@ -659,5 +722,3 @@ func splitList(s string) []string {
 	}
 	return out
 }
-
-func seconds(n int) time.Duration { return time.Duration(n) * time.Second }

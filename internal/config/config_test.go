@@ -72,7 +72,26 @@ func TestLoadValid(t *testing.T) {
 	assert.Equal(t, AuthModeIntrospect, c.Auth.Mode)
 	assert.Equal(t, KeepAlive{Enabled: true, Interval: time.Hour, IdleThreshold: 24 * time.Hour,
 		Retention: 7 * 24 * time.Hour, Rate: 20, Workers: 2}, c.KeepAlive)
-	assert.Equal(t, AccessLog{Sample: 1, Buffer: 1 << 20}, c.AccessLog)
+	assert.Equal(t, AccessLog{Sample: 1}, c.AccessLog)
+}
+
+func TestTokenLimits(t *testing.T) {
+	setEnv(t, valid)
+	c, err := Load(os.LookupEnv, "dev")
+	require.NoError(t, err)
+	assert.Equal(t, 50, c.Tokens.MaxPerUser, "a cap no honest user reaches")
+	assert.Empty(t, c.Tokens.Audiences, "every audience Keycloak allows")
+	assert.Empty(t, c.Tokens.AudiencesByClient)
+
+	setEnv(t, with(map[string]string{"AUTH_MANAGER_MAX_TOKENS_PER_USER": "7",
+		"AUTH_MANAGER_EXCHANGE_AUDIENCES":           "orders-api, billing",
+		"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT": " jobs = orders-api  reports ; batch= ;https://x.example/app=billing"}))
+	c, err = Load(os.LookupEnv, "dev")
+	require.NoError(t, err)
+	assert.Equal(t, 7, c.Tokens.MaxPerUser)
+	assert.Equal(t, []string{"orders-api", "billing"}, c.Tokens.Audiences)
+	assert.Equal(t, map[string][]string{"jobs": {"orders-api", "reports"}, "batch": {}, "https://x.example/app": {"billing"}},
+		c.Tokens.AudiencesByClient, "an entry with no audiences allows none")
 }
 
 func TestLoadRequiredMissing(t *testing.T) {
@@ -117,8 +136,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"AUTH_MANAGER_ACCESS_LOG_SAMPLE", "-0.1"},
 		{"AUTH_MANAGER_ACCESS_LOG_SAMPLE", "NaN"},
 		{"AUTH_MANAGER_ACCESS_LOG_SAMPLE", "half"},
-		{"AUTH_MANAGER_ACCESS_LOG_BUFFER", "100"},
-		{"AUTH_MANAGER_ACCESS_LOG_BUFFER", "-1"},
+		{"AUTH_MANAGER_MAX_TOKENS_PER_USER", "0"},
+		{"AUTH_MANAGER_MAX_TOKENS_PER_USER", "100001"},
+		{"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT", "no-equals-sign"},
+		{"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT", "a=x;a=y"},
+		{"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT", "=x"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.key+"="+tc.value, func(t *testing.T) {

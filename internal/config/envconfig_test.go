@@ -27,6 +27,8 @@ func TestProcessAgreesWithEnvconfig(t *testing.T) {
 		"bad int":          with(map[string]string{"PORT": "eighty"}),
 		"bad bool":         with(map[string]string{"DEBUG": "maybe"}),
 		"every field set":  with(map[string]string{"DEBUG": "true", "PORT": "8001", "HTTP_MAX_BODY_BYTES": "1024", "AUTH_MANAGER_ALLOWED_CLIENTS": "a,b"}),
+		"duration units":   with(map[string]string{"HTTP_READ_TIMEOUT": "15s", "AUTH_MANAGER_KEEPALIVE_INTERVAL": "1h", "SHUTDOWN_TIMEOUT": "20", "HTTP_WRITE_TIMEOUT": ""}),
+		"bad duration":     with(map[string]string{"KEYCLOAK_TIMEOUT": "10 seconds"}),
 	}
 	for name, vars := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -66,8 +66,9 @@ type Deps struct {
 // ConfigFailure is the report when the configuration does not load: nothing else can
 // be checked.
 func ConfigFailure(err error) Report {
-	r := Report{Checks: []Result{fail(CheckConfig, err.Error(),
-		"set the variable it names (see README.md's configuration table and .env.example)")}}
+	// One problem per line in err (every variable at once): one line in the report.
+	r := Report{Checks: []Result{fail(CheckConfig, strings.ReplaceAll(err.Error(), "\n", "; "),
+		"set the variables it names (docs/configuration.md lists every one)")}}
 	for _, c := range []string{CheckPostgres, CheckMigrations, CheckListen, CheckKeycloak, CheckIssuer, CheckClient,
 		CheckRoles, CheckLogoutURL, CheckOfflineIdle, CheckRotation, CheckVaultKey} {
 		r.Checks = append(r.Checks, skip(c, "configuration"))

@@ -50,13 +50,15 @@ func TestCheckRoles(t *testing.T) {
 }
 
 func TestReport(t *testing.T) {
-	r := ConfigFailure(errors.New("config: DATABASE_URL: required but not set"))
+	r := ConfigFailure(errors.Join(errors.New("config: DATABASE_URL: required but not set"),
+		errors.New("config: PORT: must be a whole number")))
 	assert.False(t, r.OK)
 	assert.Len(t, r.Failed(), 1, "skipped checks are not failures")
 	var buf bytes.Buffer
 	r.WriteText(&buf)
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	assert.True(t, strings.HasPrefix(lines[0], "✗ config"), lines[0])
+	assert.Contains(t, lines[0], "DATABASE_URL: required but not set; config: PORT: must be a whole number", "every problem, one line")
 	assert.Contains(t, lines[0], "— fix: ")
 	assert.True(t, strings.HasPrefix(lines[1], "– postgres"), lines[1])
 	assert.Equal(t, "1 check(s) failed", lines[len(lines)-1])

@@ -7,8 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -31,6 +30,9 @@ var (
 	// call. A token that passes the local check is never refused with it, whatever
 	// Keycloak says of it later.
 	ErrRefusedLocally = errors.New("introspect: refused by the local check")
+	// ErrEndedUnknown: the ended sessions are not loaded yet, so no token can be checked
+	// against them (503: try again, or another replica).
+	ErrEndedUnknown = problem.New(http.StatusServiceUnavailable, "service_unavailable", "Ended sessions are not loaded yet")
 )
 
 // Auth modes.
@@ -49,6 +51,18 @@ type KeySet interface {
 	VerifySignature(ctx context.Context, raw string) ([]byte, error)
 }
 
+// EndedSessions knows which Keycloak sessions ended (ended.Registry).
+type EndedSessions interface {
+	// Ended reports whether a token of session sid, issued to clientID for subject at
+	// issuedAt, belongs to a session that ended; offline says it is of an offline
+	// session (scope offline_access).
+	Ended(sid, clientID, subject string, issuedAt time.Time, offline bool) bool
+	// Loaded reports whether the ended sessions were read at all.
+	Loaded() bool
+	// Current reports whether sessions ended on any replica are known here at once.
+	Current() bool
+}
+
 // Options configures an Authenticator.
 type Options struct {
 	Mode   string // ModeIntrospect or ModeJWT
@@ -58,24 +72,23 @@ type Options struct {
 	ServiceRole    string
 	ServiceClients []string
 	ClientID       string        // the service's client, whose client roles count too
-	AllowedClients []string      // azp or aud must be one of these; empty allows any client of the realm
+	AllowedClients []string      // azp must be one of these; empty allows any client of the realm
 	CacheTTL       time.Duration // reuse of an answer (both modes, active or not); 0 disables the cache
-	CacheSize      int           // bound on cached tokens (and on remembered ended sessions ×10)
-	// WaitForFeed leaves the cache untrusted until SetFeedUp(true): without the feed of
-	// ended sessions, a session ended on another replica would go unnoticed here.
-	WaitForFeed bool
-	Now         func() time.Time
+	CacheSize      int           // bound on cached tokens
+	// Ended knows which sessions ended: their tokens are refused, and until it has
+	// loaded them a token that passes the local check is answered ErrEndedUnknown (503).
+	// Nil: no session counts as ended.
+	Ended EndedSessions
+	Now   func() time.Time
 }
 
 // Authenticator turns bearer tokens into callers. Safe for concurrent use.
 type Authenticator struct {
-	opt     Options
-	kc      Keycloak
-	keys    KeySet
-	cache   *cache
-	ended   *endedSessions
-	users   *endedUsers
-	trusted atomic.Bool // the cache may be used (the ended-session feed is up)
+	opt   Options
+	kc    Keycloak
+	keys  KeySet
+	ended EndedSessions
+	cache *cache
 
 	flight singleflight.Group // concurrent introspections of one token
 }
@@ -88,10 +101,7 @@ func New(kc Keycloak, keys KeySet, opt Options) *Authenticator {
 	if opt.CacheSize <= 0 {
 		opt.CacheSize = 10000
 	}
-	a := &Authenticator{opt: opt, kc: kc, keys: keys, cache: newCache(opt.CacheSize), ended: newEndedSessions(opt.CacheSize * 10),
-		users: newEndedUsers(opt.CacheSize * 10)}
-	a.trusted.Store(!opt.WaitForFeed)
-	return a
+	return &Authenticator{opt: opt, kc: kc, keys: keys, ended: opt.Ended, cache: newCache(opt.CacheSize)}
 }
 
 // Authenticate validates token and returns its caller. Every token is checked locally
@@ -106,8 +116,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (caller.
 	if cl.Subject == "" || !a.clientAllowed(cl) {
 		return caller.Caller{}, ErrUnauthorized
 	}
-	if a.ended.has(cl.SessionID, cl.Client(), now) || a.userSessionOver(cl, now) {
-		return caller.Caller{}, ErrNotActive
+	if a.ended != nil {
+		if !a.ended.Loaded() {
+			return caller.Caller{}, ErrEndedUnknown
+		}
+		if a.ended.Ended(cl.SessionID, cl.Client(), cl.Subject, time.Unix(cl.IssuedAt, 0), offlineScope(cl.Scope)) {
+			return caller.Caller{}, ErrNotActive
+		}
 	}
 	return caller.Caller{
 		Subject:   cl.Subject,
@@ -139,8 +154,8 @@ func (a *Authenticator) claims(ctx context.Context, token string, now time.Time)
 		return local, nil
 	}
 	// Requests presenting the same token share one introspection: when a busy token's
-	// entry expires, every request in flight with it would otherwise ask Keycloak at once
-	// (issue 9). The call is detached from this caller's cancellation, since others wait
+	// entry expires, every request in flight with it would otherwise ask Keycloak at once.
+	// The call is detached from this caller's cancellation, since others wait
 	// for it; the Keycloak client bounds it by its timeout.
 	ch := a.flight.DoChan(string(key[:]), func() (any, error) {
 		// A flight that just landed may have answered while this request was in its
@@ -194,9 +209,17 @@ func (a *Authenticator) askKeycloak(ctx context.Context, token string, key [32]b
 	return cl, nil
 }
 
-// cached returns a cached answer, when caching is on and the cache is trusted.
+// cacheUsable reports whether answers may be cached and reused: caching is on, and
+// sessions ended on other replicas are known here at once. Cached answers are checked
+// against the ended sessions like fresh ones, so the cache need not be emptied when
+// the feed comes back.
+func (a *Authenticator) cacheUsable() bool {
+	return a.opt.CacheTTL > 0 && (a.ended == nil || a.ended.Current())
+}
+
+// cached returns a cached answer, when the cache is usable.
 func (a *Authenticator) cached(key [32]byte, now time.Time) (entry, bool) {
-	if a.opt.CacheTTL <= 0 || !a.trusted.Load() {
+	if !a.cacheUsable() {
 		return entry{}, false
 	}
 	return a.cache.get(key, now)
@@ -204,7 +227,7 @@ func (a *Authenticator) cached(key [32]byte, now time.Time) (entry, bool) {
 
 // remember caches an answer for CacheTTL, never past the token's exp.
 func (a *Authenticator) remember(key [32]byte, e entry, exp int64, now time.Time) {
-	if a.opt.CacheTTL <= 0 || !a.trusted.Load() {
+	if !a.cacheUsable() {
 		return
 	}
 	e.until = now.Add(a.opt.CacheTTL)
@@ -214,34 +237,23 @@ func (a *Authenticator) remember(key [32]byte, e entry, exp int64, now time.Time
 	a.cache.put(key, e, now)
 }
 
+// clientAllowed: the client the token was issued to (azp) must be allowed. Its
+// audience does not count: aud names the services a token is for, which any client
+// can be given (an audience mapper), so it says nothing about who calls.
 func (a *Authenticator) clientAllowed(cl keycloak.Claims) bool {
-	if len(a.opt.AllowedClients) == 0 {
-		return true
-	}
-	if slices.Contains(a.opt.AllowedClients, cl.Client()) {
-		return true
-	}
-	for _, aud := range cl.Audience {
-		if slices.Contains(a.opt.AllowedClients, aud) {
+	return len(a.opt.AllowedClients) == 0 || slices.Contains(a.opt.AllowedClients, cl.Client())
+}
+
+// tokenKey is the cache key of a bearer token: its SHA-256.
+func tokenKey(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+
+// offlineScope reports whether scope (space-separated) holds offline_access: the token
+// is of an offline session.
+func offlineScope(scope string) bool {
+	for s := range strings.FieldsSeq(scope) {
+		if s == "offline_access" {
 			return true
 		}
 	}
 	return false
-}
-
-// keyBufs hold copies of bearer tokens being hashed: sha256.Sum256 takes bytes, and
-// converting a ~1.3 KB token allocated it on the heap on every request (issue 16).
-var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
-// tokenKey is the cache key of a bearer token: its SHA-256.
-func tokenKey(token string) [32]byte {
-	bp := keyBufs.Get().(*[]byte)
-	b := append((*bp)[:0], token...)
-	key := sha256.Sum256(b)
-	clear(b) // no copy of a token outlives the request in the pool
-	if cap(b) <= 16<<10 {
-		*bp = b
-		keyBufs.Put(bp)
-	}
-	return key
 }

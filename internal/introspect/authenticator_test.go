@@ -34,9 +34,13 @@ func TestLooksLikeJWT(t *testing.T) {
 }
 
 func newAuth(kc Keycloak, mode string, now *time.Time, adjust ...func(*Options)) (*Authenticator, *testKeys) {
+	return newAuthWith(kc, mode, now, nil, adjust...)
+}
+
+func newAuthWith(kc Keycloak, mode string, now *time.Time, ended EndedSessions, adjust ...func(*Options)) (*Authenticator, *testKeys) {
 	clock := func() time.Time { return *now }
 	keys := newTestKeys(clock)
-	opt := Options{Mode: mode, Issuer: testIssuer, ServiceRole: "svc", CacheTTL: 30 * time.Second, Now: clock}
+	opt := Options{Mode: mode, Issuer: testIssuer, ServiceRole: "svc", CacheTTL: 30 * time.Second, Ended: ended, Now: clock}
 	for _, f := range adjust {
 		f(&opt)
 	}
@@ -195,52 +199,107 @@ func TestServiceCallers(t *testing.T) {
 	}
 }
 
+// TestAllowedClientsInBothModes: AUTH_MANAGER_ALLOWED_CLIENTS is matched against the
+// client the token was issued to (azp), never its audience: a token of client "app"
+// whose aud names an allowed client is still refused.
 func TestAllowedClientsInBothModes(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	for _, mode := range []string{ModeIntrospect, ModeJWT} {
-		for allowed, ok := range map[string]bool{"app": true, "other": false} {
-			a, _ := newAuth(&fakeKeycloak{claims: active(now)}, mode, &now, func(o *Options) { o.AllowedClients = []string{allowed} })
-			_, err := a.Authenticate(context.Background(), sign(t, claimsAt(now)))
+		for allowed, ok := range map[string]bool{"app": true, "other": false, "billing": false} {
+			claims := claimsAt(now)
+			claims["aud"] = []string{"billing", "account"}
+			introspected := active(now)
+			introspected.Audience = []string{"billing", "account"}
+			a, _ := newAuth(&fakeKeycloak{claims: introspected}, mode, &now, func(o *Options) { o.AllowedClients = []string{allowed} })
+			_, err := a.Authenticate(context.Background(), sign(t, claims))
 			if ok {
-				assert.NoError(t, err, mode)
+				assert.NoError(t, err, "%s, allowed %s", mode, allowed)
 			} else {
-				assert.ErrorIs(t, err, ErrUnauthorized, mode)
+				assert.ErrorIs(t, err, ErrUnauthorized, "%s, allowed %s", mode, allowed)
 				assert.NotErrorIs(t, err, ErrRefusedLocally, "signed by the realm: %s", mode)
 			}
 		}
 	}
 }
 
-// TestEndedSessionsAreRefusedAtOnce: cached or not, in both modes.
+// fakeEnded is an EndedSessions whose answers the test sets; it records what it was asked.
+type fakeEnded struct {
+	loaded, current bool
+	ended           map[string]bool // session id → ended
+	asked           []endedQuestion
+}
+
+type endedQuestion struct {
+	sid, client, subject string
+	issuedAt             time.Time
+	offline              bool
+}
+
+func (f *fakeEnded) Ended(sid, clientID, subject string, issuedAt time.Time, offline bool) bool {
+	f.asked = append(f.asked, endedQuestion{sid, clientID, subject, issuedAt, offline})
+	return f.ended[sid]
+}
+func (f *fakeEnded) Loaded() bool  { return f.loaded }
+func (f *fakeEnded) Current() bool { return f.current }
+
+// TestEndedSessionsAreRefusedAtOnce: cached or not, in both modes, a token whose
+// session ended is refused; the question names the token's session, client, subject,
+// issue time and whether it is of an offline session.
 func TestEndedSessionsAreRefusedAtOnce(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	for _, mode := range []string{ModeIntrospect, ModeJWT} {
+		ended := &fakeEnded{loaded: true, current: true, ended: map[string]bool{}}
 		kc := &fakeKeycloak{claims: active(now)}
-		a, _ := newAuth(kc, mode, &now)
+		kc.claims.IssuedAt = now.Unix()
+		a, _ := newAuthWith(kc, mode, &now, ended)
 		tok := sign(t, claimsAt(now))
 		_, err := a.Authenticate(context.Background(), tok)
-		require.NoError(t, err)
-		a.EndSession("other", "")
-		a.EndSession("s1", "other-client")
+		require.NoError(t, err, mode)
 		_, err = a.Authenticate(context.Background(), tok)
-		require.NoError(t, err, "another session's end, or another client's part of it, changes nothing")
-		a.EndSession("s1", "app")
+		require.NoError(t, err, mode)
+		ended.ended["s1"] = true
 		_, err = a.Authenticate(context.Background(), tok)
-		assert.ErrorIs(t, err, ErrNotActive, mode)
+		assert.ErrorIs(t, err, ErrNotActive, "%s: a cached answer is checked too", mode)
 		assert.NotErrorIs(t, err, ErrRefusedLocally, mode)
-		a, _ = newAuth(kc, mode, &now)
-		a.EndSession("s1", "")
-		_, err = a.Authenticate(context.Background(), tok)
-		assert.ErrorIs(t, err, ErrNotActive, mode)
+		want := endedQuestion{"s1", "app", "u1", now, false}
+		assert.Equal(t, []endedQuestion{want, want, want}, ended.asked, mode)
+
+		offline := claimsAt(now)
+		offline["scope"] = "openid offline_access"
+		kc.claims.Scope = "openid offline_access"
+		ended.asked, ended.ended = nil, map[string]bool{}
+		_, err = a.Authenticate(context.Background(), sign(t, offline))
+		require.NoError(t, err, mode)
+		assert.Equal(t, []endedQuestion{{"s1", "app", "u1", now, true}}, ended.asked, mode)
 	}
 }
 
-// TestCacheWaitsForTheFeed: with WaitForFeed, nothing is cached until the feed is up,
-// and the cache empties when it drops.
-func TestCacheWaitsForTheFeed(t *testing.T) {
+// TestNothingPassesBeforeTheEndedSessionsAreLoaded: 503 until they are, in both modes.
+func TestNothingPassesBeforeTheEndedSessionsAreLoaded(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for _, mode := range []string{ModeIntrospect, ModeJWT} {
+		ended := &fakeEnded{}
+		a, _ := newAuthWith(&fakeKeycloak{claims: active(now)}, mode, &now, ended)
+		tok := sign(t, claimsAt(now))
+		_, err := a.Authenticate(context.Background(), tok)
+		assert.ErrorIs(t, err, ErrEndedUnknown, mode)
+		_, err = a.Authenticate(context.Background(), "not-a-token")
+		assert.ErrorIs(t, err, ErrUnauthorized, "%s: a bad token is still a 401", mode)
+		ended.loaded = true
+		_, err = a.Authenticate(context.Background(), tok)
+		assert.NoError(t, err, mode)
+	}
+}
+
+// TestCacheOnlyWhileCurrent: while ends on other replicas may be unknown here (feed
+// not current), nothing is cached or served from the cache; once it is current again,
+// what was cached before is used again (it is checked against the ended sessions
+// anyway), so the cache is not emptied by an outage.
+func TestCacheOnlyWhileCurrent(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	kc := &fakeKeycloak{claims: active(now)}
-	a, _ := newAuth(kc, ModeIntrospect, &now, func(o *Options) { o.WaitForFeed = true })
+	ended := &fakeEnded{loaded: true}
+	a, _ := newAuthWith(kc, ModeIntrospect, &now, ended)
 	tok := sign(t, claimsAt(now))
 	auth := func() {
 		_, err := a.Authenticate(context.Background(), tok)
@@ -248,51 +307,15 @@ func TestCacheWaitsForTheFeed(t *testing.T) {
 	}
 	auth()
 	auth()
-	assert.EqualValues(t, 2, kc.calls.Load(), "untrusted cache: every request asks")
-	a.SetFeedUp(true)
+	assert.EqualValues(t, 2, kc.calls.Load(), "not current: every request asks")
+	ended.current = true
 	auth()
 	auth()
 	assert.EqualValues(t, 3, kc.calls.Load())
-	a.SetFeedUp(false)
+	ended.current = false
 	auth()
 	assert.EqualValues(t, 4, kc.calls.Load())
-}
-
-// TestUserSessionsEndedExceptLive: after "user u1 had only session s2 at T", tokens of
-// u1 issued at or before T in other sessions are refused; s2's, later ones and other
-// users' are not.
-func TestUserSessionsEndedExceptLive(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	for _, mode := range []string{ModeIntrospect, ModeJWT} {
-		a, _ := newAuth(&fakeKeycloak{claims: active(now)}, mode, &now)
-		tok := sign(t, claimsAt(now)) // u1, s1, iat now
-		_, err := a.Authenticate(context.Background(), tok)
-		require.NoError(t, err)
-		a.EndUserSessionsExcept("u1", now.Add(time.Second), []string{"s1"})
-		_, err = a.Authenticate(context.Background(), tok)
-		require.NoError(t, err, "%s: s1 is live", mode)
-		a.EndUserSessionsExcept("u2", now.Add(time.Second), nil)
-		_, err = a.Authenticate(context.Background(), tok)
-		require.NoError(t, err, "%s: another user", mode)
-		a.EndUserSessionsExcept("u1", now, nil)
-		_, err = a.Authenticate(context.Background(), tok)
-		require.NoError(t, err, "%s: an older statement does not replace a newer one", mode)
-		a.EndUserSessionsExcept("u1", now.Add(time.Second), []string{"s2"})
-		_, err = a.Authenticate(context.Background(), tok)
-		assert.ErrorIs(t, err, ErrNotActive, mode)
-
-		offline := claimsAt(now)
-		offline["scope"] = "openid offline_access"
-		offlineClaims := active(now)
-		offlineClaims.Scope = "openid offline_access"
-		a3, _ := newAuth(&fakeKeycloak{claims: offlineClaims}, mode, &now)
-		a3.EndUserSessionsExcept("u1", now.Add(time.Second), nil)
-		_, err = a3.Authenticate(context.Background(), sign(t, offline))
-		assert.NoError(t, err, "%s: a token of an offline session is exempt", mode)
-
-		a2, _ := newAuth(&fakeKeycloak{claims: active(now)}, mode, &now)
-		a2.EndUserSessionsExcept("u1", now, nil)
-		_, err = a2.Authenticate(context.Background(), tok)
-		assert.NoError(t, err, "%s: a token issued in the statement's second (or later)", mode)
-	}
+	ended.current = true
+	auth()
+	assert.EqualValues(t, 4, kc.calls.Load(), "the entry cached before the outage is used again")
 }

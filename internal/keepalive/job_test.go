@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/auth-manager/auth-manager/internal/app"
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/keepalive"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
@@ -109,7 +110,7 @@ func (c *cluster) replica() replica {
 	st, err := store.Open(context.Background(), store.Options{URL: c.cfg.Database.URL.Reveal(), MaxConns: 8}, testenv.DiscardLogger())
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
-	ring, err := vault.NewRing(c.cfg.Keys)
+	ring, err := app.NewRing(c.cfg.Keys)
 	require.NoError(t, err)
 	k := c.cfg.Keycloak
 	kc := keycloak.New(keycloak.Options{IssuerURL: k.IssuerURL(), ConnectURL: k.ConnectURL(), BaseURL: k.ConnectBase(),

@@ -20,8 +20,14 @@ import (
 // tokens for orders-api) and a client of the service for it.
 func exchangeRealm(t *testing.T) (*testenv.TestRealm, *keycloak.Client) {
 	t.Helper()
+	return exchangeRealmWith(t, testenv.RealmOptions{})
+}
+
+// exchangeRealmWith is exchangeRealm, created with opt.
+func exchangeRealmWith(t *testing.T, opt testenv.RealmOptions) (*testenv.TestRealm, *keycloak.Client) {
+	t.Helper()
 	realm := testenv.DefineRealm(t)
-	realm.Create(testenv.RealmOptions{})
+	realm.Create(opt)
 	cfg := testenv.Config(t)
 	cfg.Keycloak.Realm = realm.Name
 	kc := keycloak.New(keycloak.Options{IssuerURL: cfg.Keycloak.IssuerURL(), BaseURL: cfg.Keycloak.BaseURL,

@@ -78,6 +78,7 @@ func (a *Admin) ClientAttributes(ctx context.Context) (map[string]string, error)
 
 // RealmSettings are the realm's session and token settings the service depends on.
 type RealmSettings struct {
+	AccessTokenLifespan              int // seconds
 	OfflineSessionIdleTimeout        int // seconds
 	OfflineSessionMaxLifespanEnabled bool
 	OfflineSessionMaxLifespan        int // seconds
@@ -90,6 +91,7 @@ type RealmSettings struct {
 // reported as a 403 rather than read as zeros.
 func (a *Admin) RealmSettings(ctx context.Context) (RealmSettings, error) {
 	var raw struct {
+		AccessTokenLifespan              int   `json:"accessTokenLifespan"`
 		OfflineSessionIdleTimeout        *int  `json:"offlineSessionIdleTimeout"`
 		OfflineSessionMaxLifespanEnabled bool  `json:"offlineSessionMaxLifespanEnabled"`
 		OfflineSessionMaxLifespan        int   `json:"offlineSessionMaxLifespan"`
@@ -103,7 +105,7 @@ func (a *Admin) RealmSettings(ctx context.Context) (RealmSettings, error) {
 		return RealmSettings{}, &Error{Op: "admin_realm", Status: http.StatusForbidden, Code: "forbidden",
 			Description: "the realm's session and token settings are hidden from the service account (no view-realm)"}
 	}
-	return RealmSettings{OfflineSessionIdleTimeout: *raw.OfflineSessionIdleTimeout,
+	return RealmSettings{AccessTokenLifespan: raw.AccessTokenLifespan, OfflineSessionIdleTimeout: *raw.OfflineSessionIdleTimeout,
 		OfflineSessionMaxLifespanEnabled: raw.OfflineSessionMaxLifespanEnabled, OfflineSessionMaxLifespan: raw.OfflineSessionMaxLifespan,
 		RevokeRefreshToken: *raw.RevokeRefreshToken, RefreshTokenMaxReuse: raw.RefreshTokenMaxReuse}, nil
 }

@@ -108,6 +108,14 @@ func (s *Service) endOwnOfflineSession(ctx context.Context, userID, sid string) 
 	if !slices.ContainsFunc(list, func(ks keycloak.Session) bool { return ks.ID == sid && ks.UserID == userID }) {
 		return keycloak.ErrNotFound
 	}
+	// Recorded before Keycloak is asked, as every end is: once Keycloak has ended the
+	// session, nothing would be left to confirm it on a retry.
+	if s.opt.Ended != nil {
+		if err := s.opt.Ended.EndSession(ctx, sid, ""); err != nil {
+			s.opt.Log.WarnContext(ctx, "offline: the session's end could not be recorded; other replicas learn of it from Keycloak only",
+				"session_id", sid, "error", err.Error())
+		}
+	}
 	return s.admin.DeleteSession(ctx, sid, true)
 }
 

@@ -107,6 +107,15 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 	// Ending the session is the part that must not be abandoned half-way.
 	kctx, cancel := s.detached(ctx)
 	defer cancel()
+	if len(targets) > 0 {
+		// The end is recorded before Keycloak is asked: a failure to record it changes
+		// nothing, and once Keycloak has ended the session a repeated call would find
+		// nothing left to record. Should Keycloak fail next, the session's tokens are
+		// refused here anyway, which is what the caller asked for.
+		if err := s.ended(kctx, sid); err != nil {
+			return Revocation{}, err
+		}
+	}
 	rev := Revocation{SessionID: sid}
 	var notes []string
 	deleteFailed := false
@@ -151,9 +160,6 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 	}
 	for _, r := range rows {
 		s.cache.Evict(r.ID)
-	}
-	if len(rev.Ended) > 0 {
-		s.ended(kctx, sid)
 	}
 	rev.TokensDeleted = len(rows)
 	if c.Service && len(rev.Ended) == 0 && len(rows) == 0 && err == nil {

@@ -44,6 +44,11 @@ type Evicter interface {
 	Evict(id string)
 }
 
+// Ended records ended sessions on every replica (ended.Registry).
+type Ended interface {
+	EndSession(ctx context.Context, sid, clientID string) error
+}
+
 // Options configures the service.
 type Options struct {
 	Log   *slog.Logger
@@ -52,9 +57,9 @@ type Options struct {
 	// ClientID is the service's own client (KEYCLOAK_CLIENT_ID): a service caller sees
 	// and ends only its sessions and those with stored tokens.
 	ClientID string
-	// OnSessionEnded, when set, is told of every session that ended here (callers'
-	// tokens of it must stop working).
-	OnSessionEnded func(ctx context.Context, sid string)
+	// Ended, when set, records every session that ends here (callers' tokens of it
+	// must stop working).
+	Ended Ended
 	// KeycloakDeadline bounds Keycloak calls that must finish even when the caller
 	// goes away (a revocation in progress).
 	KeycloakDeadline time.Duration
@@ -124,9 +129,10 @@ func (s *Service) detached(ctx context.Context) (context.Context, context.Cancel
 	return context.WithTimeout(context.WithoutCancel(ctx), s.opt.KeycloakDeadline)
 }
 
-// ended tells OnSessionEnded that session sid ended.
-func (s *Service) ended(ctx context.Context, sid string) {
-	if s.opt.OnSessionEnded != nil && sid != "" {
-		s.opt.OnSessionEnded(ctx, sid)
+// ended records that session sid ended.
+func (s *Service) ended(ctx context.Context, sid string) error {
+	if s.opt.Ended == nil || sid == "" {
+		return nil
 	}
+	return s.opt.Ended.EndSession(ctx, sid, "")
 }

@@ -2,67 +2,106 @@ package store
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
-// SessionEndedChannel is the NOTIFY channel on which replicas announce Keycloak
-// sessions that ended (back-channel logout, or ended through this service), so that
-// every replica refuses callers' tokens of them at once.
-const SessionEndedChannel = "auth_session_ended"
+// EndedChannel is the NOTIFY channel that wakes the followers of ended_sessions when a
+// record is appended. The notification carries nothing: the table is the feed.
+const EndedChannel = "auth_session_ended"
 
-// NotifySessionEnded announces that session sid ended: for every client, or only for
-// clientID's tokens when it is not "".
-func (s *Store) NotifySessionEnded(ctx context.Context, sid, clientID string) error {
-	payload := sid
-	if clientID != "" {
-		payload += "\n" + clientID
-	}
-	const q = `SELECT pg_notify($1, $2)`
-	if _, err := s.pool.Exec(ctx, q, SessionEndedChannel, payload); err != nil {
-		return wrap("notify session ended", err)
-	}
-	return nil
+// endedFeedLock is the transaction-scoped advisory lock under which records are
+// appended: one writer at a time takes a seq and commits, so seq order is commit order
+// and a follower that has read up to seq N has seen every committed record <= N.
+const endedFeedLock int64 = 0x616d2d656e64
+
+// Ended is one record of the ended-session feed (table ended_sessions): the Keycloak
+// session SessionID ended (for ClientID's tokens only, when not ""), or, when UserID is
+// set, as of At only the sessions Live of UserID were live.
+type Ended struct {
+	Seq       int64
+	SessionID string
+	ClientID  string
+	UserID    string
+	At        time.Time
+	Live      []string
+	EndedAt   time.Time
+	ExpiresAt time.Time
 }
 
-// ParseSessionEnded reads a SessionEndedChannel payload.
-func ParseSessionEnded(payload string) (sid, clientID string) {
-	sid, clientID, _ = strings.Cut(payload, "\n")
-	return sid, clientID
-}
+const appendEndedSQL = `
+INSERT INTO ended_sessions (session_id, client_id, user_id, at, live, ended_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING seq`
 
-// userSessionsPrefix marks a SessionEndedChannel payload about a user's sessions (a
-// session id never starts with it).
-const userSessionsPrefix = "@"
-
-// NotifyUserSessions announces that at time at, userID's only live sessions were live
-// (after Keycloak ended the others, e.g. its sign-out of the user).
-func (s *Store) NotifyUserSessions(ctx context.Context, userID string, at time.Time, live []string) error {
-	payload := userSessionsPrefix + userID + "\n" + strconv.FormatInt(at.Unix(), 10) + "\n" + strings.Join(live, ",")
-	const q = `SELECT pg_notify($1, $2)`
-	if _, err := s.pool.Exec(ctx, q, SessionEndedChannel, payload); err != nil {
-		return wrap("notify user sessions", err)
+// AppendEnded appends r to the feed and wakes the followers, in one transaction, and
+// returns its seq once committed.
+func (s *Store) AppendEnded(ctx context.Context, r Ended) (int64, error) {
+	var at any
+	var live []string
+	if r.UserID != "" {
+		at, live = r.At, r.Live
+		if live == nil {
+			live = []string{}
+		}
 	}
-	return nil
-}
-
-// ParseUserSessions reads a NotifyUserSessions payload; ok is false for any other.
-func ParseUserSessions(payload string) (userID string, at time.Time, live []string, ok bool) {
-	rest, found := strings.CutPrefix(payload, userSessionsPrefix)
-	if !found {
-		return "", time.Time{}, nil, false
-	}
-	parts := strings.SplitN(rest, "\n", 3)
-	if len(parts) != 3 {
-		return "", time.Time{}, nil, false
-	}
-	unix, err := strconv.ParseInt(parts[1], 10, 64)
+	var seq int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		b.Queue(`SELECT pg_advisory_xact_lock($1)`, endedFeedLock)
+		b.Queue(appendEndedSQL, r.SessionID, r.ClientID, r.UserID, at, live, r.EndedAt, r.ExpiresAt).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&seq) })
+		b.Queue(`SELECT pg_notify($1, '')`, EndedChannel)
+		return tx.SendBatch(ctx, b).Close()
+	})
 	if err != nil {
-		return "", time.Time{}, nil, false
+		return 0, wrap("append ended session", err)
 	}
-	if parts[2] != "" {
-		live = strings.Split(parts[2], ",")
+	return seq, nil
+}
+
+const endedAfterSQL = `
+SELECT seq, session_id, client_id, user_id, at, live, ended_at, expires_at
+  FROM ended_sessions
+ WHERE seq > $1 AND expires_at > $2
+ ORDER BY seq
+ LIMIT $3`
+
+// EndedAfter returns up to limit records after seq after, in seq order, leaving out
+// those expired at now.
+func (s *Store) EndedAfter(ctx context.Context, after int64, now time.Time, limit int) ([]Ended, error) {
+	rows, err := s.pool.Query(ctx, endedAfterSQL, after, now, limit)
+	if err != nil {
+		return nil, wrap("read ended sessions", err)
 	}
-	return parts[0], time.Unix(unix, 0), live, true
+	out := make([]Ended, 0, min(limit, 1024))
+	var r Ended
+	var at *time.Time
+	_, err = pgx.ForEachRow(rows, []any{&r.Seq, &r.SessionID, &r.ClientID, &r.UserID, &at, &r.Live, &r.EndedAt, &r.ExpiresAt}, func() error {
+		e := r
+		if at != nil {
+			e.At = *at
+		}
+		out = append(out, e)
+		r.Live, at = nil, nil
+		return nil
+	})
+	if err != nil {
+		return nil, wrap("read ended sessions", err)
+	}
+	return out, nil
+}
+
+const pruneEndedSQL = `
+DELETE FROM ended_sessions
+ WHERE seq IN (SELECT seq FROM ended_sessions WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)`
+
+// PruneEnded deletes up to limit records expired at now and returns how many it deleted.
+func (s *Store) PruneEnded(ctx context.Context, now time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, pruneEndedSQL, now, limit)
+	if err != nil {
+		return 0, wrap("prune ended sessions", err)
+	}
+	return tag.RowsAffected(), nil
 }

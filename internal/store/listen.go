@@ -18,12 +18,17 @@ const listenProbeInterval = 5 * time.Second
 // trusting its cache in between, because notifications sent then are gone. It
 // reconnects with capped backoff.
 func (s *Store) Listen(ctx context.Context, channel string, onNotify func(payload string), onState func(up bool)) {
-	backoff := 100 * time.Millisecond
+	const firstBackoff = 100 * time.Millisecond
+	backoff := firstBackoff
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, channel, onNotify, onState)
+		up := false
+		err := s.listenOnce(ctx, channel, onNotify, func(bool) { up = true; onState(true) })
 		onState(false)
 		if ctx.Err() != nil {
 			return
+		}
+		if up {
+			backoff = firstBackoff // a connection that worked: this loss is a new outage
 		}
 		s.log.WarnContext(ctx, "listen connection lost; reconnecting", "channel", channel, "error", err, "backoff", backoff.String())
 		select {

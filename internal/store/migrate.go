@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path"
 	"strings"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -71,6 +73,50 @@ func (m *Migrator) Down(ctx context.Context) (ok bool, err error) {
 		return false, fmt.Errorf("store: migrate down: %w", err)
 	}
 	return true, nil
+}
+
+// DownPlan is what Down would do: roll back migration File (schema version Version)
+// by running SQL, the migration's Down section.
+type DownPlan struct {
+	Version int64
+	File    string
+	SQL     string
+}
+
+// PlanDown says what Down would roll back; ok is false when no migration is applied.
+func (m *Migrator) PlanDown(ctx context.Context) (plan DownPlan, ok bool, err error) {
+	v, err := m.Version(ctx)
+	if err != nil || v == 0 {
+		return DownPlan{}, false, err
+	}
+	for _, src := range m.provider.ListSources() {
+		if src.Version != v {
+			continue
+		}
+		raw, err := fs.ReadFile(migrations.FS, src.Path)
+		if err != nil {
+			return DownPlan{}, false, fmt.Errorf("store: migration %d: %w", v, err)
+		}
+		return DownPlan{Version: v, File: path.Base(src.Path), SQL: downSection(string(raw))}, true, nil
+	}
+	return DownPlan{}, false, fmt.Errorf("store: schema version %d is not a migration of this build", v)
+}
+
+// downSection is the SQL after a goose file's "-- +goose Down" line, without goose's
+// own annotations.
+func downSection(file string) string {
+	_, down, found := strings.Cut(file, "-- +goose Down")
+	if !found {
+		return ""
+	}
+	var out []string
+	for _, line := range strings.Split(down, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "-- +goose ") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return strings.TrimSpace(strings.Join(out, "\n"))
 }
 
 // Version is the newest applied migration (0 when none).

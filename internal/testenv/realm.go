@@ -55,6 +55,9 @@ type RealmOptions struct {
 	// NoServiceAccountRoles leaves the service's service account without its
 	// realm-management roles.
 	NoServiceAccountRoles bool
+	// AccessTokenLifespan is the realm's access-token lifespan (0 keeps the dev realm's
+	// 5 minutes).
+	AccessTokenLifespan time.Duration
 }
 
 // TestRealm is a Keycloak realm of the test's own, a copy of the dev realm
@@ -117,6 +120,9 @@ func (r *TestRealm) Create(opt RealmOptions) {
 	}
 	if opt.OfflineIdleTimeout > 0 {
 		rep["offlineSessionIdleTimeout"] = int(opt.OfflineIdleTimeout / time.Second)
+	}
+	if opt.AccessTokenLifespan > 0 {
+		rep["accessTokenLifespan"] = int(opt.AccessTokenLifespan / time.Second)
 	}
 	if opt.Rotation {
 		rep["revokeRefreshToken"], rep["refreshTokenMaxReuse"] = true, opt.RefreshTokenMaxReuse

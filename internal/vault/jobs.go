@@ -64,9 +64,9 @@ var ErrNotIdle = errors.New("vault: row no longer idle")
 // call). A claim that outlived its worker therefore never makes a row refresh twice.
 // It puts nothing in any cache.
 func (s *Service) RefreshIdle(ctx context.Context, id string, idleSince time.Time, exchange Exchange) error {
-	_, err := s.refreshIf(ctx, id, exchange, StoreSuccessor, func(cur store.Row) bool {
+	_, err := s.present(ctx, id, exchange, plan{succ: StoreSuccessor, want: func(cur store.Row) bool {
 		return cur.Status == store.StatusActive && lastUse(cur.Meta).Before(idleSince)
-	})
+	}})
 	return err
 }
 

@@ -69,8 +69,15 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) (Delet
 	}
 	if d.SessionRevoked {
 		s.record(ctx, ev, audit.TokenRevoked, nil)
-		if s.opt.OnRevoked != nil {
-			s.opt.OnRevoked(ctx, row.Meta)
+		// Revoking a refresh token removed the service's client from the online session:
+		// callers' tokens of that client and session stop working. (An offline token's
+		// revocation leaves the online session of the same id alone.) Unrecorded, the row
+		// stays and the error is returned: a repeated call revokes again (Keycloak
+		// answers 200 for a token it no longer has) and records it.
+		if row.Type == Refresh && s.opt.Ended != nil {
+			if err := s.opt.Ended.EndSession(ctx, row.SessionID, s.opt.ClientID); err != nil {
+				return Deletion{}, err
+			}
 		}
 	}
 	if _, err := s.st.Delete(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {

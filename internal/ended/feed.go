@@ -1,0 +1,182 @@
+package ended
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/auth-manager/auth-manager/internal/store"
+)
+
+const (
+	// pageSize bounds the records one read of the feed returns.
+	pageSize = 5000
+	// pruneBatch bounds the records one delete removes from the table.
+	pruneBatch = 10000
+)
+
+// CatchUp reads the records after the last one read (all unexpired ones the first
+// time) and applies them. The first success makes Loaded true.
+func (r *Registry) CatchUp(ctx context.Context) error {
+	r.catchUp.Lock()
+	defer r.catchUp.Unlock()
+	start, n := time.Now(), 0
+	for {
+		recs, err := r.st.EndedAfter(ctx, r.last, r.opt.Now(), pageSize)
+		if err != nil {
+			return err
+		}
+		r.mem.applyAll(recs)
+		n += len(recs)
+		if len(recs) > 0 {
+			r.last = recs[len(recs)-1].Seq
+		}
+		if len(recs) < pageSize {
+			break
+		}
+	}
+	if !r.loaded.Swap(true) {
+		sessions, users := r.mem.size()
+		r.opt.Log.InfoContext(ctx, "ended sessions loaded", "records", n, "sessions", sessions, "user_rules", users,
+			"duration_ms", time.Since(start).Milliseconds())
+	}
+	return nil
+}
+
+// Run follows the feed until ctx ends: it reads it at once, on every wake-up from
+// another replica's record, every Poll, and whenever the wake-up channel (re)connects,
+// so that nothing recorded during an outage is missed. It prunes expired records every
+// PruneEvery and reads the realm's access-token lifespan every LifespanRefresh.
+func (r *Registry) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var conn connection
+	wg.Go(func() {
+		r.st.Listen(ctx, store.EndedChannel, func(string) { r.signal() }, func(up bool) {
+			conn.set(up)
+			if up {
+				r.signal()
+			} else {
+				r.listening.Store(false)
+			}
+		})
+	})
+	wg.Go(func() { r.followLifespan(ctx) })
+
+	poll := time.NewTicker(r.opt.Poll)
+	defer poll.Stop()
+	prune := time.NewTicker(r.opt.PruneEvery)
+	defer prune.Stop()
+	r.follow(ctx, &conn)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.wake:
+			r.follow(ctx, &conn)
+		case <-poll.C:
+			r.follow(ctx, &conn)
+		case <-prune.C:
+			r.prune(ctx)
+		}
+	}
+}
+
+// signal wakes Run's loop; wake-ups that arrive while one is pending merge into it.
+func (r *Registry) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// follow catches up, and marks the feed current when the wake-up channel was connected
+// before the read began and stayed so.
+func (r *Registry) follow(ctx context.Context, conn *connection) {
+	up, gen := conn.get()
+	if err := r.CatchUp(ctx); err != nil {
+		r.listening.Store(false)
+		if ctx.Err() == nil {
+			r.opt.Log.WarnContext(ctx, "reading the ended-session feed failed; trying again", "error", err.Error())
+		}
+		return
+	}
+	if up2, gen2 := conn.get(); up && up2 && gen == gen2 {
+		r.listening.Store(true)
+	}
+}
+
+// prune forgets expired records here and deletes them from the table.
+func (r *Registry) prune(ctx context.Context) {
+	now := r.opt.Now()
+	left := r.mem.prune(now)
+	var deleted int64
+	for {
+		n, err := r.st.PruneEnded(ctx, now, pruneBatch)
+		deleted += n
+		if err != nil {
+			if ctx.Err() == nil {
+				r.opt.Log.WarnContext(ctx, "pruning expired ended sessions failed", "error", err.Error())
+			}
+			return
+		}
+		if n < pruneBatch {
+			break
+		}
+	}
+	r.opt.Log.DebugContext(ctx, "ended sessions pruned", "deleted", deleted, "remembered", left)
+}
+
+// followLifespan reads the realm's access-token lifespan at once and every
+// LifespanRefresh (every 5 s until a first read succeeds) until ctx ends.
+func (r *Registry) followLifespan(ctx context.Context) {
+	if r.realm == nil {
+		return
+	}
+	warned := false
+	for {
+		d, err := r.realm.AccessTokenLifespan(ctx, r.opt.Clients)
+		switch {
+		case err == nil:
+			r.life.observe(d, r.opt.Now())
+		case ctx.Err() != nil:
+			return
+		case !warned && !r.life.known():
+			warned = true
+			r.opt.Log.WarnContext(ctx, "cannot read the realm's access-token lifespan (the service account needs view-realm and view-clients of realm-management); ended sessions are kept for the fallback meanwhile",
+				"fallback", r.opt.FallbackLifespan.String(), "error", err.Error())
+		default:
+			r.opt.Log.DebugContext(ctx, "reading the realm's access-token lifespan failed", "error", err.Error())
+		}
+		wait := r.opt.LifespanRefresh
+		if !r.life.known() {
+			wait = min(wait, 5*time.Second)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// connection is the state of the wake-up channel: up, and a generation that changes
+// with every transition.
+type connection struct {
+	mu  sync.Mutex
+	up  bool
+	gen uint64
+}
+
+func (c *connection) set(up bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.up = up
+	c.gen++
+}
+
+func (c *connection) get() (bool, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.up, c.gen
+}
