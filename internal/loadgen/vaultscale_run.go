@@ -127,7 +127,8 @@ func (r *VaultScaleResult) Markdown(cfg VaultScaleConfig, machine string) string
 		seen[s.Name] = true
 		w("| %s | %s | %s |\n", s.Name, r.size("before", s.Name), r.size("after", s.Name))
 	}
-	w("\nMigration 8 on this table (indexes built inside its transaction): %s.\n\n", r.MigrateTime.Round(time.Millisecond))
+	w("\nMigrating this table from schema %d to the latest (migration 8's indexes built inside its transaction): %s.\n\n",
+		beforeVersion, r.MigrateTime.Round(time.Millisecond))
 	table := func(title string, plans []Plan) {
 		w("%s\n\n| statement | when | buffers (hit + read) | time | rows | reaches auth_vault by |\n|---|---|---:|---:|---:|---|\n", title)
 		for _, p := range plans {
@@ -141,7 +142,7 @@ func (r *VaultScaleResult) Markdown(cfg VaultScaleConfig, machine string) string
 		w("\n")
 	}
 	table("Before (schema 5, the statements of main at 92964fc):", r.Before)
-	table("After (schema 8, store.Statements):", r.After)
+	table("After (the latest schema, store.Statements):", r.After)
 	w("Keep-alive against a fake Keycloak answering in %s, %d idle OFFLINE rows, each configuration for %s:\n\n",
 		cfg.Latency, r.Offline, cfg.KeepAliveFor)
 	w("| replicas × workers | rate limit | rows refreshed | rows/s | failed | Keycloak calls | most calls in any 1 s | in any 10 s |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
