@@ -158,7 +158,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if cfg.KeepAlive.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive(o.now)
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
-			onPass(metrics.KeepAlivePass{Ran: true, Failed: err != nil, Refreshed: r.Refreshed,
+			onPass(metrics.KeepAlivePass{Failed: err != nil, Refreshed: r.Refreshed,
 				Invalidated: r.Invalidated, Errors: r.Failed, Deleted: r.Deleted})
 		})
 	}

@@ -19,12 +19,10 @@ func TestKeepAliveLastSuccessOnlyMovesOnACompletedPass(t *testing.T) {
 		pass KeepAlivePass
 		want float64
 	}{
-		{"skipped before any pass", clock.Add(time.Minute), KeepAlivePass{}, 0},
-		{"failed before any pass", clock.Add(2 * time.Minute), KeepAlivePass{Ran: true, Failed: true}, 0},
-		{"completed", clock.Add(time.Hour), KeepAlivePass{Ran: true, Refreshed: 3, Errors: 1}, 1_800_003_600},
-		{"failed later", clock.Add(2 * time.Hour), KeepAlivePass{Ran: true, Failed: true}, 1_800_003_600},
-		{"skipped later: another replica ran it", clock.Add(3 * time.Hour), KeepAlivePass{}, 1_800_003_600},
-		{"completed again", clock.Add(4*time.Hour + 500*time.Millisecond), KeepAlivePass{Ran: true}, 1_800_014_400.5},
+		{"failed before any pass", clock.Add(2 * time.Minute), KeepAlivePass{Failed: true}, 0},
+		{"completed", clock.Add(time.Hour), KeepAlivePass{Refreshed: 3, Errors: 1}, 1_800_003_600},
+		{"failed later", clock.Add(2 * time.Hour), KeepAlivePass{Failed: true}, 1_800_003_600},
+		{"completed again", clock.Add(4*time.Hour + 500*time.Millisecond), KeepAlivePass{}, 1_800_014_400.5},
 	}
 	for _, s := range steps {
 		clock = s.at
@@ -34,7 +32,7 @@ func TestKeepAliveLastSuccessOnlyMovesOnACompletedPass(t *testing.T) {
 	text := scrape(t, m)
 	assert.Contains(t, text, `auth_manager_keepalive_passes_total{result="ran"} 2`+"\n")
 	assert.Contains(t, text, `auth_manager_keepalive_passes_total{result="failed"} 2`+"\n")
-	assert.Contains(t, text, `auth_manager_keepalive_passes_total{result="skipped"} 2`+"\n")
+	assert.NotContains(t, text, `result="skipped"`, "every replica runs its passes")
 	assert.Contains(t, text, `auth_manager_keepalive_rows_total{action="refreshed"} 3`+"\n")
 }
 
@@ -42,7 +40,7 @@ func TestKeepAliveLastSuccessDefaultsToTheWallClock(t *testing.T) {
 	m := New(BuildInfo{Version: "test"})
 	record := m.RegisterKeepAlive(nil)
 	before := float64(time.Now().Unix())
-	record(KeepAlivePass{Ran: true})
+	record(KeepAlivePass{})
 	got := gauge(t, m, "auth_manager_keepalive_last_success_timestamp_seconds")
 	assert.GreaterOrEqual(t, got, before)
 	assert.LessOrEqual(t, got, float64(time.Now().Unix()+1))
