@@ -18,6 +18,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/ended"
+	"github.com/auth-manager/auth-manager/internal/feed"
 	"github.com/auth-manager/auth-manager/internal/httpapi"
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keepalive"
@@ -46,6 +47,8 @@ type App struct {
 	Auth *introspect.Authenticator
 	// Ended records the sessions that ended and follows every replica's records.
 	Ended *ended.Registry
+	// Feed follows the change feeds (cache evictions, ended sessions) on this replica.
+	Feed *feed.Follower
 
 	// Admin is the realm's admin API as the service account; Offline the offline-token
 	// service built on it.
@@ -105,8 +108,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a.Admin = keycloak.NewAdmin(a.Keycloak)
 	a.Rotation = keycloak.NewRotationWatch(a.Admin, cfg.Keycloak.RefreshTokenRotation, log)
+	feedPoll := cfg.Feed.Poll
+	if o.feedPoll > 0 {
+		feedPoll = o.feedPoll
+	}
+	a.Feed = feed.New(st, feed.Options{
+		Listen: !cfg.Database.TransactionPooling(), Channels: []string{store.EvictChannel, store.EndedChannel},
+		Poll: feedPoll, Retention: cfg.Feed.Retention, Log: log, Now: o.now,
+	})
 	a.Ended = ended.New(st, a.Admin, ended.Options{
-		Clients: append([]string{cfg.Keycloak.ClientID}, cfg.Auth.AllowedClients...), Poll: o.feedPoll, Log: log, Now: o.now,
+		Clients: append([]string{cfg.Keycloak.ClientID}, cfg.Auth.AllowedClients...), Feed: a.Feed, Log: log, Now: o.now,
 	})
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
@@ -117,7 +128,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		},
 	})
 	a.Tokens = tokens.New(a.Vault, a.Keycloak, tokens.Options{
-		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,
+		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Feed: a.Feed, Retries: cfg.Keycloak.Retries,
 		RefreshDeadline: cfg.Keycloak.RefreshDeadline(), Log: log, Audit: auditLog, Now: o.now,
 		Audiences: cfg.Tokens.Audiences, AudiencesByClient: cfg.Tokens.AudiencesByClient,
 	})
@@ -224,8 +235,9 @@ type options struct {
 	feedPoll     time.Duration
 }
 
-// WithFeedPoll sets how often the ended-session feed is read without a wake-up (default
-// 5 s): tests make it long to see that a reconnection alone replays what was missed.
+// WithFeedPoll sets how often the change feed is read without a wake-up, instead of
+// AUTH_MANAGER_FEED_POLL_INTERVAL: tests make it long to see that a reconnection alone
+// replays what was missed.
 func WithFeedPoll(d time.Duration) Option {
 	return func(o *options) { o.feedPoll = d }
 }
@@ -249,7 +261,8 @@ func WithKeycloakTransport(wrap func(http.RoundTripper) http.RoundTripper) Optio
 
 // openStore is OpenStore, traced when the App is.
 func openStore(ctx context.Context, db config.Database, log *slog.Logger, o options) (*store.Store, error) {
-	opt := store.Options{URL: db.URL.Reveal(), MaxConns: db.MaxConns(), ConnTimeout: db.PoolTimeout, Echo: db.Echo}
+	opt := store.Options{URL: db.URL.Reveal(), MaxConns: db.MaxConns(), ConnTimeout: db.PoolTimeout, Echo: db.Echo,
+		TransactionPooling: db.TransactionPooling()}
 	if o.tracer != nil {
 		opt.Tracer = tracing.QueryTracer(o.tracer)
 	}
@@ -260,7 +273,7 @@ func openStore(ctx context.Context, db config.Database, log *slog.Logger, o opti
 func OpenStore(ctx context.Context, db config.Database, log *slog.Logger) (*store.Store, error) {
 	return store.Open(ctx, store.Options{
 		URL: db.URL.Reveal(), MaxConns: db.MaxConns(),
-		ConnTimeout: db.PoolTimeout, Echo: db.Echo,
+		ConnTimeout: db.PoolTimeout, Echo: db.Echo, TransactionPooling: db.TransactionPooling(),
 	}, log)
 }
 
@@ -279,8 +292,8 @@ func migrateUp(ctx context.Context, st *store.Store, log *slog.Logger) error {
 	return nil
 }
 
-// startBackground runs the App's workers (the cache eviction feed, the ended-session
-// feed, the deferred checks of back-channel logouts, the keep-alive job) until Close.
+// startBackground runs the App's workers (the change feed's follower, the ended
+// sessions' pruning, the deferred checks of back-channel logouts, the keep-alive job) until Close.
 // They outlive the ctx New was given, which may be a start-up deadline.
 func (a *App) startBackground(ctx context.Context) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -293,7 +306,7 @@ func (a *App) startBackground(ctx context.Context) {
 		}
 	})
 	a.background.Go(func() { a.Ended.Run(bg) })
-	a.background.Go(func() { a.Tokens.Run(bg) })
+	a.background.Go(func() { a.Feed.Run(bg, a.Tokens, a.Ended) })
 	a.background.Go(func() { a.vaultRows.Run(bg, 30*time.Second) })
 	a.background.Go(func() { a.Backchannel.Run(bg) })
 	a.background.Go(func() { a.Rotation.Run(bg, 5*time.Minute) })

@@ -30,6 +30,9 @@ var reference = []refGroup{
 		{name: "DATABASE_MAX_OVERFLOW", example: "20", desc: "Connections the pool may open beyond its size."},
 		{name: "DATABASE_POOL_TIMEOUT", example: "30s", desc: "How long to wait for a new connection (at least 1s)."},
 		{name: "DATABASE_ECHO", example: "false", desc: "Log each statement's SQL text (never its arguments) at DEBUG."},
+		{name: "DATABASE_POOL_MODE", typ: "enum", example: "transaction", desc: "`session` when `DATABASE_URL` is PostgreSQL or a pooler in session mode; `transaction` behind a pooler in transaction mode (PgBouncer `pool_mode = transaction`): no LISTEN (replicas poll the change feed every `AUTH_MANAGER_FEED_POLL_INTERVAL`), no named prepared statements (pgx `exec` mode unless the URL sets `default_query_exec_mode`), migrations serialised by a lock row (table `goose_lock`) instead of a session advisory lock."},
+		{name: "AUTH_MANAGER_FEED_POLL_INTERVAL", example: "1s", desc: "How often each replica reads the change feed (cache evictions, ended sessions) without a NOTIFY wake-up (100ms–1m). In `transaction` pool mode, an eviction reaches the other replicas within it, and a replica whose last read began more than twice this ago stops answering from its access-token cache until a read succeeds."},
+		{name: "AUTH_MANAGER_FEED_RETENTION", example: "1h", desc: "How long cache evictions are kept in `auth_vault_evictions` (1m–168h): a replica cut off from the database for longer empties its access-token cache on return instead of replaying them."},
 		{name: "AUTH_MANAGER_SKIP_MIGRATIONS", example: "true", desc: "Leave the schema alone at `serve` start (a separate job runs `auth-manager migrate up`)."},
 	}},
 	{"Keycloak", []refVar{

@@ -1,7 +1,8 @@
 // Package tokens is the access-token service: it turns a stored refresh or offline
 // token into a fresh access token, stores the successor Keycloak rotates in, and
 // keeps a bounded in-memory cache of access tokens that every replica evicts when the
-// database announces a deletion or an invalidation.
+// change feed (package feed) shows a deletion or an invalidation, and answers from only
+// while that feed is fresh.
 //
 // It guarantees that a stored refresh token is presented to Keycloak at most once:
 // refreshes of one row are serialised by the row lock (across processes) and by a

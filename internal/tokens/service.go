@@ -13,13 +13,12 @@ import (
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
-// Vault is the part of the vault the access-token service needs: row metadata, the
-// one refresh operation, and the feed of rows deleted or invalidated in any replica.
+// Vault is the part of the vault the access-token service needs: row metadata and the
+// one refresh operation.
 type Vault interface {
 	Lookup(ctx context.Context, c caller.Caller, id string) (vault.Meta, error)
 	BySession(ctx context.Context, sid string, t vault.TokenType) (vault.Meta, error)
 	Refresh(ctx context.Context, id string, exchange vault.Exchange, succ vault.Successor) (vault.Refreshed, error)
-	Follow(ctx context.Context, onEvict func(id string), onState func(up bool))
 }
 
 // Refresher performs the refresh_token grant and the standard token exchange.
@@ -32,6 +31,7 @@ type Refresher interface {
 type Options struct {
 	MinTTL          time.Duration // default minimum remaining lifetime of a cached token
 	CacheSize       int           // bound on cached access tokens; 0 disables the cache
+	Feed            Feed          // the eviction feed the cache trusts (feed.Follower); nil: the cache never answers
 	Retries         int           // retries of a refresh Keycloak certainly did not process
 	RefreshDeadline time.Duration // bound on one refresh, lock wait included
 	// Audiences limit the audiences a narrowed token may be asked for (empty: whatever
@@ -52,8 +52,8 @@ type Access struct {
 	Scope       string
 }
 
-// Service issues access tokens from stored tokens. Safe for concurrent use; Run must
-// be running for the cache to be used at all.
+// Service issues access tokens from stored tokens. Safe for concurrent use; the
+// cache is used only while Options.Feed is fresh.
 type Service struct {
 	vault Vault
 	kc    Refresher
@@ -62,7 +62,7 @@ type Service struct {
 	group singleflight.Group
 }
 
-// New returns the service. Its cache stays cold until Run connects the eviction feed.
+// New returns the service. Its cache stays cold until the eviction feed has started.
 func New(v Vault, kc Refresher, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -70,24 +70,19 @@ func New(v Vault, kc Refresher, opt Options) *Service {
 	if opt.RefreshDeadline <= 0 {
 		opt.RefreshDeadline = 30 * time.Second
 	}
-	return &Service{vault: v, kc: kc, opt: opt, cache: newCache(opt.CacheSize)}
-}
-
-// Run follows the database's eviction feed until ctx ends. While it is disconnected
-// the cache is bypassed.
-func (s *Service) Run(ctx context.Context) {
-	if s.opt.CacheSize <= 0 {
-		return
-	}
-	s.vault.Follow(ctx, s.cache.evict, s.cache.setHealthy)
+	return &Service{vault: v, kc: kc, opt: opt, cache: newCache(opt.CacheSize, opt.Feed)}
 }
 
 // CacheStats reports the cache's counters.
 func (s *Service) CacheStats() Stats { return s.cache.stats() }
 
-// Evict drops a row's cached access token in this process (the database feed does it
-// for every replica; this is for callers that know first).
+// Evict drops a row's cached access tokens in this process (the eviction feed calls it
+// on every replica; callers that know first call it too).
 func (s *Service) Evict(id string) { s.cache.evict(id) }
+
+// Flush drops every cached access token in this process (the eviction feed calls it
+// when evictions may have been missed).
+func (s *Service) Flush() { s.cache.flush() }
 
 // AccessToken returns an access token minted from the stored token id, which the
 // caller must own (or be a service caller). A cached token is served while it lives

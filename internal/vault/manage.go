@@ -234,12 +234,6 @@ func (s *Service) DeleteInvalid(ctx context.Context, id string, markedBefore tim
 	return meta(s.st.DeleteInvalid(ctx, id, markedBefore))
 }
 
-// Follow calls onEvict with the id of every row deleted or invalidated in any
-// replica, and onState with whether the feed is connected, until ctx ends.
-func (s *Service) Follow(ctx context.Context, onEvict func(id string), onState func(up bool)) {
-	s.st.Listen(ctx, store.EvictChannel, onEvict, onState)
-}
-
 func meta(row store.Row, err error) (Meta, error) {
 	if errors.Is(err, store.ErrNotFound) {
 		return Meta{}, ErrNotFound

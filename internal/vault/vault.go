@@ -71,7 +71,6 @@ type Store interface {
 	IdleOffline(ctx context.Context, idleSince time.Time, after string, limit int) ([]store.Row, error)
 	InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]store.Row, error)
 	DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (store.Row, error)
-	Listen(ctx context.Context, channel string, onNotify func(string), onState func(bool))
 	// Read by Check only.
 	Sample(ctx context.Context, n int) ([]store.Row, error)
 	CountByKey(ctx context.Context) (map[string]int, error)
