@@ -73,7 +73,7 @@ migrate: .env ## apply migrations to DATABASE_URL (from .env or the environment)
 	$(GO) run ./cmd/auth-manager migrate up
 
 .PHONY: stack-up
-stack-up: ## start local PostgreSQL + Keycloak (idempotent; installs what is missing)
+stack-up: ## start local PostgreSQL, PgBouncer (transaction mode, :6432) + Keycloak (idempotent; installs what is missing)
 	scripts/stack.sh up
 
 .PHONY: stack-down
