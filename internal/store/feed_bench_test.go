@@ -115,44 +115,50 @@ func BenchmarkDeleteCommit(b *testing.B) {
 	}
 }
 
-// BenchmarkMissPathQueries: the database work of an access-token cache miss (read the
-// row, then lock it, write it back and commit, as a refresh does; no Keycloak call),
-// with pgx's default statement cache and with the exec mode that transaction pooling
-// needs (no named prepared statements), directly and through PgBouncer.
+// BenchmarkMissPathQueries: the database work of an access-token cache miss: read the
+// row (get), and read it then lock it, write it back and commit as a refresh does
+// (get+update; no Keycloak call). With pgx's default statement cache and with the exec
+// mode that transaction pooling needs (no named prepared statements), directly and
+// through PgBouncer.
 func BenchmarkMissPathQueries(b *testing.B) {
 	for _, c := range []struct {
 		name      string
 		pgbouncer bool
 		txPooling bool
 	}{{"direct/cache_statement", false, false}, {"direct/exec", false, true}, {"pgbouncer/exec", true, true}} {
-		b.Run(c.name, func(b *testing.B) {
-			db := testenv.Database(b)
-			mst := benchStore(b, db, store.Options{})
-			m, err := mst.NewMigrator()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.Close()
-			ctx := context.Background()
-			if _, err := m.Up(ctx); err != nil {
-				b.Fatal(err)
-			}
-			ids := seedRows(b, mst, 100)
-			if c.pgbouncer {
-				db = testenv.ThroughPgBouncer(b, db)
-			}
-			u, _ := url.Parse(db)
-			st := benchStore(b, u.String(), store.Options{TransactionPooling: c.txPooling})
-			b.ResetTimer()
-			for i := range b.N {
-				id := ids[i%len(ids)]
-				if _, err := st.Get(ctx, id); err != nil {
+		for _, op := range []string{"get", "get+update"} {
+			b.Run(c.name+"/"+op, func(b *testing.B) {
+				db := testenv.Database(b)
+				mst := benchStore(b, db, store.Options{})
+				m, err := mst.NewMigrator()
+				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := st.Update(ctx, id, func(_ context.Context, cur store.Row) (store.Row, error) { return cur, nil }); err != nil {
+				defer m.Close()
+				ctx := context.Background()
+				if _, err := m.Up(ctx); err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
+				ids := seedRows(b, mst, 100)
+				if c.pgbouncer {
+					db = testenv.ThroughPgBouncer(b, db)
+				}
+				u, _ := url.Parse(db)
+				st := benchStore(b, u.String(), store.Options{TransactionPooling: c.txPooling})
+				b.ResetTimer()
+				for i := range b.N {
+					id := ids[i%len(ids)]
+					if _, err := st.Get(ctx, id); err != nil {
+						b.Fatal(err)
+					}
+					if op == "get" {
+						continue
+					}
+					if _, err := st.Update(ctx, id, func(_ context.Context, cur store.Row) (store.Row, error) { return cur, nil }); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
