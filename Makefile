@@ -84,9 +84,12 @@ stack-down: ## stop what stack-up started
 stack-status: ## show the local stack's state
 	scripts/stack.sh status
 
-# --- deploy (issue 8) ---
+# --- deploy ---
 
-IMAGE ?= auth-manager:$(VERSION)
+# Release images are tagged with the version without git's "v" (tag v1.0.0 → 1.0.0), as
+# the Helm chart's appVersion names them.
+IMAGE_REPO ?= ghcr.io/auth-manager/auth-manager
+IMAGE ?= $(IMAGE_REPO):$(VERSION:v%=%)
 
 .PHONY: image
 image: ## build the container image IMAGE (default auth-manager:VERSION); needs a Docker engine
@@ -104,7 +107,7 @@ replicas: stack-up ## start 3 service processes on 127.0.0.1:8001-8003 against t
 replicas-down: ## stop what `make replicas` started
 	scripts/replicas.sh down
 
-# --- API docs (issue 7) ---
+# --- API docs ---
 
 .PHONY: api
 api: ## regenerate api/openapi.{json,yaml} (OpenAPI 3.0.3) via swag's api/swagger.{json,yaml}; refresh the vendored Swagger UI and ReDoc (npm)
@@ -122,15 +125,20 @@ docs-check: stack-up ## headless Chromium on /docs and /redoc: every operation l
 fuzz-api: stack-up ## schemathesis against the service and api/openapi.json: no 5xx, no undocumented status, no answer off the spec (~2 min)
 	scripts/fuzz-api.sh
 
-# --- bench (issue 9) ---
+# --- bench ---
 
 BENCH_FLAGS ?=
+SCALE_FLAGS ?=
 PROFILE_PATHS := introspect/access-token-cache-hit introspect/validate-token jwt/access-token-cache-hit jwt/validate-token \
-                 nocache/access-token-refresh
+                 nocache/access-token-stored nocache/access-token-refresh
 
 .PHONY: bench
 bench: stack-up ## load benchmarks vs baselines A, B, C in the same run, shared and pinned to CPUs (~10 min): docs/BENCHMARKS.md, docs/bench.svg, ratios on stdout
 	$(GO) run ./cmd/loadgen $(BENCH_FLAGS)
+
+.PHONY: bench-scale
+bench-scale: stack-up ## refresh grants per row with 1, 3 and 10 replicas on one database, and cache hits and GET /v1/tokens while Keycloak takes 2 s (~5 min): Markdown on stdout for docs/BENCHMARKS.md
+	$(GO) run ./cmd/loadgen scale $(SCALE_FLAGS)
 
 .PHONY: bench-profile
 bench-profile: stack-up ## CPU and allocation profiles of the cache-hit, validate and refresh paths, in-process: allocs/op, bin/pprof/*.pprof and the top of each

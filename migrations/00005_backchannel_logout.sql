@@ -1,5 +1,5 @@
 -- Back-channel logout replay protection and the keep-alive job's index, added by the Go
--- service (issue 6).
+-- service.
 --
 -- backchannel_logout_jti: the jti of every logout token Keycloak sent that was accepted,
 -- so that the same token is refused on every replica if it is presented again. A row is

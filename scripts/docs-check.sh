@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The docs pages in a real browser (issue 7): starts the service on a free port against
+# The docs pages in a real browser: starts the service on a free port against
 # the local stack (scripts/docs-check-service.sh), then headless Chromium checks that
 # /docs lists every operation of the spec, that "Try it out" -> Execute on GET /health
 # shows 200, that /redoc renders every operation, and that neither page loads anything

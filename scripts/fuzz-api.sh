@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Contract fuzzing (issue 7): schemathesis, pinned, against the service running on a
+# Contract fuzzing: schemathesis, pinned, against the service running on a
 # free port over the local stack (scripts/docs-check-service.sh) and the committed
 # OpenAPI 3 document api/openapi.json, with a real bearer token of the test realm (password grant on
 # the service's own client). Fails on any 5xx, any status the spec does not

@@ -42,7 +42,7 @@ func rotateKeysCommand(fs *flag.FlagSet, w world) action {
 }
 
 func rotateKeys(ctx context.Context, db config.Database, keys config.Keys, log *slog.Logger, dryRun bool, batch int, stdout io.Writer) error {
-	ring, err := vault.NewRing(keys)
+	ring, err := app.NewRing(keys)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func rotateKeys(ctx context.Context, db config.Database, keys config.Keys, log *
 	if res.Remaining > 0 {
 		ev.Outcome, ev.ErrorCode = audit.Failed, "rows_remaining"
 	}
-	audit.New(log).Record(ctx, ev)
+	audit.New(log, nil).Record(ctx, ev)
 	for _, id := range res.UnusableIDs {
 		fmt.Fprintf(stdout, "unusable: %s\n", id)
 	}

@@ -15,8 +15,6 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/app"
 	"github.com/auth-manager/auth-manager/internal/config"
-	"github.com/auth-manager/auth-manager/internal/jsonlog"
-	"github.com/auth-manager/auth-manager/internal/logsink"
 	"github.com/auth-manager/auth-manager/internal/tracing"
 )
 
@@ -90,7 +88,7 @@ func serveCommand(_ *flag.FlagSet, w world) action {
 		if err != nil {
 			return err
 		}
-		return serve(ctx, cfg, log, w.stderr)
+		return serve(ctx, cfg, log)
 	}
 }
 
@@ -119,7 +117,7 @@ func migrateCommand(fs *flag.FlagSet, w world) action {
 }
 
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(jsonlog.New(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 func keygen(stdout io.Writer) error {
@@ -131,16 +129,9 @@ func keygen(stdout io.Writer) error {
 	return nil
 }
 
-// serve runs the service. Access lines go through a buffered writer on the same
-// stream (unless AUTH_MANAGER_ACCESS_LOG_BUFFER=0); it is closed, and so flushed,
-// after the server has drained. Audit and every other line are written at once.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Writer) error {
+// serve runs the service.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	var opts []app.Option
-	if cfg.AccessLog.Buffer > 0 {
-		sink := logsink.NewAsync(stderr, logsink.Options{MaxQueued: cfg.AccessLog.Buffer})
-		defer sink.Close()
-		opts = append(opts, app.WithAccessLog(newLogger(sink, cfg.LogLevel), sink.Dropped))
-	}
 	tp, err := tracing.NewProvider(ctx, cfg.Tracing, cfg.AppVersion)
 	if err != nil {
 		return err

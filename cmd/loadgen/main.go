@@ -1,4 +1,4 @@
-// Command loadgen is the load harness of `make bench` (issue 9). It builds and starts
+// Command loadgen is the load harness of `make bench`. It builds and starts
 // the service against the local stack, seeds it through the real API, measures every
 // scenario against baselines taken in the same run, and writes docs/BENCHMARKS.md and
 // docs/bench.svg.
@@ -6,6 +6,7 @@
 // Usage:
 //
 //	loadgen [run] [flags]          the whole benchmark (see -h)
+//	loadgen scale [flags]          refresh grants per row across replicas, and a slow Keycloak
 //	loadgen baseline -addr ADDR    serve baseline A (the driver starts this itself)
 package main
 

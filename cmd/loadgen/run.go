@@ -24,6 +24,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch cmd {
 	case "run":
 		return bench(ctx, args, stdout, stderr)
+	case "scale":
+		return scale(ctx, args, stdout, stderr)
 	case "baseline":
 		fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
 		fs.SetOutput(stderr)
@@ -33,7 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return loadgen.ServeBaseline(ctx, *addr)
 	}
-	return fmt.Errorf("unknown command %q (run, baseline)", cmd)
+	return fmt.Errorf("unknown command %q (run, scale, baseline)", cmd)
 }
 
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -108,6 +110,53 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	loadgen.PrintSummary(stdout, r)
 	fmt.Fprintf(stdout, "\nwrote %s and %s\n", *out, *svg)
+	return nil
+}
+
+// scale runs `loadgen scale` and prints its Markdown fragment.
+func scale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		repo     = fs.String("repo", ".", "repository root (the service is built from it)")
+		envFile  = fs.String("env", "deploy/dev.env", "the stack's environment file (the process environment wins)")
+		bin      = fs.String("bin", "", "measure this service binary instead of building the repository's")
+		replicas = fs.String("replicas", "1,3,10", "replica counts of the one-refresh measurement")
+		rows     = fs.Int("rows", 8, "rows of the one-refresh measurement")
+		calls    = fs.Int("calls", 30, "access-token calls per row, call k to replica k mod n")
+		callers  = fs.Int("callers", 10, "concurrent callers per row")
+		delay    = fs.Duration("delay", 2*time.Second, "how long the proxy holds each refresh grant in the slow measurement")
+		misses   = fs.Int("misses", 200, "concurrent cache misses of distinct rows in the slow measurement (0 skips it)")
+		samplers = fs.Int("samplers", 4, "callers timing cache hits and GET /v1/tokens meanwhile")
+		pause    = fs.Duration("pause", 10*time.Millisecond, "each sampler's pause between requests")
+		callerID = fs.String("caller-client", "auth-manager-service-caller", "client whose tokens carry the service role")
+		callerSe = fs.String("caller-secret", "service-caller-secret", "its secret (the dev realm's fixture)")
+		svcEnv   envList
+	)
+	fs.Var(&svcEnv, "service-env", "KEY=VALUE for the service's environment on top of -env (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rs, err := parseLevels(*replicas)
+	if err != nil {
+		return err
+	}
+	if *rows < 1 || *calls < 1 || *callers < 1 || *misses < 0 || *samplers < 1 || *delay < 0 || *pause < 0 {
+		return errors.New("-rows, -calls, -callers and -samplers must be positive; -misses, -delay and -pause not negative")
+	}
+	root, err := filepath.Abs(*repo)
+	if err != nil {
+		return err
+	}
+	r, err := loadgen.Scale(ctx, loadgen.ScaleConfig{
+		Repo: root, EnvFile: under(root, *envFile), Bin: *bin, Replicas: rs, Rows: *rows, Calls: *calls, Callers: *callers,
+		Delay: *delay, Misses: *misses, Samplers: *samplers, Pause: *pause, ServiceEnv: svcEnv,
+		CallerID: *callerID, CallerSecret: *callerSe, Log: stderr,
+	})
+	if err != nil {
+		return err
+	}
+	loadgen.WriteScale(stdout, r)
 	return nil
 }
 

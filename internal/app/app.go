@@ -87,9 +87,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	if o.tracer != nil {
 		log = slog.New(tracing.LogHandler(log.Handler()))
-		if o.accessLog.log != nil {
-			o.accessLog.log = slog.New(tracing.LogHandler(o.accessLog.log.Handler()))
-		}
 	}
 	if !cfg.SkipMigrations {
 		if err := migrateUp(ctx, st, log); err != nil {
@@ -99,9 +96,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a := &App{cfg: cfg, log: log, Store: st}
 	a.Metrics = metrics.New(metrics.BuildInfo{Version: cfg.AppVersion, Commit: cfg.CommitSHA})
-	auditLog := audit.New(log)
+	auditLog := audit.New(log, o.now)
 	a.Keycloak = newKeycloak(cfg, log, o, a.Metrics.ObserveKeycloak)
-	ring, err := vault.NewRing(cfg.Keys)
+	ring, err := NewRing(cfg.Keys)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -122,10 +119,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
 		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh, Ended: a.Ended, MaxTokensPerUser: cfg.Tokens.MaxPerUser,
-		RetryUncommitted: func(ctx context.Context) bool {
-			r := a.Rotation.Current(ctx)
-			return r.On && r.MaxReuse >= 1
-		},
+		Rotation: a.Rotation,
+		// A refresh waits for a slot at most as long as one Keycloak call may take.
+		KeycloakConcurrency: cfg.Keycloak.Concurrency, SlotWait: cfg.Keycloak.Timeout,
 	})
 	a.Tokens = tokens.New(a.Vault, a.Keycloak, tokens.Options{
 		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Feed: a.Feed, Retries: cfg.Keycloak.Retries,
@@ -149,7 +145,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		StateSecret: []byte(cfg.StateSecret.Reveal()), StateExpiry: cfg.StateExpiry, ClientID: cfg.Keycloak.ClientID,
 		Retries: cfg.Keycloak.Retries, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		Log: log, Audit: auditLog, Now: o.now, Ended: a.Ended,
-		Rotating: func(ctx context.Context) bool { return a.Rotation.Current(ctx).On },
+		Rotation: a.Rotation,
 	})
 	// One key set for caller tokens and logout tokens: forged tokens of either kind
 	// cannot make it download the JWKS more than once per JWKSMinRefresh.
@@ -164,7 +160,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		})
 	a.auditLog, a.now = auditLog, o.now
 	if cfg.KeepAlive.Enabled {
-		onPass := a.Metrics.RegisterKeepAlive()
+		onPass := a.Metrics.RegisterKeepAlive(o.now)
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
 			onPass(metrics.KeepAlivePass{Ran: r.Ran, Failed: err != nil, Refreshed: r.Refreshed,
 				Invalidated: r.Invalidated, Errors: r.Failed, Deleted: r.Deleted})
@@ -200,7 +196,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
 	deps.Sessions, deps.Backchannel = a.Sessions, a.Backchannel
-	o.accessLog.wire(&deps, cfg.AccessLog, a.Metrics)
+	deps.AccessLogSkip = 1 - cfg.AccessLog.Sample
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
 	}
@@ -230,7 +226,6 @@ type Option func(*options)
 type options struct {
 	wrapKeycloak func(http.RoundTripper) http.RoundTripper
 	now          func() time.Time
-	accessLog    accessLogOption
 	tracer       trace.TracerProvider
 	feedPoll     time.Duration
 }
@@ -249,7 +244,7 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 }
 
 // WithClock replaces the clock of every service (vault, tokens, offline, sessions,
-// keep-alive): tests move time instead of waiting for it.
+// keep-alive) and of the audit trail: tests move time instead of waiting for it.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
@@ -259,7 +254,16 @@ func WithKeycloakTransport(wrap func(http.RoundTripper) http.RoundTripper) Optio
 	return func(o *options) { o.wrapKeycloak = wrap }
 }
 
-// openStore is OpenStore, traced when the App is.
+// OpenStore opens the pgx pool sized from the configuration; its queries are traced
+// when WithTracerProvider is among opts (the serving App's store, tools' stores alike).
+func OpenStore(ctx context.Context, db config.Database, log *slog.Logger, opts ...Option) (*store.Store, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return openStore(ctx, db, log, o)
+}
+
 func openStore(ctx context.Context, db config.Database, log *slog.Logger, o options) (*store.Store, error) {
 	opt := store.Options{URL: db.URL.Reveal(), MaxConns: db.MaxConns(), ConnTimeout: db.PoolTimeout, Echo: db.Echo,
 		TransactionPooling: db.TransactionPooling()}
@@ -267,14 +271,6 @@ func openStore(ctx context.Context, db config.Database, log *slog.Logger, o opti
 		opt.Tracer = tracing.QueryTracer(o.tracer)
 	}
 	return store.Open(ctx, opt, log)
-}
-
-// OpenStore opens the pgx pool sized from the configuration.
-func OpenStore(ctx context.Context, db config.Database, log *slog.Logger) (*store.Store, error) {
-	return store.Open(ctx, store.Options{
-		URL: db.URL.Reveal(), MaxConns: db.MaxConns(),
-		ConnTimeout: db.PoolTimeout, Echo: db.Echo, TransactionPooling: db.TransactionPooling(),
-	}, log)
 }
 
 func migrateUp(ctx context.Context, st *store.Store, log *slog.Logger) error {

@@ -51,7 +51,7 @@ func DoctorDeps(ctx context.Context, cfg config.Config, log *slog.Logger, opts .
 	if st, err := OpenStore(ctx, cfg.Database, log); err == nil {
 		d.Store, close = st, st.Close
 	}
-	ring, err := vault.NewRing(cfg.Keys)
+	ring, err := NewRing(cfg.Keys)
 	if err != nil {
 		close()
 		return doctor.Deps{}, nil, err

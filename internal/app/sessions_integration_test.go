@@ -496,6 +496,8 @@ func TestOfflineKeepAlive(t *testing.T) {
 		resp := accessToken(t, svcKept, alice.AccessToken, keptID, "")
 		assert.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
 		assert.Contains(t, svcKept.Logs.String(), `"msg":"keep-alive pass"`)
+		last := metricValue(t, scrape(t, svcKept), "auth_manager_keepalive_last_success_timestamp_seconds")
+		assert.InDelta(t, float64(time.Now().Unix()), last, 8, "a pass completed within the last interval")
 	})
 	t.Run("the row left alone died with its offline session and is marked", func(t *testing.T) {
 		assert.NotContains(t, realm.OfflineSessionIDs(t, aliceID), leftSID)

@@ -5,11 +5,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/auth-manager/auth-manager/internal/caller"
-	"github.com/auth-manager/auth-manager/internal/clientip"
-	"github.com/auth-manager/auth-manager/internal/jsonlog"
 	"github.com/auth-manager/auth-manager/internal/problem"
-	"github.com/auth-manager/auth-manager/internal/requestid"
+	"github.com/auth-manager/auth-manager/internal/reqctx"
 )
 
 // Event names.
@@ -50,10 +47,19 @@ type Event struct {
 }
 
 // Logger writes audit events to a slog.Logger, one line each, message "audit".
-type Logger struct{ log *slog.Logger }
+type Logger struct {
+	log *slog.Logger
+	now func() time.Time
+}
 
-// New returns an audit logger. A nil *Logger records nothing.
-func New(log *slog.Logger) *Logger { return &Logger{log: log} }
+// New returns an audit logger whose events are stamped by now (time.Now when nil).
+// A nil *Logger records nothing.
+func New(log *slog.Logger, now func() time.Time) *Logger {
+	if now == nil {
+		now = time.Now
+	}
+	return &Logger{log: log, now: now}
+}
 
 // Record writes e. The actor and request id come from ctx: the authenticated caller's
 // sub, or "service:<client id>" for a service caller, or "system" when there is none.
@@ -70,37 +76,41 @@ func (l *Logger) Record(ctx context.Context, e Event) {
 	if e.Outcome == "" {
 		e.Outcome = OK
 	}
-	// Field by field into the line (jsonlog.Line): no slog.Record, no attribute slice.
-	who, whose := actor(ctx)
-	line := jsonlog.Start(ctx, l.log, time.Now(), slog.LevelInfo, "audit").
-		Str("event", e.Name).
-		Str("request_id", requestid.From(ctx)).
-		Concat("actor", who, whose).
-		Str("subject", e.Subject).
-		Str("row_id", e.RowID).
-		Str("session_id", e.SessionID).
-		Str("outcome", e.Outcome)
-	if ip := clientip.From(ctx); ip != "" {
-		line.Str("client_ip", ip)
+	h := l.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := append(make([]slog.Attr, 0, 10),
+		slog.String("event", e.Name),
+		slog.String("request_id", reqctx.RequestID(ctx)),
+		slog.String("actor", actor(ctx)),
+		slog.String("subject", e.Subject),
+		slog.String("row_id", e.RowID),
+		slog.String("session_id", e.SessionID),
+		slog.String("outcome", e.Outcome))
+	if ip := reqctx.ClientIP(ctx); ip != "" {
+		attrs = append(attrs, slog.String("client_ip", ip))
 	}
 	if e.ErrorCode != "" {
-		line.Str("error_code", e.ErrorCode)
+		attrs = append(attrs, slog.String("error_code", e.ErrorCode))
 	}
 	if e.Detail != "" {
-		line.Str("detail", e.Detail)
+		attrs = append(attrs, slog.String("detail", e.Detail))
 	}
-	_ = line.End(ctx)
+	r := slog.NewRecord(l.now(), slog.LevelInfo, "audit", 0)
+	r.AddAttrs(attrs...)
+	_ = h.Handle(ctx, r)
 }
 
-// actor is the event's actor in two parts (joined in the line, not in memory): the
-// caller's sub, "service:" and the client id for a service caller, "system" with none.
-func actor(ctx context.Context) (string, string) {
-	c, ok := caller.From(ctx)
+// actor is the event's actor: the caller's sub, "service:<client id>" for a service
+// caller, "system" with none.
+func actor(ctx context.Context) string {
+	c, ok := reqctx.Caller(ctx)
 	switch {
 	case !ok:
-		return "system", ""
+		return "system"
 	case c.Service:
-		return "service:", c.ClientID
+		return "service:" + c.ClientID
 	}
-	return c.Subject, ""
+	return c.Subject
 }

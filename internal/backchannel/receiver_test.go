@@ -24,7 +24,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/problem"
-	"github.com/auth-manager/auth-manager/internal/requestid"
+	"github.com/auth-manager/auth-manager/internal/reqctx"
 	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/testenv"
 	"github.com/auth-manager/auth-manager/internal/vault"
@@ -171,7 +171,7 @@ func TestOnlySignedLogoutTokensAreAudited(t *testing.T) {
 	var logs bytes.Buffer
 	v := backchannel.NewVerifierWithKeys(&oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{signingKey.Public()}}, issuer, client, nil)
 	svc := backchannel.New(st, vault.New(st, nil, nil, vault.Options{}), &fakeAdmin{}, &evictions{}, v,
-		backchannel.Options{Log: testenv.DiscardLogger(), Audit: audit.New(slog.New(slog.NewJSONHandler(&logs, nil)))})
+		backchannel.Options{Log: testenv.DiscardLogger(), Audit: audit.New(slog.New(slog.NewJSONHandler(&logs, nil)), nil)})
 	otherKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: otherKey}, (&jose.SignerOptions{}).WithType("logout+jwt"))
@@ -267,7 +267,7 @@ func TestReconcile(t *testing.T) {
 	}
 	ev := &evictions{}
 	var logs bytes.Buffer
-	svc := newAuditedService(st, admin, ev, audit.New(slog.New(slog.NewJSONHandler(&logs, nil))))
+	svc := newAuditedService(st, admin, ev, audit.New(slog.New(slog.NewJSONHandler(&logs, nil)), nil))
 
 	t.Run("Keycloak failing deletes nothing", func(t *testing.T) {
 		admin.err = keycloak.ErrUnavailable
@@ -278,7 +278,7 @@ func TestReconcile(t *testing.T) {
 			assert.True(t, exists(t, st, id))
 		}
 	})
-	n, err := svc.Reconcile(context.Background(), requestid.With(context.Background(), "req-of-the-logout"), user)
+	n, err := svc.Reconcile(context.Background(), reqctx.WithRequestID(context.Background(), "req-of-the-logout"), user)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n)
 	for _, id := range []string{deadRefresh, deadOffline} {

@@ -1,7 +1,5 @@
 package caller
 
-import "context"
-
 // Caller is an authenticated caller.
 type Caller struct {
 	Subject   string // token sub: the user id, or the service account's user id
@@ -31,24 +29,4 @@ func (c Caller) Whose(userID string) (subject string, ok bool) {
 // CanActFor reports whether the caller may touch data of userID.
 func (c Caller) CanActFor(userID string) bool {
 	return c.Service || (c.Subject != "" && c.Subject == userID)
-}
-
-// ContextKey is the context key of the caller; its value is a *Caller. With puts one
-// under it, and package reqinfo's per-request context answers for it once the HTTP
-// layer has authenticated the request; everyone else reads through From.
-type ContextKey struct{}
-
-// With returns ctx carrying c.
-func With(ctx context.Context, c Caller) context.Context {
-	// A pointer, as the per-request context of package reqinfo answers: From has one
-	// shape to expect. It costs the one allocation boxing the struct did.
-	return context.WithValue(ctx, ContextKey{}, &c)
-}
-
-// From returns the caller in ctx; ok is false on an unauthenticated path.
-func From(ctx context.Context) (c Caller, ok bool) {
-	if p, ok := ctx.Value(ContextKey{}).(*Caller); ok {
-		return *p, true
-	}
-	return Caller{}, false
 }

@@ -1,32 +1,12 @@
 package clientip
 
 import (
-	"context"
 	"net"
 	"net/http"
 	"net/netip"
 	"slices"
 	"strings"
 )
-
-// ContextKey is the context key of the client IP; its value is a *string. With puts
-// one under it, and package reqinfo's per-request context answers for it; everyone
-// else reads through From.
-type ContextKey struct{}
-
-// With returns ctx carrying ip.
-func With(ctx context.Context, ip string) context.Context {
-	// A pointer boxes into the interface without an allocation of its own.
-	return context.WithValue(ctx, ContextKey{}, &ip)
-}
-
-// From returns the client IP in ctx, or "".
-func From(ctx context.Context) string {
-	if ip, ok := ctx.Value(ContextKey{}).(*string); ok {
-		return *ip
-	}
-	return ""
-}
 
 // Resolver finds the client IP of a request.
 type Resolver struct {

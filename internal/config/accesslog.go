@@ -6,16 +6,12 @@ import (
 )
 
 // AccessLog configures the access log (one line per request). Audit events and every
-// other line are written synchronously whatever this says.
+// other line are always written.
 type AccessLog struct {
 	// Sample is the fraction (0–1) of successful (2xx) answers of the hot routes,
 	// POST /v1/access-token and GET /v1/validate-token, that get an access line; 1
 	// logs every request. Other routes and other statuses are always logged.
 	Sample float64
-	// Buffer is how many bytes of access lines may wait in memory for the writer
-	// goroutine; lines beyond it are dropped and counted. 0 writes each line
-	// synchronously, one write(2) per request.
-	Buffer int
 }
 
 func (e env) accessLog() (AccessLog, error) {
@@ -24,11 +20,8 @@ func (e env) accessLog() (AccessLog, error) {
 	if err != nil || !(f >= 0 && f <= 1) {
 		p.add(invalid("AUTH_MANAGER_ACCESS_LOG_SAMPLE", "must be a number between 0 and 1"))
 	}
-	if e.AccessLogBuffer != 0 && (e.AccessLogBuffer < 4096 || e.AccessLogBuffer > 64<<20) {
-		p.add(invalid("AUTH_MANAGER_ACCESS_LOG_BUFFER", "must be 0 or between 4096 and 67108864 bytes"))
-	}
 	if err := p.err(); err != nil {
 		return AccessLog{}, err
 	}
-	return AccessLog{Sample: f, Buffer: e.AccessLogBuffer}, nil
+	return AccessLog{Sample: f}, nil
 }

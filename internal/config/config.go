@@ -130,6 +130,10 @@ type Keycloak struct {
 	// RefreshTokenRotation is auto (read the realm's setting from the admin API), on or
 	// off (KEYCLOAK_REFRESH_TOKEN_ROTATION).
 	RefreshTokenRotation string
+	// Concurrency bounds the refreshes of stored tokens this replica presents to
+	// Keycloak at once (AUTH_MANAGER_KEYCLOAK_CONCURRENCY). Each holds a pooled
+	// connection across the call, so it is kept below the pool.
+	Concurrency int
 }
 
 // RefreshDeadline bounds one refresh of a stored token: every allowed attempt at its
@@ -234,6 +238,7 @@ type env struct {
 	KeycloakTimeout          duration `envconfig:"KEYCLOAK_TIMEOUT" default:"10s"`
 	KeycloakRetries          int      `envconfig:"KEYCLOAK_RETRIES" default:"2"`
 	KeycloakRotation         string   `envconfig:"KEYCLOAK_REFRESH_TOKEN_ROTATION" default:"auto"`
+	KeycloakConcurrency      int      `envconfig:"AUTH_MANAGER_KEYCLOAK_CONCURRENCY" default:"8"`
 
 	AccessMinTTL      duration `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_MIN_TTL" default:"30s"`
 	AccessCacheSize   int      `envconfig:"AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE" default:"10000"`
@@ -277,7 +282,6 @@ type env struct {
 	OTLPTraces      string   `envconfig:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
 	OTELServiceName string   `envconfig:"OTEL_SERVICE_NAME" default:"auth-manager"`
 	AccessLogSample string   `envconfig:"AUTH_MANAGER_ACCESS_LOG_SAMPLE" default:"1"`
-	AccessLogBuffer int      `envconfig:"AUTH_MANAGER_ACCESS_LOG_BUFFER" default:"1048576"`
 
 	KeepAliveEnabled   bool     `envconfig:"AUTH_MANAGER_KEEPALIVE_ENABLED" default:"true"`
 	KeepAliveInterval  duration `envconfig:"AUTH_MANAGER_KEEPALIVE_INTERVAL" default:"1h"`
@@ -368,6 +372,10 @@ func (e env) build() (Config, error) {
 	p.add(err)
 	c.Keycloak, err = e.keycloak()
 	p.add(err)
+	if c.Database.MaxConns() > 0 { // the pool the bound must stay below is known
+		c.Keycloak.Concurrency, err = e.keycloakConcurrency(c.Database)
+		p.add(err)
+	}
 	c.Auth, err = e.auth()
 	p.add(err)
 	c.Keys, err = e.keys()
@@ -577,6 +585,18 @@ func (e env) keycloak() (Keycloak, error) {
 		ConsentRedirectURI: redirect, AfterConsentRedirectURI: e.KeycloakAfterConsent,
 		Timeout: time.Duration(e.KeycloakTimeout),
 	}, nil
+}
+
+// keycloakConcurrency checks AUTH_MANAGER_KEYCLOAK_CONCURRENCY against the pool it
+// must stay below: refreshes waiting on a slow Keycloak may then hold every
+// connection but one, never all of them.
+func (e env) keycloakConcurrency(db Database) (int, error) {
+	n := e.KeycloakConcurrency
+	if n < 1 || n >= db.MaxConns() {
+		return 0, invalid("AUTH_MANAGER_KEYCLOAK_CONCURRENCY",
+			fmt.Sprintf("must be at least 1 and below the database pool (DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW = %d)", db.MaxConns()))
+	}
+	return n, nil
 }
 
 // splitIssuer accepts a Keycloak base URL (http://host:8080, https://host/auth) or a

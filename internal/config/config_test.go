@@ -72,7 +72,7 @@ func TestLoadValid(t *testing.T) {
 	assert.Equal(t, AuthModeIntrospect, c.Auth.Mode)
 	assert.Equal(t, KeepAlive{Enabled: true, Interval: time.Hour, IdleThreshold: 24 * time.Hour,
 		Retention: 7 * 24 * time.Hour}, c.KeepAlive)
-	assert.Equal(t, AccessLog{Sample: 1, Buffer: 1 << 20}, c.AccessLog)
+	assert.Equal(t, AccessLog{Sample: 1}, c.AccessLog)
 }
 
 func TestTokenLimits(t *testing.T) {
@@ -134,8 +134,6 @@ func TestLoadInvalid(t *testing.T) {
 		{"AUTH_MANAGER_ACCESS_LOG_SAMPLE", "-0.1"},
 		{"AUTH_MANAGER_ACCESS_LOG_SAMPLE", "NaN"},
 		{"AUTH_MANAGER_ACCESS_LOG_SAMPLE", "half"},
-		{"AUTH_MANAGER_ACCESS_LOG_BUFFER", "100"},
-		{"AUTH_MANAGER_ACCESS_LOG_BUFFER", "-1"},
 		{"AUTH_MANAGER_MAX_TOKENS_PER_USER", "0"},
 		{"AUTH_MANAGER_MAX_TOKENS_PER_USER", "100001"},
 		{"AUTH_MANAGER_EXCHANGE_AUDIENCES_BY_CLIENT", "no-equals-sign"},

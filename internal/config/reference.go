@@ -47,6 +47,7 @@ var reference = []refGroup{
 		{name: "KEYCLOAK_AFTER_CONSENT_REDIRECT_URI", typ: "URL", example: "https://app.example.com/settings", desc: "Where the browser goes after the consent callback; empty: the callback answers JSON."},
 		{name: "KEYCLOAK_TIMEOUT", example: "10s", desc: "Time allowed for one Keycloak call (1s–2m)."},
 		{name: "KEYCLOAK_RETRIES", example: "2", desc: "Retries of a call Keycloak certainly did not process (connection refused, 502/503/504), 0–5."},
+		{name: "AUTH_MANAGER_KEYCLOAK_CONCURRENCY", example: "8", desc: "Refreshes of stored tokens one replica presents to Keycloak at once; each holds a pooled connection and the row lock across the call, so it must be below `DATABASE_POOL_SIZE` + `DATABASE_MAX_OVERFLOW`. A refresh that finds no free slot within `KEYCLOAK_TIMEOUT` answers 503 `service_unavailable` (reason `keycloak_busy`)."},
 		{name: "KEYCLOAK_REFRESH_TOKEN_ROTATION", typ: "enum", example: "off", desc: "Does the realm rotate refresh tokens? `auto` reads the realm's setting through the admin API (needs realm-management `view-realm`; falls back to `off` with a warning); `on` and `off` skip the admin API."},
 	}},
 	{"Access tokens", []refVar{
@@ -101,7 +102,6 @@ var reference = []refGroup{
 	}},
 	{"Access log", []refVar{
 		{name: "AUTH_MANAGER_ACCESS_LOG_SAMPLE", typ: "number", example: "0.1", desc: "Fraction (0–1) of 2xx answers of `POST /v1/access-token` and `GET /v1/validate-token` that get an access line; other routes and statuses are always logged, audit lines never sampled."},
-		{name: "AUTH_MANAGER_ACCESS_LOG_BUFFER", example: "1048576", desc: "Bytes of access lines queued in memory and written in batches at least every 100 ms; lines beyond it are dropped and counted; 0 writes each line at once (else 4096–67108864)."},
 	}},
 	{"Offline keep-alive and clean-up", []refVar{
 		{name: "AUTH_MANAGER_KEEPALIVE_ENABLED", example: "true", desc: "Run the offline keep-alive and clean-up job (one replica at a time, by a PostgreSQL advisory lock)."},

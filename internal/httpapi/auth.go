@@ -8,7 +8,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/introspect"
-	"github.com/auth-manager/auth-manager/internal/reqinfo"
+	"github.com/auth-manager/auth-manager/internal/reqctx"
 )
 
 // Authenticator turns a bearer token into a caller.
@@ -38,24 +38,9 @@ func requireCaller(auth Authenticator, limit *failureLimiter, ew errorWriter) fu
 				ew.write(w, r, err)
 				return
 			}
-			next.ServeHTTP(w, withCaller(r, c))
+			next.ServeHTTP(w, r.WithContext(reqctx.WithCaller(r.Context(), c)))
 		})
 	}
-}
-
-// withCaller returns r carrying c. Under withRequestID it is r itself, with c set into
-// the request's reqinfo.Info in place (no copy of the request): that is safe because
-// this is the first place the caller is known and nothing has asked for it yet. A
-// request without an Info (a handler mounted without withRequestID), or one already
-// carrying a caller, gets a copy with c over its context, as before.
-func withCaller(r *http.Request, c caller.Caller) *http.Request {
-	ctx := r.Context()
-	if _, has := caller.From(ctx); !has {
-		if i := reqinfo.From(ctx); i != nil && i.SetCaller(c) {
-			return r
-		}
-	}
-	return r.WithContext(caller.With(ctx, c))
 }
 
 // bearer extracts the token of an "Authorization: Bearer <token>" header.
@@ -71,7 +56,7 @@ func bearer(h string) (string, bool) {
 // mustCaller returns the authenticated caller; routes.go guarantees one exists on
 // every route that calls it.
 func mustCaller(r *http.Request) caller.Caller {
-	c, ok := caller.From(r.Context())
+	c, ok := reqctx.Caller(r.Context())
 	if !ok {
 		panic("httpapi: handler on an unauthenticated route asked for the caller")
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/auth-manager/auth-manager/internal/problem"
+	"github.com/auth-manager/auth-manager/internal/reqctx"
 )
 
 // apiError is the envelope's error: package problem's, the one vocabulary. Handlers
@@ -28,7 +29,7 @@ func (ew errorWriter) write(w http.ResponseWriter, r *http.Request, err error) {
 	case ae.Status >= 500:
 		level = slog.LevelError
 	}
-	ew.log.Log(r.Context(), level, "request failed", "request_id", requestID(r.Context()),
+	ew.log.Log(r.Context(), level, "request failed", "request_id", reqctx.RequestID(r.Context()),
 		"code", ae.Code, "status", ae.Status, "error", err.Error())
 	env := ErrorEnvelope{Error: ae.Message, Code: ae.Code, Details: ae.Details}
 	if ae.Reason != "" {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -15,44 +14,27 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/auth-manager/auth-manager/internal/clientip"
-	"github.com/auth-manager/auth-manager/internal/jsonlog"
-	"github.com/auth-manager/auth-manager/internal/reqinfo"
+	"github.com/auth-manager/auth-manager/internal/reqctx"
 	"github.com/auth-manager/auth-manager/internal/requestid"
 )
 
-// requestID returns the request id set by withRequestID.
-func requestID(ctx context.Context) string { return requestid.From(ctx) }
-
 // withRequestID takes X-Request-ID from the request when it is sane (at most 128
 // characters of [A-Za-z0-9._:-]) and generates one otherwise, then echoes it. It puts
-// the id and the request's client IP (res) into the context (access log, audit events,
-// rate limits) as one reqinfo.Info, which requireCaller later fills with the caller:
-// the one context value and the one copy of the request the HTTP layer makes.
+// the id and the request's client IP (res) into the context for the access log, audit
+// events and rate limits.
 func withRequestID(res clientip.Resolver) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
-		return requestIDHandler(res, next)
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := r.Header.Get("X-Request-Id")
+			if !saneRequestID(id) {
+				id = requestid.New()
+			}
+			w.Header().Set("X-Request-Id", id)
+			ctx := reqctx.WithClientIP(reqctx.WithRequestID(r.Context(), id), res.Of(r))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
 	}
 }
-
-func requestIDHandler(res clientip.Resolver, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The canonical key, by hand: "X-Request-ID" is not canonical, so Get and Set
-		// would canonicalise (and allocate) it on every request.
-		var id string
-		if v := r.Header[requestIDHeader]; len(v) > 0 {
-			id = v[0]
-		}
-		if !saneRequestID(id) {
-			id = requestid.New()
-		}
-		ctx, info := reqinfo.New(r.Context(), id, res.Of(r))
-		w.Header()[requestIDHeader] = info.IDHeader()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
-// requestIDHeader is X-Request-ID in net/http's canonical form.
-const requestIDHeader = "X-Request-Id"
 
 func saneRequestID(id string) bool {
 	if id == "" || len(id) > 128 {
@@ -100,14 +82,6 @@ type HTTPMetrics interface {
 // ones served from memory at high rates.
 var hotRoutes = map[string]bool{"/v1/access-token": true, "/v1/validate-token": true}
 
-// accessLogger is the logger of the access lines.
-func (d Deps) accessLogger() *slog.Logger {
-	if d.AccessLog != nil {
-		return d.AccessLog
-	}
-	return d.Log
-}
-
 // accessLog writes one structured line per request and feeds the request metrics. It
 // logs the route pattern and path, never the query string (the consent callback
 // carries a code and state there) and never a header value other than the request id.
@@ -123,8 +97,7 @@ func accessLog(log *slog.Logger, skip float64, now func() time.Time, m HTTPMetri
 				rec.status = http.StatusOK
 			}
 			route := routePattern(r)
-			end := now() // the line's time too: one clock read fewer per request
-			took := end.Sub(start)
+			took := now().Sub(start)
 			if m != nil {
 				m.ObserveHTTP(route, r.Method, rec.status, took)
 			}
@@ -132,16 +105,15 @@ func accessLog(log *slog.Logger, skip float64, now func() time.Time, m HTTPMetri
 				return
 			}
 			ctx := r.Context()
-			_ = jsonlog.Start(ctx, log, end, slog.LevelInfo, "http request").
-				Str("request_id", requestID(ctx)).
-				Str("client_ip", clientip.From(ctx)).
-				Str("method", r.Method).
-				Str("path", r.URL.Path).
-				Str("route", route).
-				Int("status", int64(rec.status)).
-				Int("bytes", int64(rec.bytes)).
-				Float("duration_ms", float64(took.Microseconds())/1000).
-				End(ctx)
+			log.LogAttrs(ctx, slog.LevelInfo, "http request",
+				slog.String("request_id", reqctx.RequestID(ctx)),
+				slog.String("client_ip", reqctx.ClientIP(ctx)),
+				slog.String("method", r.Method),
+				slog.String("path", r.URL.Path),
+				slog.String("route", route),
+				slog.Int("status", rec.status),
+				slog.Int("bytes", rec.bytes),
+				slog.Float64("duration_ms", float64(took.Microseconds())/1000))
 		})
 	}
 }
@@ -186,7 +158,7 @@ func recoverer(log *slog.Logger, ew errorWriter) func(http.Handler) http.Handler
 					if v == http.ErrAbortHandler {
 						panic(v)
 					}
-					log.ErrorContext(r.Context(), "panic", "request_id", requestID(r.Context()),
+					log.ErrorContext(r.Context(), "panic", "request_id", reqctx.RequestID(r.Context()),
 						"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 					ew.write(w, r, fmt.Errorf("panic: %v", v))
 				}

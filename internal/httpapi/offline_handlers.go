@@ -10,6 +10,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/caller"
 	"github.com/auth-manager/auth-manager/internal/offline"
 	"github.com/auth-manager/auth-manager/internal/problem"
+	"github.com/auth-manager/auth-manager/internal/reqctx"
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
@@ -117,7 +118,7 @@ func handleConsentCallback(o Offline, afterConsent string, limit *failureLimiter
 				level = slog.LevelWarn
 			}
 			ew.log.LogAttrs(r.Context(), level, "consent failed; redirecting the browser",
-				slog.String("request_id", requestID(r.Context())), slog.String("code", ae.Code),
+				slog.String("request_id", reqctx.RequestID(r.Context())), slog.String("code", ae.Code),
 				slog.Int("status", ae.Status), slog.String("error", err.Error()))
 			v := url.Values{"error": {ae.Code}, "error_description": {ae.Message}}
 			if ae.Reason != "" {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/go-chi/httprate"
 
-	"github.com/auth-manager/auth-manager/internal/clientip"
 	"github.com/auth-manager/auth-manager/internal/problem"
+	"github.com/auth-manager/auth-manager/internal/reqctx"
 )
 
 // Edge configures what the HTTP layer trusts about its peers and how it limits them.
@@ -65,7 +65,7 @@ func (l *failureLimiter) refused(w http.ResponseWriter, r *http.Request, ew erro
 // overElseCount reports whether r's client is over the limit, and counts a failure of
 // it when it is not (one step: concurrent failures cannot overshoot the limit).
 func (l *failureLimiter) overElseCount(r *http.Request) bool {
-	return l != nil && l.rl.OnLimit(discardHeaders{}, r, bucket(clientip.From(r.Context())))
+	return l != nil && l.rl.OnLimit(discardHeaders{}, r, bucket(reqctx.ClientIP(r.Context())))
 }
 
 // over reports whether r's client is over the limit (its next failure would be
@@ -74,14 +74,14 @@ func (l *failureLimiter) over(r *http.Request) bool {
 	if l == nil {
 		return false
 	}
-	_, rate, err := l.rl.Status(bucket(clientip.From(r.Context())))
+	_, rate, err := l.rl.Status(bucket(reqctx.ClientIP(r.Context())))
 	return err == nil && int(math.Round(rate)) >= l.limit
 }
 
 // count counts one failure of r's client.
 func (l *failureLimiter) count(r *http.Request) {
 	if l != nil {
-		l.rl.OnLimit(discardHeaders{}, r, bucket(clientip.From(r.Context())))
+		l.rl.OnLimit(discardHeaders{}, r, bucket(reqctx.ClientIP(r.Context())))
 	}
 }
 

@@ -39,7 +39,7 @@ func BenchmarkGarbageOverTheLimit(b *testing.B) {
 	}
 	auth := introspect.New(nil, keys, introspect.Options{Mode: introspect.ModeJWT, Issuer: issuer, CacheTTL: time.Minute})
 	receiver := backchannel.New(nil, nil, nil, nil, backchannel.NewVerifierWithKeys(keys, issuer, "auth-manager", nil), backchannel.Options{})
-	h := NewHandler(Deps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)), AccessLog: slog.New(slog.DiscardHandler),
+	h := NewHandler(Deps{Log: slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Auth: auth, Backchannel: receiver, MaxBodyBytes: 64 << 10, Edge: Edge{RateLimit: 1, Window: time.Hour}})
 
 	enc := base64.RawURLEncoding.EncodeToString

@@ -22,10 +22,8 @@ type Deps struct {
 	Tokens       Tokens
 	CORS         CORS
 	MaxBodyBytes int64
-	// AccessLog, when set, takes the access lines instead of Log (the service gives it
-	// a buffered writer; audit and error lines stay on Log). AccessLogSkip is the
-	// fraction of 2xx answers of the hot routes left without a line (0: none).
-	AccessLog     *slog.Logger
+	// AccessLogSkip is the fraction of 2xx answers of the hot routes left without an
+	// access line (0: none).
 	AccessLogSkip float64
 	// Metrics records HTTP requests; MetricsHandler, when set, is served at /metrics.
 	Metrics        HTTPMetrics
@@ -57,7 +55,7 @@ func NewHandler(d Deps) http.Handler {
 	if d.Traced {
 		r.Use(traceRoute)
 	}
-	r.Use(securityHeaders, accessLog(d.accessLogger(), d.AccessLogSkip, d.Now, d.Metrics), recoverer(d.Log, ew),
+	r.Use(securityHeaders, accessLog(d.Log, d.AccessLogSkip, d.Now, d.Metrics), recoverer(d.Log, ew),
 		cors(d.CORS), limitBody(d.MaxBodyBytes, ew))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		ew.write(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "No such endpoint"})

@@ -31,8 +31,7 @@ type ValidateAnswer struct {
 func handleValidateToken() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c := mustCaller(r)
-		encodeWith(w, http.StatusOK, ValidateAnswer{Valid: true, Subject: c.Subject, SessionID: c.SessionID,
-			ExpiresAt: c.ExpiresAt, Scope: c.Scope, ClientID: c.ClientID, Username: c.Username, ServiceCaller: c.Service},
-			appendValidate)
+		encode(w, http.StatusOK, ValidateAnswer{Valid: true, Subject: c.Subject, SessionID: c.SessionID,
+			ExpiresAt: c.ExpiresAt, Scope: c.Scope, ClientID: c.ClientID, Username: c.Username, ServiceCaller: c.Service})
 	}
 }

@@ -195,11 +195,7 @@ func requiredUUID(r *http.Request, name string) (string, error) {
 
 // requiredUUIDIn is requiredUUID on a query already parsed.
 func requiredUUIDIn(q url.Values, name string) (string, error) {
-	return uuidParam(name, q.Get(name))
-}
-
-// uuidParam validates query parameter name's value v, a required UUID.
-func uuidParam(name, v string) (string, error) {
+	v := q.Get(name)
 	if v == "" {
 		return "", validation("query."+name, "field required")
 	}

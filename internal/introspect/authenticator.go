@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -155,8 +154,8 @@ func (a *Authenticator) claims(ctx context.Context, token string, now time.Time)
 		return local, nil
 	}
 	// Requests presenting the same token share one introspection: when a busy token's
-	// entry expires, every request in flight with it would otherwise ask Keycloak at once
-	// (issue 9). The call is detached from this caller's cancellation, since others wait
+	// entry expires, every request in flight with it would otherwise ask Keycloak at once.
+	// The call is detached from this caller's cancellation, since others wait
 	// for it; the Keycloak client bounds it by its timeout.
 	ch := a.flight.DoChan(string(key[:]), func() (any, error) {
 		// A flight that just landed may have answered while this request was in its
@@ -245,22 +244,8 @@ func (a *Authenticator) clientAllowed(cl keycloak.Claims) bool {
 	return len(a.opt.AllowedClients) == 0 || slices.Contains(a.opt.AllowedClients, cl.Client())
 }
 
-// keyBufs hold copies of bearer tokens being hashed: sha256.Sum256 takes bytes, and
-// converting a ~1.3 KB token allocated it on the heap on every request (issue 16).
-var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
 // tokenKey is the cache key of a bearer token: its SHA-256.
-func tokenKey(token string) [32]byte {
-	bp := keyBufs.Get().(*[]byte)
-	b := append((*bp)[:0], token...)
-	key := sha256.Sum256(b)
-	clear(b) // no copy of a token outlives the request in the pool
-	if cap(b) <= 16<<10 {
-		*bp = b
-		keyBufs.Put(bp)
-	}
-	return key
-}
+func tokenKey(token string) [32]byte { return sha256.Sum256([]byte(token)) }
 
 // offlineScope reports whether scope (space-separated) holds offline_access: the token
 // is of an offline session.

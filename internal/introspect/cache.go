@@ -17,8 +17,7 @@ type entry struct {
 }
 
 // cache holds recent answers keyed by the SHA-256 of the token, bounded by an LRU
-// (constant time per operation, whatever its size; the map it replaces was scanned
-// whole under one mutex when full).
+// (constant time per operation, whatever its size).
 type cache struct{ l *lru.Cache[[32]byte, entry] }
 
 func newCache(size int) *cache {

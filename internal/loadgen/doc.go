@@ -1,4 +1,4 @@
-// Package loadgen is the load harness behind `make bench` (issue 9): it builds the
+// Package loadgen is the load harness behind `make bench`: it builds the
 // service, starts it as a separate process against the local stack on a fresh
 // database, seeds the vault through the real API, drives bounded closed-loop load at
 // a few concurrency levels, samples the process's CPU and peak RSS, and writes the

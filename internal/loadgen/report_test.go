@@ -110,7 +110,7 @@ func TestWriteMarkdownKeepsNotes(t *testing.T) {
 	require.NoError(t, WriteMarkdown(path, "bench.svg", fakeRun()))
 	first, err := os.ReadFile(path)
 	require.NoError(t, err)
-	for _, want := range []string{"# Benchmarks", "| commit | `abc123` |", "## Targets (issue 16)", "**met**", "**not met**",
+	for _, want := range []string{"# Benchmarks", "| commit | `abc123` |", "## Targets", "**met**", "**not met**",
 		"![req/s and p99 against concurrency per scenario](bench.svg)", "### " + KeyCacheOff, NotesMarker} {
 		assert.Contains(t, string(first), want)
 	}

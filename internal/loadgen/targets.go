@@ -63,10 +63,17 @@ func AccessHit(base string, f *Fixture) TargetFunc {
 
 // AccessSpread targets POST /v1/access-token over every user's row, each asked for by
 // its owner (the user's own access token).
-func AccessSpread(base string, f *Fixture) TargetFunc {
+func AccessSpread(base string, f *Fixture) TargetFunc { return accessSpread(base, f, "") }
+
+// AccessRefresh is AccessSpread asking for min_ttl=3600, longer than any access token of
+// the realm lives: neither a cache nor the database's copy can answer, so every call
+// refreshes at Keycloak.
+func AccessRefresh(base string, f *Fixture) TargetFunc { return accessSpread(base, f, "&min_ttl=3600") }
+
+func accessSpread(base string, f *Fixture, query string) TargetFunc {
 	urls := make([]string, len(f.Users))
 	for i, usr := range f.Users {
-		urls[i] = base + "/v1/access-token?id=" + url.QueryEscape(usr.RowID)
+		urls[i] = base + "/v1/access-token?id=" + url.QueryEscape(usr.RowID) + query
 	}
 	return func(c int) Target {
 		return Target{Want: http.StatusOK, New: func(ctx context.Context, w, n int) (*http.Request, error) {

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// The issue's targets (issue 16, after issue 9's).
+// The targets the report judges.
 const (
 	hitRatioTarget      = 0.8
 	hitP99Target        = 5e-3 // seconds, at c ≤ hitP99MaxConc

@@ -1,6 +1,10 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // KeepAlivePass is what one keep-alive pass reports to the metrics.
 type KeepAlivePass struct {
@@ -10,13 +14,23 @@ type KeepAlivePass struct {
 }
 
 // RegisterKeepAlive registers the keep-alive job's families and returns the function
-// that records a pass.
-func (m *Metrics) RegisterKeepAlive() func(KeepAlivePass) {
+// that records a pass. now stamps the last-success gauge (nil: time.Now).
+//
+// auth_manager_keepalive_last_success_timestamp_seconds is the end of the last pass
+// this replica ran to completion (0 until one has): the pass runs on one replica at a
+// time, so the job's health is the newest value across replicas, and a stalled job is
+// one whose newest value grows old.
+func (m *Metrics) RegisterKeepAlive(now func() time.Time) func(KeepAlivePass) {
+	if now == nil {
+		now = time.Now
+	}
 	passes := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "keepalive_passes_total",
 		Help: "Keep-alive passes by result (ran, skipped: another replica held the lock, failed)."}, []string{"result"})
 	rows := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "keepalive_rows_total",
 		Help: "Rows handled by the keep-alive job by action (refreshed, invalidated, failed, deleted)."}, []string{"action"})
-	m.reg.MustRegister(passes, rows)
+	lastSuccess := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "keepalive_last_success_timestamp_seconds",
+		Help: "Unix time at which this replica last completed a keep-alive pass without error (0: none since start; take the max across replicas)."})
+	m.reg.MustRegister(passes, rows, lastSuccess)
 	for _, r := range []string{"ran", "skipped", "failed"} {
 		passes.WithLabelValues(r)
 	}
@@ -29,6 +43,7 @@ func (m *Metrics) RegisterKeepAlive() func(KeepAlivePass) {
 			passes.WithLabelValues("failed").Inc()
 		case p.Ran:
 			passes.WithLabelValues("ran").Inc()
+			lastSuccess.Set(float64(now().UnixNano()) / 1e9)
 		default:
 			passes.WithLabelValues("skipped").Inc()
 		}

@@ -110,11 +110,3 @@ func (m *Metrics) RegisterCache(stats func() CacheStats) {
 			}),
 	)
 }
-
-// RegisterAccessLogDrops exposes the access lines the log writer dropped because its
-// queue was full (the output could not keep up), read at scrape time.
-func (m *Metrics) RegisterAccessLogDrops(dropped func() uint64) {
-	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "access_log_dropped_total",
-		Help: "Access log lines dropped because the log writer's queue was full."},
-		func() float64 { return float64(dropped()) }))
-}

@@ -37,7 +37,7 @@ func (s *Service) reissue(ctx context.Context, c caller.Caller) (Stored, string,
 	if err != nil {
 		return Stored{}, "", err
 	}
-	if s.opt.Rotating(ctx) {
+	if s.rotating(ctx) {
 		return Stored{}, src.ID, ErrRotationEnabled
 	}
 	if err := s.vault.Admits(ctx, src.UserID); err != nil {

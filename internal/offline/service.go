@@ -116,12 +116,22 @@ type Options struct {
 	Log              *slog.Logger
 	Audit            *audit.Logger // nil records nothing
 	Now              func() time.Time
-	// Rotating reports whether the realm rotates refresh tokens (nil: it does not).
-	Rotating func(ctx context.Context) bool
+	// Rotation says whether the realm rotates refresh tokens (nil: it does not).
+	Rotation Rotation
 	// Ended, when set, records the offline sessions Revoke ends (Keycloak ends the
 	// online session of the same id with them), so that every replica refuses their
 	// callers' tokens.
 	Ended Ended
+}
+
+// Rotation reports the realm's refresh-token rotation (keycloak.RotationWatch).
+type Rotation interface {
+	Current(ctx context.Context) keycloak.Rotation
+}
+
+// rotating reports whether the realm rotates refresh tokens.
+func (s *Service) rotating(ctx context.Context) bool {
+	return s.opt.Rotation != nil && s.opt.Rotation.Current(ctx).On
 }
 
 // Ended records ended sessions on every replica (ended.Registry).
@@ -149,9 +159,6 @@ func New(st Store, v Vault, kc Keycloak, admin SessionAdmin, cache Evicter, opt 
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
-	}
-	if opt.Rotating == nil {
-		opt.Rotating = func(context.Context) bool { return false }
 	}
 	return &Service{st: st, vault: v, kc: kc, admin: admin, cache: cache, opt: opt}
 }

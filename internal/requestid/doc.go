@@ -1,3 +1,3 @@
-// Package requestid carries the request id (X-Request-ID) in a context, so that every
-// log line and audit event of a request can name it. It knows nothing else.
+// Package requestid makes request ids (X-Request-ID) for requests that arrive without
+// a usable one. Package reqctx carries them.
 package requestid

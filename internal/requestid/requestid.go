@@ -1,29 +1,6 @@
 package requestid
 
-import (
-	"context"
-	"math/rand/v2"
-)
-
-// ContextKey is the context key of the request id; its value is a *string. With puts
-// one under it, and package reqinfo's per-request context answers for it; everyone
-// else reads through From.
-type ContextKey struct{}
-
-// With returns ctx carrying id.
-func With(ctx context.Context, id string) context.Context {
-	// A pointer boxes into the context's interface without an allocation of its own;
-	// the string header it points at is the one allocation.
-	return context.WithValue(ctx, ContextKey{}, &id)
-}
-
-// From returns the request id in ctx, or "".
-func From(ctx context.Context) string {
-	if id, ok := ctx.Value(ContextKey{}).(*string); ok {
-		return *id
-	}
-	return ""
-}
+import "math/rand/v2"
 
 const hexDigits = "0123456789abcdef"
 

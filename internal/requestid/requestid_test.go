@@ -1,7 +1,6 @@
 package requestid_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"regexp"
@@ -11,13 +10,6 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/requestid"
 )
-
-func TestWithFrom(t *testing.T) {
-	assert.Equal(t, "", requestid.From(context.Background()))
-	ctx := requestid.With(context.Background(), "abc-1")
-	assert.Equal(t, "abc-1", requestid.From(ctx))
-	assert.Equal(t, "abc-2", requestid.From(requestid.With(ctx, "abc-2")), "the inner id wins")
-}
 
 func TestNewIsHexAndUnique(t *testing.T) {
 	shape := regexp.MustCompile(`^[0-9a-f]{32}$`)

@@ -19,9 +19,15 @@ import (
 	"github.com/auth-manager/auth-manager/internal/testenv"
 )
 
+// refreshAlways asks for a min_ttl longer than any access token of the realms lives:
+// neither a cache nor the database's copy of the last token can answer, so the call
+// presents the stored token to Keycloak.
+const refreshAlways = "&min_ttl=3600"
+
 // TestReplicasRotateWithoutErrors: three service processes on one database, a realm with
 // refresh-token rotation and max reuse 0, the cache disabled; 300 concurrent
-// access-token calls spread over the three for the same 10 ids. Every call succeeds and
+// access-token calls spread over the three for the same 10 ids, each with a min_ttl
+// longer than a token lives, so that every call refreshes. Every call succeeds and
 // every stored token still works at Keycloak afterwards.
 func TestReplicasRotateWithoutErrors(t *testing.T) {
 	cfg := testenv.NewServiceConfig(t)
@@ -37,7 +43,7 @@ func TestReplicasRotateWithoutErrors(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		wg.Go(func() {
 			p := replicas[i%3]
-			results <- call(http.MethodPost, p.URL+"/v1/access-token?id="+ids[i%10], service)
+			results <- call(http.MethodPost, p.URL+"/v1/access-token?id="+ids[i%10]+refreshAlways, service)
 		})
 	}
 	wg.Wait()
@@ -67,7 +73,7 @@ func TestReplicasRotateWithoutErrors(t *testing.T) {
 // service resumes within 5 s of Keycloak being back.
 func TestKeycloakOutage(t *testing.T) {
 	cfg := testenv.NewServiceConfig(t)
-	cfg.Tokens.CacheSize = 0 // every call goes to Keycloak
+	cfg.Tokens.CacheSize = 0 // with refreshAlways, every call goes to Keycloak
 	cfg.Auth.Mode = config.AuthModeJWT
 	cfg.Keycloak.Timeout = 2 * time.Second
 	cfg.Keycloak.Retries = 1
@@ -76,7 +82,7 @@ func TestKeycloakOutage(t *testing.T) {
 	resp := p.Do(t, http.MethodPost, "/v1/refresh-token", alice.AccessToken, map[string]any{"refresh_token": alice.RefreshToken})
 	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
 	id := resp.Data(t)["persistent_token_id"].(string)
-	require.Equal(t, http.StatusOK, call(http.MethodPost, p.URL+"/v1/access-token?id="+id, alice.AccessToken).status)
+	require.Equal(t, http.StatusOK, call(http.MethodPost, p.URL+"/v1/access-token?id="+id+refreshAlways, alice.AccessToken).status)
 	baseline := goroutines(t, p)
 
 	a := testenv.StartService(t, cfg)
@@ -92,7 +98,7 @@ func TestKeycloakOutage(t *testing.T) {
 	for w := 0; w < 8; w++ {
 		wg.Go(func() {
 			for i := 0; i < 5; i++ {
-				r := call(http.MethodPost, p.URL+"/v1/access-token?id="+id, alice.AccessToken)
+				r := call(http.MethodPost, p.URL+"/v1/access-token?id="+id+refreshAlways, alice.AccessToken)
 				mu.Lock()
 				outage = append(outage, r)
 				mu.Unlock()
@@ -123,7 +129,7 @@ func TestKeycloakOutage(t *testing.T) {
 	stack(t, "up", "keycloak")
 	back := time.Now()
 	require.Eventually(t, func() bool {
-		return call(http.MethodPost, p.URL+"/v1/access-token?id="+id, alice.AccessToken).status == http.StatusOK
+		return call(http.MethodPost, p.URL+"/v1/access-token?id="+id+refreshAlways, alice.AccessToken).status == http.StatusOK
 	}, 5*time.Second, 100*time.Millisecond, "no success within 5 s of Keycloak being back")
 	t.Logf("recovered %s after Keycloak was ready; %d outage answers, all within %s", time.Since(back), len(outage), bound)
 }
@@ -215,7 +221,7 @@ func crashDuringRotation(t *testing.T, cfg config.Config, realm string) (working
 					return
 				default:
 				}
-				call(http.MethodPost, p.URL+"/v1/access-token?id="+ids[(w+i)%len(ids)], service)
+				call(http.MethodPost, p.URL+"/v1/access-token?id="+ids[(w+i)%len(ids)]+refreshAlways, service)
 			}
 		})
 	}
@@ -231,7 +237,7 @@ func crashDuringRotation(t *testing.T, cfg config.Config, realm string) (working
 		require.NoError(t, err)
 		_, err = a.App.Vault.Open(row)
 		require.NoError(t, err, "row %s no longer decrypts", id)
-		r := call(http.MethodPost, p.URL+"/v1/access-token?id="+id, service)
+		r := call(http.MethodPost, p.URL+"/v1/access-token?id="+id+refreshAlways, service)
 		row, err = a.App.Store.Get(context.Background(), id)
 		require.NoError(t, err)
 		switch {

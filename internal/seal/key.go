@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"strings"
 )
 
 // KeySize is the length of a vault key in bytes (AES-256).
@@ -36,12 +37,11 @@ func ParseKey(s string) (Key, error) {
 		return Key{}, fmt.Errorf("seal: key must be %d hexadecimal characters, got %d", 2*KeySize, len(s))
 	}
 	var b [KeySize]byte
-	for i := range len(s) {
-		if _, ok := unhex(s[i]); !ok {
-			return Key{}, fmt.Errorf("seal: key character %d is not a hexadecimal digit", i+1)
-		}
+	if !decodeHex(b[:], s) {
+		// hex's error quotes the bad character, which is part of the key: name its place.
+		i := strings.IndexFunc(s, func(r rune) bool { return !strings.ContainsRune("0123456789abcdefABCDEF", r) })
+		return Key{}, fmt.Errorf("seal: key character %d is not a hexadecimal digit", i+1)
 	}
-	decodeHex(b[:], s)
 	return keyOf(&b), nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -63,15 +62,7 @@ func (r *Ring) Seal(plaintext []byte, id Identity) (Sealed, error) {
 	var mac [macSize]byte
 	tag(k.macs, &mac, k.id, iv, ct, id)
 
-	// One string for all three hex columns: one allocation instead of six.
-	var sb strings.Builder
-	sb.Grow(2 * (len(ct) + len(iv) + len(mac)))
-	writeHex(&sb, ct)
-	writeHex(&sb, iv)
-	writeHex(&sb, mac[:])
-	all := sb.String()
-	c, v := 2*len(ct), 2*len(iv)
-	return Sealed{Ciphertext: all[:c], IV: all[c : c+v], MAC: all[c+v:], KeyID: k.id}, nil
+	return Sealed{Ciphertext: hex.EncodeToString(ct), IV: hex.EncodeToString(iv), MAC: hex.EncodeToString(mac[:]), KeyID: k.id}, nil
 }
 
 // Open returns the plaintext of s, or ErrUnusable. A row with a MAC opens only
@@ -148,6 +139,16 @@ func decodeBody(s Sealed, extra int) (iv, ct []byte, ok bool) {
 		return nil, nil, false
 	}
 	return iv, ct, true
+}
+
+// decodeHex fills dst from s and reports whether s was exactly 2*len(dst) hexadecimal
+// characters (either case: Python's bytes.fromhex accepts both).
+func decodeHex(dst []byte, s string) bool {
+	if len(s) != 2*len(dst) {
+		return false
+	}
+	_, err := hex.Decode(dst, []byte(s))
+	return err == nil
 }
 
 // hasCurrentVersion reports whether a mac column was written by this version

@@ -18,7 +18,7 @@ func flip(s string, i int) string {
 		i += len(s)
 	}
 	b := []byte(s)
-	v, _ := unhex(b[i])
+	v := strings.IndexByte("0123456789abcdef", b[i]) // Seal writes lower case
 	b[i] = "0123456789abcdef"[v^1]
 	return string(b)
 }

@@ -154,7 +154,9 @@ func BenchmarkMissPathQueries(b *testing.B) {
 					if op == "get" {
 						continue
 					}
-					if _, err := st.Update(ctx, id, func(_ context.Context, cur store.Row) (store.Row, error) { return cur, nil }); err != nil {
+					if _, err := st.Update(ctx, id, func(_ context.Context, cur store.Row, _ *store.Access) (store.Row, *store.Access, error) {
+						return cur, nil, nil
+					}); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -7,7 +7,7 @@ import (
 	"github.com/google/uuid"
 )
 
-// The queries of session management (issue 6): rows bound to a Keycloak session or a
+// The queries of session management: rows bound to a Keycloak session or a
 // user deleted at once, back-channel logout replay protection (migration 5), and the
 // keep-alive job's selection, clean-up and advisory lock.
 

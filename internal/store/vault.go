@@ -254,11 +254,13 @@ func updateArgs(id string, next Row) []any {
 }
 
 // Update runs fn on the row with id inside one transaction, holding the row lock
-// (SELECT … FOR UPDATE) from read to write, and stores what fn returns. fn may do slow
-// work (a Keycloak call) while other updaters of the same row wait. Returning
-// ErrUnchanged from fn ends the transaction without a write; any other error rolls
-// back. Only the sealing, attributes, session id and health can change.
-func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Context, current Row) (Row, error)) (Row, error) {
+// (SELECT … FOR UPDATE) from read to write, and stores what fn returns. fn also gets
+// the access token stored for the row (nil when none), read under the lock, and may
+// return one to store in its place in the same transaction (nil leaves it as it is).
+// fn may do slow work (a Keycloak call) while other updaters of the same row wait.
+// Returning ErrUnchanged from fn ends the transaction without a write; any other
+// error rolls back. Only the sealing, attributes, session id and health can change.
+func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Context, current Row, minted *Access) (Row, *Access, error)) (Row, error) {
 	if uuid.Validate(id) != nil {
 		return Row{}, ErrNotFound
 	}
@@ -268,7 +270,11 @@ func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Conte
 		if err != nil {
 			return wrap("lock", err)
 		}
-		next, err := fn(ctx, cur)
+		minted, err := lockedAccess(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		next, access, err := fn(ctx, cur, minted)
 		if errors.Is(err, ErrUnchanged) {
 			out = cur
 			return nil
@@ -276,8 +282,13 @@ func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Conte
 		if err != nil {
 			return callerError{err}
 		}
-		out, err = scanRow(tx.QueryRow(ctx, updateSQL, updateArgs(id, next)...))
-		return wrap("update", err)
+		if out, err = scanRow(tx.QueryRow(ctx, updateSQL, updateArgs(id, next)...)); err != nil {
+			return wrap("update", err)
+		}
+		if access != nil {
+			return putAccess(ctx, tx, id, *access)
+		}
+		return nil
 	})
 	if err != nil {
 		return Row{}, classifyTx(err)

@@ -75,6 +75,9 @@ func ProcessEnv(cfg config.Config, port int) []string {
 		"AUTH_MANAGER_SERVICE_CLIENTS=" + strings.Join(cfg.Auth.ServiceClients, ","),
 		"DATABASE_POOL_TIMEOUT=" + strconv.Itoa(max(int(cfg.Database.PoolTimeout/time.Second), 1)),
 	}
+	if k.Concurrency > 0 {
+		env = append(env, "AUTH_MANAGER_KEYCLOAK_CONCURRENCY="+strconv.Itoa(k.Concurrency))
+	}
 	if cfg.SkipMigrations {
 		env = append(env, "AUTH_MANAGER_SKIP_MIGRATIONS=true")
 	}

@@ -75,7 +75,7 @@ func (s *Service) narrowedAccessToken(ctx context.Context, c caller.Caller, id s
 		return s.answer(e), ev, nil
 	}
 	// The subject token only has to be valid for the exchange itself.
-	base, err := s.userToken(ctx, c, id, 0)
+	base, _, err := s.plain(ctx, c, id, 0)
 	if err != nil {
 		return Access{}, ev, err
 	}
@@ -110,21 +110,6 @@ func (s *Service) narrowedAccessToken(ctx context.Context, c caller.Caller, id s
 		}
 		return s.answer(r.Val.(entry)), ev, nil
 	}
-}
-
-// userToken is the row's plain access token, from the cache or a refresh, after the
-// ownership check.
-func (s *Service) userToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (entry, error) {
-	if e, ok := s.cache.get(id, s.opt.Now(), minTTL); ok {
-		if !c.CanActFor(e.userID) {
-			return entry{}, vault.ErrNotFound
-		}
-		return e, nil
-	}
-	if _, err := s.vault.Lookup(ctx, c, id); err != nil {
-		return entry{}, err
-	}
-	return s.refreshShared(ctx, id, minTTL, false)
 }
 
 // audienceAllowed reports whether a caller whose token was issued to client may ask

@@ -13,12 +13,14 @@ import (
 	"github.com/auth-manager/auth-manager/internal/vault"
 )
 
-// Vault is the part of the vault the access-token service needs: row metadata and the
-// one refresh operation.
+// Vault is the part of the vault the access-token service needs: row metadata with
+// the access token stored for the row, and the one refresh operation that mints and
+// stores it.
 type Vault interface {
 	Lookup(ctx context.Context, c caller.Caller, id string) (vault.Meta, error)
+	Minted(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (vault.Refreshed, error)
 	BySession(ctx context.Context, sid string, t vault.TokenType) (vault.Meta, error)
-	Refresh(ctx context.Context, id string, exchange vault.Exchange, succ vault.Successor) (vault.Refreshed, error)
+	Mint(ctx context.Context, id string, minTTL time.Duration, force bool, exchange vault.Exchange) (vault.Refreshed, error)
 }
 
 // Refresher performs the refresh_token grant and the standard token exchange.
@@ -85,8 +87,9 @@ func (s *Service) Evict(id string) { s.cache.evict(id) }
 func (s *Service) Flush() { s.cache.flush() }
 
 // AccessToken returns an access token minted from the stored token id, which the
-// caller must own (or be a service caller). A cached token is served while it lives
-// longer than minTTL; otherwise the stored token is refreshed at Keycloak.
+// caller must own (or be a service caller). A token that lives longer than minTTL is
+// served from this replica's cache, else from the database (where any replica's
+// refresh left it); otherwise the stored token is refreshed at Keycloak.
 func (s *Service) AccessToken(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (Access, error) {
 	a, ev, err := s.accessToken(ctx, c, id, minTTL)
 	ev.Err = err
@@ -100,23 +103,40 @@ func (s *Service) accessToken(ctx context.Context, c caller.Caller, id string, m
 	if minTTL < 0 {
 		minTTL = s.opt.MinTTL
 	}
-	if e, ok := s.cache.get(id, s.opt.Now(), minTTL); ok {
-		if !c.CanActFor(e.userID) {
-			return Access{}, ev, vault.ErrNotFound
-		}
-		ev.Subject, ev.SessionID, ev.Detail = e.userID, e.sessionID, "cache"
-		return s.answer(e), ev, nil
-	}
-	row, err := s.vault.Lookup(ctx, c, id)
-	if err != nil {
-		return Access{}, ev, err
-	}
-	ev.Subject, ev.SessionID = row.UserID, row.SessionID
-	e, err := s.refreshShared(ctx, row.ID, minTTL, false)
+	e, from, err := s.plain(ctx, c, id, minTTL)
+	ev.Subject, ev.SessionID, ev.Detail = e.userID, e.sessionID, from
 	if err != nil {
 		return Access{}, ev, err
 	}
 	return s.answer(e), ev, nil
+}
+
+// plain is the row's own access token after the ownership check, and where it came
+// from: "cache" (this replica's), "stored" (the database's copy) or "refresh" (a
+// refresh at Keycloak, or one that another caller waited on). A failed call's entry
+// names the row's owner when it was read.
+func (s *Service) plain(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (entry, string, error) {
+	if e, ok := s.cache.get(id, s.opt.Now(), minTTL); ok {
+		if !c.CanActFor(e.userID) {
+			return entry{}, "refresh", vault.ErrNotFound
+		}
+		return e, "cache", nil
+	}
+	since := s.cache.evictionSeq()
+	r, err := s.vault.Minted(ctx, c, id, minTTL)
+	if err != nil {
+		return entry{}, "refresh", err
+	}
+	if r.Stored {
+		e := entryOf(id, r)
+		s.cache.putUnlessEvicted(e, since)
+		return e, "stored", nil
+	}
+	e, err := s.refreshShared(ctx, id, minTTL, false)
+	if err != nil {
+		return entry{userID: r.Meta.UserID, sessionID: r.Meta.SessionID}, "refresh", err
+	}
+	return e, "refresh", nil
 }
 
 // RefreshBySession refreshes the REFRESH row bound to the caller's session and stores
@@ -177,9 +197,11 @@ func (s *Service) refreshShared(ctx context.Context, id string, minTTL time.Dura
 	}
 }
 
-// refresh presents the stored token through the vault's one refresh operation, which
-// holds the row lock across the Keycloak call and stores the successor, and caches the
-// access token it obtained.
+// refresh obtains the row's access token through the vault's mint operation, which
+// holds the row lock across the Keycloak call, stores the successor and the access
+// token for every replica, and answers with a stored token instead when one that
+// lives longer than minTTL turned up while this call waited (unless force). The
+// answer is cached here.
 func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, force bool) (entry, error) {
 	if !force {
 		// A flight that ended while we queued may have filled the cache.
@@ -187,16 +209,22 @@ func (s *Service) refresh(ctx context.Context, id string, minTTL time.Duration, 
 			return e, nil
 		}
 	}
-	r, err := s.vault.Refresh(ctx, id, func(ctx context.Context, token string) (keycloak.TokenSet, error) {
+	since := s.cache.evictionSeq()
+	r, err := s.vault.Mint(ctx, id, minTTL, force, func(ctx context.Context, token string) (keycloak.TokenSet, error) {
 		return s.kc.Refresh(ctx, token, s.opt.Retries)
-	}, vault.StoreSuccessor)
+	})
 	if err != nil {
 		s.cache.evict(id)
 		return entry{}, err
 	}
-	ts := r.Tokens
-	e := entry{id: id, userID: r.Meta.UserID, sessionID: r.Meta.SessionID, accessToken: ts.AccessToken,
-		tokenType: ts.TokenType, scope: ts.Scope, expiry: ts.Expiry}
-	s.cache.put(e)
+	e := entryOf(id, r)
+	s.cache.putUnlessEvicted(e, since)
 	return e, nil
+}
+
+// entryOf is the cache entry of row id's access token in r.
+func entryOf(id string, r vault.Refreshed) entry {
+	ts := r.Tokens
+	return entry{id: id, userID: r.Meta.UserID, sessionID: r.Meta.SessionID, accessToken: ts.AccessToken,
+		tokenType: ts.TokenType, scope: ts.Scope, expiry: ts.Expiry}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
@@ -33,6 +34,9 @@ type Refreshed struct {
 	// Tokens is Keycloak's answer. Its RefreshToken is set only for ReturnSuccessor:
 	// a stored successor never leaves the vault.
 	Tokens keycloak.TokenSet
+	// Stored: Tokens holds the access token stored for the row (minted earlier, by
+	// any replica), not a new answer of Keycloak's.
+	Stored bool
 }
 
 // Refresh is the one place where a stored token is used: it locks row id, opens its
@@ -42,13 +46,43 @@ type Refreshed struct {
 // refuses the token for good (invalid_grant), the row marked invalid. An invalid row
 // answers with its recorded refusal without asking Keycloak. Every call records the
 // refresh metric and the same audit events, whichever feature asks.
+//
+// At most Options.KeycloakConcurrency refreshes run at once in this replica: the
+// others wait for a slot, until ctx ends, before they take a pooled connection.
 func (s *Service) Refresh(ctx context.Context, id string, exchange Exchange, succ Successor) (Refreshed, error) {
-	r, err := s.refresh(ctx, id, exchange, succ)
+	return s.present(ctx, id, exchange, plan{succ: succ})
+}
+
+// Mint is Refresh with StoreSuccessor for an access token that every replica shares:
+// the access token Keycloak answers with is sealed and stored for the row in the same
+// transaction as the successor. Unless force, an access token stored for the row that
+// will live longer than minTTL is answered instead (Refreshed.Stored) and Keycloak is
+// not asked; it is read after the row lock is taken, so a caller that waited for
+// another replica's refresh of the row gets that refresh's token.
+func (s *Service) Mint(ctx context.Context, id string, minTTL time.Duration, force bool, exchange Exchange) (Refreshed, error) {
+	return s.present(ctx, id, exchange, plan{succ: StoreSuccessor, mint: true, minTTL: minTTL, force: force})
+}
+
+// plan is what one presentation does besides the refresh itself.
+type plan struct {
+	succ   Successor
+	mint   bool          // store the access token for the row
+	minTTL time.Duration // (mint) a stored token living longer than this is answered instead…
+	force  bool          // …unless force
+}
+
+func (s *Service) present(ctx context.Context, id string, exchange Exchange, p plan) (Refreshed, error) {
+	release, err := s.acquire(ctx)
+	if err != nil {
+		return Refreshed{}, err
+	}
+	defer release()
+	r, err := s.refresh(ctx, id, exchange, p)
 	var uc uncommitted
-	if errors.As(err, &uc) && s.opt.RetryUncommitted(ctx) {
+	if errors.As(err, &uc) && s.retryUncommitted(ctx) {
 		s.opt.Log.WarnContext(ctx, "vault: writing a refreshed token back failed; presenting the stored token once more",
 			"row_id", id, "error", uc.err.Error())
-		r, err = s.refresh(ctx, id, exchange, succ)
+		r, err = s.refresh(ctx, id, exchange, p)
 	}
 	if errors.As(err, &uc) {
 		err = uc.err
@@ -62,50 +96,66 @@ type uncommitted struct{ err error }
 func (u uncommitted) Error() string { return u.err.Error() }
 func (u uncommitted) Unwrap() error { return u.err }
 
-func (s *Service) refresh(ctx context.Context, id string, exchange Exchange, succ Successor) (Refreshed, error) {
+func (s *Service) refresh(ctx context.Context, id string, exchange Exchange, p plan) (Refreshed, error) {
 	var (
 		answered  bool // Keycloak answered with tokens (the write-back is what remains)
+		stored    bool // the stored access token is the answer; Keycloak was not asked
 		ts        keycloak.TokenSet
 		permanent error // the row is (now) invalid: Keycloak's refusal
 		marked    bool  // … and this call marked it
 		rotated   bool
 	)
-	row, err := s.st.Update(ctx, id, func(ctx context.Context, cur store.Row) (store.Row, error) {
+	row, err := s.st.Update(ctx, id, func(ctx context.Context, cur store.Row, minted *store.Access) (store.Row, *store.Access, error) {
 		if cur.Status == store.StatusInvalid {
 			permanent = refusal(cur)
-			return store.Row{}, store.ErrUnchanged
+			return store.Row{}, nil, store.ErrUnchanged
+		}
+		if p.mint && !p.force {
+			if ts, stored = s.openMinted(ctx, cur.Meta, minted, p.minTTL); stored {
+				return store.Row{}, nil, store.ErrUnchanged
+			}
 		}
 		token, err := s.open(ctx, cur)
 		if err != nil {
-			return store.Row{}, err
+			return store.Row{}, nil, err
 		}
 		ts, err = exchange(ctx, token)
 		s.opt.OnRefresh(outcome(err))
 		if refused, ok := markRefused(cur, err); ok {
 			permanent, marked = err, true
-			return refused, nil
+			return refused, nil, nil
 		}
 		if err != nil {
-			return store.Row{}, err
+			return store.Row{}, nil, err
 		}
 		answered = true
+		var keep *store.Access
+		if p.mint {
+			// Sealing a JWT cannot fail; if it did, the successor must still be written.
+			if keep, err = s.sealMinted(cur.Meta, ts); err != nil {
+				s.opt.Log.WarnContext(ctx, "vault: access token not stored", "row_id", id, "error", err.Error())
+			}
+		}
 		now := s.opt.Now()
 		next := cur
 		next.LastUsedAt = &now
 		switch {
-		case succ == StoreSuccessor && ts.RefreshToken != "" && ts.RefreshToken != token:
+		case p.succ == StoreSuccessor && ts.RefreshToken != "" && ts.RefreshToken != token:
 			rotated = true
-			return s.Seal(next, ts.RefreshToken)
+			next, err = s.Seal(next, ts.RefreshToken)
 		case s.ring.NeedsReseal(sealedOf(cur)):
-			return s.Seal(next, token)
+			next, err = s.Seal(next, token)
 		}
-		return next, nil
+		return next, keep, err
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		err = ErrNotFound
 	case err != nil && answered && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrDatabase)):
 		err = uncommitted{err}
+	}
+	if err == nil && stored {
+		return Refreshed{Meta: row.Meta, Tokens: ts, Stored: true}, nil
 	}
 	ev := audit.Event{Name: audit.TokenRefreshed, Subject: row.UserID, RowID: id, SessionID: row.SessionID}
 	switch {
@@ -123,7 +173,7 @@ func (s *Service) refresh(ctx context.Context, id string, exchange Exchange, suc
 		ev.Name, ev.Detail = audit.TokenRotated, "successor stored in the same row"
 	}
 	s.opt.Audit.Record(ctx, ev)
-	if succ == StoreSuccessor {
+	if p.succ == StoreSuccessor {
 		ts.RefreshToken = ""
 	}
 	return Refreshed{Meta: row.Meta, Tokens: ts}, nil

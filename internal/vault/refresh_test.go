@@ -58,7 +58,7 @@ type fixture struct {
 func newFixture(t *testing.T, st *store.Store, ring *seal.Ring) *fixture {
 	f := &fixture{st: st, logs: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(f.logs, nil))
-	f.v = vault.New(st, ring, nil, vault.Options{Log: log, Audit: audit.New(log), OnRefresh: func(o string) {
+	f.v = vault.New(st, ring, nil, vault.Options{Log: log, Audit: audit.New(log, nil), OnRefresh: func(o string) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.outcomes = append(f.outcomes, o)
@@ -293,7 +293,7 @@ func TestLegacyRowClaimsCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, st, ring)
 			log := slog.New(slog.NewJSONHandler(f.logs, nil))
-			f.v = vault.New(st, ring, nil, vault.Options{Log: log, Audit: audit.New(log), TrustOpaqueLegacy: tc.trust})
+			f.v = vault.New(st, ring, nil, vault.Options{Log: log, Audit: audit.New(log, nil), TrustOpaqueLegacy: tc.trust})
 			owner := uuid.NewString()
 			token := tc.token(owner, uuid.NewString())
 			row := put(t, st, ring, owner, tc.typ, token, true)

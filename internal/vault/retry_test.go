@@ -27,16 +27,16 @@ type failingCommit struct {
 	failures int
 }
 
-func (f *failingCommit) Update(ctx context.Context, id string, fn func(context.Context, store.Row) (store.Row, error)) (store.Row, error) {
+func (f *failingCommit) Update(ctx context.Context, id string, fn func(context.Context, store.Row, *store.Access) (store.Row, *store.Access, error)) (store.Row, error) {
 	if f.failures == 0 {
 		return f.Store.Update(ctx, id, fn)
 	}
 	f.failures--
-	_, err := f.Store.Update(ctx, id, func(ctx context.Context, cur store.Row) (store.Row, error) {
-		if _, err := fn(ctx, cur); err != nil {
-			return store.Row{}, err
+	_, err := f.Store.Update(ctx, id, func(ctx context.Context, cur store.Row, minted *store.Access) (store.Row, *store.Access, error) {
+		if _, _, err := fn(ctx, cur, minted); err != nil {
+			return store.Row{}, nil, err
 		}
-		return store.Row{}, errRollback
+		return store.Row{}, nil, errRollback
 	})
 	if errors.Is(err, errRollback) {
 		return store.Row{}, fmt.Errorf("%w: commit: connection reset by peer", store.ErrUnavailable)
@@ -58,8 +58,12 @@ func (k *rotatingKeycloak) exchange(_ context.Context, token string) (keycloak.T
 	return keycloak.TokenSet{AccessToken: "access", RefreshToken: next}, nil
 }
 
-// TestRetryOnceWhenTheCommitFailed: with RetryUncommitted (rotation with max reuse ≥
-// 1) a refresh whose write-back failed after Keycloak answered presents the same
+// rotation is a realm's rotation setting, fixed.
+type rotation keycloak.Rotation
+
+func (r rotation) Current(context.Context) keycloak.Rotation { return keycloak.Rotation(r) }
+
+// TestRetryOnceWhenTheCommitFailed: with rotation and max reuse ≥ 1 a refresh whose write-back failed after Keycloak answered presents the same
 // stored token once more and stores that successor; without it, or when the second
 // commit fails too, the error stands and the row is as it was.
 func TestRetryOnceWhenTheCommitFailed(t *testing.T) {
@@ -83,8 +87,8 @@ func TestRetryOnceWhenTheCommitFailed(t *testing.T) {
 			token := jwt("Offline", user)
 			row := put(t, st, ring, user, store.Offline, token, false)
 			fs := &failingCommit{Store: st, failures: tc.failures}
-			v := vault.New(fs, ring, nil, vault.Options{Log: testenv.DiscardLogger(), Audit: audit.New(slog.New(slog.DiscardHandler)),
-				RetryUncommitted: func(context.Context) bool { return tc.retry }})
+			v := vault.New(fs, ring, nil, vault.Options{Log: testenv.DiscardLogger(), Audit: audit.New(slog.New(slog.DiscardHandler), nil),
+				Rotation: rotation{On: true, MaxReuse: map[bool]int{true: 1, false: 0}[tc.retry]}})
 			kc := &rotatingKeycloak{user: user}
 
 			_, err := v.Refresh(context.Background(), row.ID, kc.exchange, vault.StoreSuccessor)

@@ -29,6 +29,11 @@ var (
 	ErrTooManyTokens = problem.New(http.StatusConflict, "too_many_tokens", "Too many stored tokens for this user")
 	// ErrNoSession: the caller's token has no sid, which the operation needs.
 	ErrNoSession = problem.InvalidRequest("The caller's token has no session id (sid)")
+	// ErrBusy: every refresh slot of this replica stayed taken for Options.SlotWait
+	// (Keycloak is slow): the refresh is shed rather than queued past the caller's
+	// patience.
+	ErrBusy = problem.New(http.StatusServiceUnavailable, "service_unavailable",
+		"Keycloak is too slow to refresh more stored tokens now; retry shortly").With("keycloak_busy", nil)
 )
 
 // Meta is what may be shown of a row: never the token, never ciphertext.
@@ -64,7 +69,8 @@ type Store interface {
 	CreateWithin(ctx context.Context, row store.Row, max int) (store.Row, error)
 	Delete(ctx context.Context, id string) (store.Row, error)
 	PutRefresh(ctx context.Context, userID string, max int, build func(id string, cur *store.Row) (store.Row, error)) (store.Row, error)
-	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row) (store.Row, error)) (store.Row, error)
+	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row, minted *store.Access) (store.Row, *store.Access, error)) (store.Row, error)
+	GetWithAccess(ctx context.Context, id string) (store.Meta, *store.Access, error)
 	DeleteBySession(ctx context.Context, sid, userID string, types ...store.TokenType) ([]store.Row, error)
 	DeleteByUser(ctx context.Context, userID string, types ...store.TokenType) ([]store.Row, error)
 	DeleteRows(ctx context.Context, sid string, ids []string) ([]store.Row, error)
@@ -75,6 +81,21 @@ type Store interface {
 	Sample(ctx context.Context, n int) ([]store.Row, error)
 	CountByKey(ctx context.Context) (map[string]int, error)
 	legacyReader
+}
+
+// Rotation reports the realm's refresh-token rotation (keycloak.RotationWatch).
+type Rotation interface {
+	Current(ctx context.Context) keycloak.Rotation
+}
+
+// retryUncommitted reports whether a refresh whose write-back failed is presented
+// once more (see Options.Rotation).
+func (s *Service) retryUncommitted(ctx context.Context) bool {
+	if s.opt.Rotation == nil {
+		return false
+	}
+	r := s.opt.Rotation.Current(ctx)
+	return r.On && r.MaxReuse >= 1
 }
 
 // Keycloak is what the vault asks Keycloak: whether a submitted token is active and
@@ -95,11 +116,11 @@ type Options struct {
 	// TrustOpaqueLegacy lets a legacy row whose token is not a JWT be used
 	// (AUTH_MANAGER_TOKEN_VAULT_TRUST_OPAQUE_LEGACY); its owner cannot be checked.
 	TrustOpaqueLegacy bool
-	// RetryUncommitted reports whether a refresh whose write-back failed after
-	// Keycloak answered is tried once more with the same stored token: true when the
-	// realm rotates refresh tokens and lets a token be presented again (max reuse ≥ 1),
-	// so that the successor Keycloak issued is not lost with the failed commit.
-	RetryUncommitted func(ctx context.Context) bool
+	// Rotation says how the realm rotates refresh tokens (nil: it does not). A refresh
+	// whose write-back failed after Keycloak answered is tried once more with the same
+	// stored token when the realm rotates and lets a token be presented again (max
+	// reuse ≥ 1), so that the successor Keycloak issued is not lost with the commit.
+	Rotation Rotation
 	// OnRefresh is told each presentation of a stored token to Keycloak: "ok",
 	// "invalid_grant", "transient" or "error" (metrics).
 	OnRefresh func(outcome string)
@@ -109,6 +130,14 @@ type Options struct {
 	// Ended, when set, records the sessions whose tokens of the service's client stop
 	// working because Delete revoked a stored refresh token (see Delete).
 	Ended Ended
+	// KeycloakConcurrency bounds the refreshes this replica presents to Keycloak at
+	// once (AUTH_MANAGER_KEYCLOAK_CONCURRENCY). Each holds a pooled connection and the
+	// row lock across the Keycloak call, so a bound below the pool leaves connections to
+	// every other path however slow Keycloak is. 0: unbounded.
+	KeycloakConcurrency int
+	// SlotWait bounds how long a refresh waits for one of those slots before it is
+	// shed with ErrBusy (0: as long as its context allows).
+	SlotWait time.Duration
 }
 
 // Ended records ended sessions on every replica (ended.Registry).
@@ -118,10 +147,11 @@ type Ended interface {
 
 // Service is the vault. Safe for concurrent use.
 type Service struct {
-	st   Store
-	ring *seal.Ring
-	kc   Keycloak
-	opt  Options
+	st    Store
+	ring  *seal.Ring
+	kc    Keycloak
+	opt   Options
+	slots chan struct{} // one per refresh in flight; nil when unbounded
 }
 
 // New returns the vault service.
@@ -135,10 +165,11 @@ func New(st Store, ring *seal.Ring, kc Keycloak, opt Options) *Service {
 	if opt.OnRefresh == nil {
 		opt.OnRefresh = func(string) {}
 	}
-	if opt.RetryUncommitted == nil {
-		opt.RetryUncommitted = func(context.Context) bool { return false }
+	s := &Service{st: st, ring: ring, kc: kc, opt: opt}
+	if opt.KeycloakConcurrency > 0 {
+		s.slots = make(chan struct{}, opt.KeycloakConcurrency)
 	}
-	return &Service{st: st, ring: ring, kc: kc, opt: opt}
+	return s
 }
 
 // Ring is the key ring the vault seals with (tools and tests).
