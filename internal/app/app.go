@@ -111,6 +111,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
 		TrustOpaqueLegacy: cfg.TrustOpaqueLegacy, OnRefresh: a.Metrics.Refresh, Ended: a.Ended, MaxTokensPerUser: cfg.Tokens.MaxPerUser,
+		FailingAfter: cfg.Events.FailingAfter, ConsentURL: cfg.Events.ConsentURL,
 		RetryUncommitted: func(ctx context.Context) bool {
 			r := a.Rotation.Current(ctx)
 			return r.On && r.MaxReuse >= 1

@@ -46,6 +46,7 @@ type Config struct {
 	Edge      Edge
 	Tokens    Tokens
 	KeepAlive KeepAlive
+	Events    Events
 	// MetricsAddr, when set (e.g. ":9100"), serves /metrics on its own listener instead
 	// of the API's.
 	MetricsAddr string
@@ -260,6 +261,10 @@ type env struct {
 	KeepAliveIdle      duration `envconfig:"AUTH_MANAGER_KEEPALIVE_IDLE_THRESHOLD" default:"24h"`
 	KeepAliveRetention duration `envconfig:"AUTH_MANAGER_KEEPALIVE_RETENTION" default:"168h"`
 	KeepAliveDryRun    bool     `envconfig:"AUTH_MANAGER_KEEPALIVE_DRY_RUN" default:"false"`
+
+	EventsRetention    duration `envconfig:"AUTH_MANAGER_EVENTS_RETENTION" default:"168h"`
+	EventsFailingAfter int      `envconfig:"AUTH_MANAGER_EVENTS_FAILING_AFTER" default:"3"`
+	EventsConsentURL   string   `envconfig:"AUTH_MANAGER_EVENTS_CONSENT_URL"`
 }
 
 // Load reads the variables through getenv (see WithDotEnv for .env), validates
@@ -369,6 +374,8 @@ func (e env) build() (Config, error) {
 	c.Tokens, err = e.tokens()
 	p.add(err)
 	c.KeepAlive, err = e.keepAlive()
+	p.add(err)
+	c.Events, err = e.events(c.Keycloak)
 	p.add(err)
 	p.add(c.checkUnsafe())
 	if err := p.err(); err != nil {

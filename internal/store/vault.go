@@ -224,13 +224,13 @@ func (s *Store) ListBySession(ctx context.Context, sid string) ([]Row, error) {
 
 const deleteSQL = `DELETE FROM auth_vault WHERE id = $1 RETURNING ` + rowColumns
 
-// Delete removes the row and returns what it held.
-func (s *Store) Delete(ctx context.Context, id string) (Row, error) {
+// Delete removes the row and returns what it held, appending its event (why) in the
+// same transaction.
+func (s *Store) Delete(ctx context.Context, id string, why Why) (Row, error) {
 	if uuid.Validate(id) != nil {
 		return Row{}, ErrNotFound
 	}
-	row, err := scanRow(s.pool.QueryRow(ctx, deleteSQL, id))
-	return row, wrap("delete", err)
+	return s.deleteOne(ctx, "delete", why, deleteSQL, id)
 }
 
 const lockSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE id = $1 FOR UPDATE`
@@ -259,6 +259,26 @@ func updateArgs(id string, next Row) []any {
 // ErrUnchanged from fn ends the transaction without a write; any other error rolls
 // back. Only the sealing, attributes, session id and health can change.
 func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Context, current Row) (Row, error)) (Row, error) {
+	return s.UpdateEmit(ctx, id, func(ctx context.Context, cur Row) (Change, error) {
+		next, err := fn(ctx, cur)
+		return Change{Row: next}, err
+	})
+}
+
+// Change is what an UpdateEmit closure decides for its row.
+type Change struct {
+	Row Row
+	// Events are appended in the transaction that writes Row.
+	Events []Event
+	// Succeeded says the row's token just worked (a refresh Keycloak answered): its run
+	// of failed refreshes ends, with token.recovered when that run was announced
+	// (token.refresh_failing).
+	Succeeded bool
+}
+
+// UpdateEmit is Update whose closure also names the events its write causes: they are
+// committed with the write or not at all.
+func (s *Store) UpdateEmit(ctx context.Context, id string, fn func(ctx context.Context, current Row) (Change, error)) (Row, error) {
 	if uuid.Validate(id) != nil {
 		return Row{}, ErrNotFound
 	}
@@ -268,7 +288,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Conte
 		if err != nil {
 			return wrap("lock", err)
 		}
-		next, err := fn(ctx, cur)
+		ch, err := fn(ctx, cur)
 		if errors.Is(err, ErrUnchanged) {
 			out = cur
 			return nil
@@ -276,8 +296,29 @@ func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Conte
 		if err != nil {
 			return callerError{err}
 		}
-		out, err = scanRow(tx.QueryRow(ctx, updateSQL, updateArgs(id, next)...))
-		return wrap("update", err)
+		// One round trip for the write and, after a success, the end of a failure run.
+		b := &pgx.Batch{}
+		b.Queue(updateSQL, updateArgs(id, ch.Row)...).QueryRow(func(r pgx.Row) error {
+			var err error
+			out, err = scanRow(r)
+			return err
+		})
+		var run *failureRun
+		if ch.Succeeded {
+			b.Queue(clearFailuresSQL, id).QueryRow(func(r pgx.Row) error {
+				var fr failureRun
+				err := r.Scan(&fr.failures, &fr.since, &fr.announced)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				run = &fr
+				return err
+			})
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return wrap("update", err)
+		}
+		return appendEvents(ctx, tx, append(ch.Events, recoveredEvents(out.Meta, run)...)...)
 	})
 	if err != nil {
 		return Row{}, classifyTx(err)
@@ -328,7 +369,11 @@ func (s *Store) PutRefresh(ctx context.Context, userID string, max int, build fu
 				return callerError{err}
 			}
 			out, err = scanRow(tx.QueryRow(ctx, updateSQL, updateArgs(cur.ID, next)...))
-			return wrap("update refresh", err)
+			if err != nil || cur.Status != StatusInvalid || out.Status != StatusActive {
+				return wrap("update refresh", err)
+			}
+			// A row Keycloak had refused holds a working token again, under the same id.
+			return appendEvents(ctx, tx, EventOf(EventRecovered, CauseStoredAgain, out.Meta, nil))
 		})
 		if errors.Is(err, ErrConflict) {
 			continue

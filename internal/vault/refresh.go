@@ -69,43 +69,48 @@ func (s *Service) refresh(ctx context.Context, id string, exchange Exchange, suc
 		permanent error // the row is (now) invalid: Keycloak's refusal
 		marked    bool  // … and this call marked it
 		rotated   bool
+		failed    error // Keycloak failed without refusing the token
+		failedRow store.Meta
 	)
-	row, err := s.st.Update(ctx, id, func(ctx context.Context, cur store.Row) (store.Row, error) {
+	row, err := s.st.UpdateEmit(ctx, id, func(ctx context.Context, cur store.Row) (store.Change, error) {
 		if cur.Status == store.StatusInvalid {
 			permanent = refusal(cur)
-			return store.Row{}, store.ErrUnchanged
+			return store.Change{}, store.ErrUnchanged
 		}
 		token, err := s.open(ctx, cur)
 		if err != nil {
-			return store.Row{}, err
+			return store.Change{}, err
 		}
 		ts, err = exchange(ctx, token)
 		s.opt.OnRefresh(outcome(err))
 		if refused, ok := markRefused(cur, err); ok {
 			permanent, marked = err, true
-			return refused, nil
+			return store.Change{Row: refused, Events: []store.Event{s.invalidEvent(refused.Meta, err)}}, nil
 		}
 		if err != nil {
-			return store.Row{}, err
+			failed, failedRow = err, cur.Meta
+			return store.Change{}, err
 		}
 		answered = true
 		now := s.opt.Now()
-		next := cur
-		next.LastUsedAt = &now
+		next := store.Change{Row: cur, Succeeded: true}
+		next.Row.LastUsedAt = &now
 		switch {
 		case succ == StoreSuccessor && ts.RefreshToken != "" && ts.RefreshToken != token:
 			rotated = true
-			return s.Seal(next, ts.RefreshToken)
+			next.Row, err = s.Seal(next.Row, ts.RefreshToken)
 		case s.ring.NeedsReseal(sealedOf(cur)):
-			return s.Seal(next, token)
+			next.Row, err = s.Seal(next.Row, token)
 		}
-		return next, nil
+		return next, err
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		err = ErrNotFound
 	case err != nil && answered && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrDatabase)):
 		err = uncommitted{err}
+	case failed != nil:
+		s.recordFailure(ctx, failedRow, failed)
 	}
 	ev := audit.Event{Name: audit.TokenRefreshed, Subject: row.UserID, RowID: id, SessionID: row.SessionID}
 	switch {

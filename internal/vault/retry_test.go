@@ -27,16 +27,16 @@ type failingCommit struct {
 	failures int
 }
 
-func (f *failingCommit) Update(ctx context.Context, id string, fn func(context.Context, store.Row) (store.Row, error)) (store.Row, error) {
+func (f *failingCommit) UpdateEmit(ctx context.Context, id string, fn func(context.Context, store.Row) (store.Change, error)) (store.Row, error) {
 	if f.failures == 0 {
-		return f.Store.Update(ctx, id, fn)
+		return f.Store.UpdateEmit(ctx, id, fn)
 	}
 	f.failures--
-	_, err := f.Store.Update(ctx, id, func(ctx context.Context, cur store.Row) (store.Row, error) {
+	_, err := f.Store.UpdateEmit(ctx, id, func(ctx context.Context, cur store.Row) (store.Change, error) {
 		if _, err := fn(ctx, cur); err != nil {
-			return store.Row{}, err
+			return store.Change{}, err
 		}
-		return store.Row{}, errRollback
+		return store.Change{}, errRollback
 	})
 	if errors.Is(err, errRollback) {
 		return store.Row{}, fmt.Errorf("%w: commit: connection reset by peer", store.ErrUnavailable)
