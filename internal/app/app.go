@@ -18,6 +18,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/ended"
+	"github.com/auth-manager/auth-manager/internal/events"
 	"github.com/auth-manager/auth-manager/internal/httpapi"
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keepalive"
@@ -60,6 +61,8 @@ type App struct {
 	Sessions    *sessions.Service
 	Backchannel *backchannel.Receiver
 	KeepAlive   *keepalive.Job
+	// Events reads and prunes the token-health events.
+	Events *events.Service
 
 	vaultRows *metrics.VaultRows
 	auditLog  *audit.Logger
@@ -153,6 +156,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			Log: log, Audit: auditLog, Now: o.now, Ended: a.Ended, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		})
 	a.auditLog, a.now = auditLog, o.now
+	a.Events = events.New(st, events.Options{Retention: cfg.Events.Retention, Log: log, Now: o.now})
 	if cfg.KeepAlive.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive()
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
@@ -189,7 +193,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Metrics:  a.Metrics,
 	}
 	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
-	deps.Sessions, deps.Backchannel = a.Sessions, a.Backchannel
+	deps.Sessions, deps.Backchannel, deps.Events = a.Sessions, a.Backchannel, a.Events
 	o.accessLog.wire(&deps, cfg.AccessLog, a.Metrics)
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
@@ -298,6 +302,7 @@ func (a *App) startBackground(ctx context.Context) {
 	a.background.Go(func() { a.vaultRows.Run(bg, 30*time.Second) })
 	a.background.Go(func() { a.Backchannel.Run(bg) })
 	a.background.Go(func() { a.Rotation.Run(bg, 5*time.Minute) })
+	a.background.Go(func() { a.Events.RunPrune(bg) })
 	if a.KeepAlive != nil {
 		a.background.Go(func() { a.KeepAlive.Run(bg) })
 	}
