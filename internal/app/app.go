@@ -61,8 +61,10 @@ type App struct {
 	Sessions    *sessions.Service
 	Backchannel *backchannel.Receiver
 	KeepAlive   *keepalive.Job
-	// Events reads and prunes the token-health events.
-	Events *events.Service
+	// Events reads and prunes the token-health events; Webhooks delivers them to the
+	// operator's subscribers.
+	Events   *events.Service
+	Webhooks *events.Deliverer
 
 	vaultRows *metrics.VaultRows
 	auditLog  *audit.Logger
@@ -157,6 +159,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		})
 	a.auditLog, a.now = auditLog, o.now
 	a.Events = events.New(st, events.Options{Retention: cfg.Events.Retention, Log: log, Now: o.now})
+	var names []string
+	for _, s := range cfg.Events.Webhooks.Subscribers {
+		names = append(names, s.Name)
+	}
+	a.Webhooks = events.NewDeliverer(st, events.DeliverOptions{Webhooks: cfg.Events.Webhooks, Poll: o.webhookPoll,
+		Log: log, Audit: auditLog, Observer: a.Metrics.RegisterWebhooks(names)})
 	if cfg.KeepAlive.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive()
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
@@ -227,6 +235,13 @@ type options struct {
 	accessLog    accessLogOption
 	tracer       trace.TracerProvider
 	feedPoll     time.Duration
+	webhookPoll  time.Duration
+}
+
+// WithWebhookPoll sets how often due webhook deliveries (retries) are looked for
+// without a wake-up (default 1 s).
+func WithWebhookPoll(d time.Duration) Option {
+	return func(o *options) { o.webhookPoll = d }
 }
 
 // WithFeedPoll sets how often the ended-session feed is read without a wake-up (default
@@ -303,6 +318,7 @@ func (a *App) startBackground(ctx context.Context) {
 	a.background.Go(func() { a.Backchannel.Run(bg) })
 	a.background.Go(func() { a.Rotation.Run(bg, 5*time.Minute) })
 	a.background.Go(func() { a.Events.RunPrune(bg) })
+	a.background.Go(func() { a.Webhooks.Run(bg) })
 	if a.KeepAlive != nil {
 		a.background.Go(func() { a.KeepAlive.Run(bg) })
 	}

@@ -265,6 +265,14 @@ type env struct {
 	EventsRetention    duration `envconfig:"AUTH_MANAGER_EVENTS_RETENTION" default:"168h"`
 	EventsFailingAfter int      `envconfig:"AUTH_MANAGER_EVENTS_FAILING_AFTER" default:"3"`
 	EventsConsentURL   string   `envconfig:"AUTH_MANAGER_EVENTS_CONSENT_URL"`
+
+	Webhooks            Secret   `envconfig:"AUTH_MANAGER_WEBHOOKS"`
+	WebhooksFile        string   `envconfig:"AUTH_MANAGER_WEBHOOKS_FILE"`
+	WebhooksTimeout     duration `envconfig:"AUTH_MANAGER_WEBHOOKS_TIMEOUT" default:"10s"`
+	WebhooksMaxAttempts int      `envconfig:"AUTH_MANAGER_WEBHOOKS_MAX_ATTEMPTS" default:"15"`
+	WebhooksBackoff     duration `envconfig:"AUTH_MANAGER_WEBHOOKS_BACKOFF" default:"5s"`
+	WebhooksBackoffMax  duration `envconfig:"AUTH_MANAGER_WEBHOOKS_BACKOFF_MAX" default:"1h"`
+	WebhooksConcurrency int      `envconfig:"AUTH_MANAGER_WEBHOOKS_CONCURRENCY" default:"16"`
 }
 
 // Load reads the variables through getenv (see WithDotEnv for .env), validates

@@ -16,6 +16,8 @@ type Events struct {
 	// ConsentURL is token.invalid's details.consent_url for offline rows, with
 	// {user_id} and {persistent_token_id} replaced.
 	ConsentURL string
+	// Webhooks are the subscribers and how deliveries to them are made.
+	Webhooks Webhooks
 }
 
 func (e env) events(kc Keycloak) (Events, error) {
@@ -31,8 +33,11 @@ func (e env) events(kc Keycloak) (Events, error) {
 	case consent != "" && !isHTTPURL(consent):
 		p.add(invalid("AUTH_MANAGER_EVENTS_CONSENT_URL", "must be an absolute http(s) URL"))
 	}
+	hooks, err := e.webhooks()
+	p.add(err)
 	if err := p.err(); err != nil {
 		return Events{}, err
 	}
-	return Events{Retention: time.Duration(e.EventsRetention), FailingAfter: e.EventsFailingAfter, ConsentURL: consent}, nil
+	return Events{Retention: time.Duration(e.EventsRetention), FailingAfter: e.EventsFailingAfter, ConsentURL: consent,
+		Webhooks: hooks}, nil
 }

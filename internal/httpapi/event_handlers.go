@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/auth-manager/auth-manager/internal/caller"
@@ -36,23 +35,8 @@ type EventPage struct {
 	Next   string      `json:"next" example:"1842"`
 } // @name EventPage
 
-// EventInfoOf is the API form of e (also the webhooks' body).
-func EventInfoOf(e events.Event) EventInfo {
-	out := EventInfo{ID: e.ID, Type: e.Type, OccurredAt: e.OccurredAt.UTC(), UserID: e.UserID, SessionID: e.SessionID,
-		Cause: e.Cause, Details: e.Details}
-	if e.RowID != "" {
-		id := e.RowID
-		out.PersistentTokenID = &id
-	}
-	if e.TokenType != "" {
-		t := strings.ToLower(string(e.TokenType))
-		out.TokenType = &t
-	}
-	if out.Details == nil {
-		out.Details = map[string]any{}
-	}
-	return out
-}
+// EventInfoOf is the API form of e (the webhooks' body too: events.Payload).
+func EventInfoOf(e events.Event) EventInfo { return EventInfo(events.PayloadOf(e)) }
 
 // handleListEvents pages through token-health events.
 //
