@@ -9,10 +9,14 @@
 -- deliverers. No column ever holds a token.
 --
 -- event_deliveries: one row per (subscriber, event) the subscriber asked for, pending
--- until delivered or dead (attempts exhausted). A deliverer claims due rows with FOR
--- UPDATE SKIP LOCKED and leases them (lease_id, leased_until): no two replicas send one
--- delivery at the same time. A row is claimable only when no earlier pending row of the
--- same subscriber and user exists (per-subscriber ordering by user).
+-- until delivered or dead (attempts exhausted). Only the oldest pending row of a
+-- subscriber and user is ready (per-subscriber ordering by user): the fan-out sets it
+-- when it queues a row with nothing pending before it, and finishing a row readies the
+-- next one, both under a transaction-scoped advisory lock of that subscriber and user. A
+-- deliverer claims ready rows that are due with FOR UPDATE SKIP LOCKED and leases them
+-- (lease_id; next_attempt_at moves to the lease's end): no two replicas send one
+-- delivery at the same time, and a dead claimer's delivery comes due again when its
+-- lease ends.
 --
 -- event_subscriber_cursors: how far the fan-out of each subscriber has read events.
 --
@@ -45,9 +49,9 @@ CREATE TABLE IF NOT EXISTS event_deliveries (
     user_id         uuid NOT NULL,
     state           text NOT NULL DEFAULT 'pending',
     attempts        integer NOT NULL DEFAULT 0,
+    ready           boolean NOT NULL DEFAULT false,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     lease_id        uuid,
-    leased_until    timestamptz,
     last_status     integer,
     last_error      text,
     created_at      timestamptz NOT NULL DEFAULT now(),
@@ -55,7 +59,7 @@ CREATE TABLE IF NOT EXISTS event_deliveries (
     PRIMARY KEY (subscriber, event_seq),
     CONSTRAINT event_deliveries_state_known CHECK (state IN ('pending', 'delivered', 'dead'))
 );
-CREATE INDEX IF NOT EXISTS event_deliveries_due_idx ON event_deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS event_deliveries_due_idx ON event_deliveries (subscriber, next_attempt_at) WHERE state = 'pending' AND ready;
 CREATE INDEX IF NOT EXISTS event_deliveries_user_idx ON event_deliveries (subscriber, user_id, event_seq) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS event_deliveries_event_idx ON event_deliveries (event_seq);
 

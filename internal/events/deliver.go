@@ -123,11 +123,18 @@ func (d *Deliverer) wakeAll() {
 	}
 }
 
-// serve runs s's rounds until ctx ends.
+// serve runs s's rounds until ctx ends. New events are looked for when a wake-up or
+// the poll says there may be some, not on every round of a backlog.
 func (d *Deliverer) serve(ctx context.Context, s *subscriber) {
-	failing := false
+	failing, fresh := false, true
 	for ctx.Err() == nil {
-		n, err := d.Round(ctx, s.Name)
+		select {
+		case <-s.wake:
+			fresh = true
+		default:
+		}
+		n, err := d.round(ctx, s, fresh)
+		fresh = err != nil
 		switch {
 		case err != nil && ctx.Err() == nil:
 			if !failing {
@@ -145,6 +152,7 @@ func (d *Deliverer) serve(ctx context.Context, s *subscriber) {
 		case <-s.wake:
 		case <-time.After(d.opt.Poll):
 		}
+		fresh = true
 	}
 }
 
@@ -156,14 +164,16 @@ func (d *Deliverer) Round(ctx context.Context, name string) (int, error) {
 	if s == nil {
 		return 0, fmt.Errorf("events: no subscriber %q", name)
 	}
-	for {
+	return d.round(ctx, s, true)
+}
+
+func (d *Deliverer) round(ctx context.Context, s *subscriber, fanOut bool) (int, error) {
+	for fanOut {
 		n, err := d.st.FanOut(ctx, s.Name, s.Types, fanOutBatch)
 		if err != nil {
 			return 0, err
 		}
-		if n < fanOutBatch {
-			break
-		}
+		fanOut = n == fanOutBatch
 	}
 	claimed, err := d.st.ClaimDeliveries(ctx, []string{s.Name}, d.opt.Webhooks.Concurrency, d.lease())
 	if err != nil || len(claimed) == 0 {

@@ -1,8 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,15 +25,22 @@ ON CONFLICT (subscriber) DO NOTHING`
 
 const lockCursorSQL = `SELECT seq FROM event_subscriber_cursors WHERE subscriber = $1 FOR UPDATE SKIP LOCKED`
 
-// fanOutSQL reads the events after the cursor and queues the deliveries of those the
-// subscriber asked for (every type when $4 is empty); it answers the last seq read.
-const fanOutSQL = `
-WITH evs AS (SELECT seq, user_id, type FROM events WHERE seq > $2 ORDER BY seq LIMIT $3),
-ins AS (
-	INSERT INTO event_deliveries (subscriber, event_seq, user_id)
-	SELECT $1, seq, user_id FROM evs WHERE cardinality($4::text[]) = 0 OR type = ANY($4::text[])
-	ON CONFLICT DO NOTHING)
-SELECT count(*), coalesce(max(seq), $2) FROM evs`
+// fanOutReadSQL reads the events after the cursor: the types and users it names.
+const fanOutReadSQL = `SELECT seq, user_id::text, type FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
+
+// lockQueueSQL is the transaction-scoped advisory lock of one subscriber's queue of one
+// user's deliveries: the fan-out that appends to it and the finish that moves its head
+// take it, so that exactly its oldest pending delivery is ready.
+const lockQueueSQL = `SELECT pg_advisory_xact_lock(hashtextextended('event_deliveries:' || $1::text || ':' || $2::text, 0))`
+
+// queueSQL queues the deliveries of the events $2 (seqs, in order) of user $3; the first
+// is ready when nothing of that user is pending for the subscriber.
+const queueSQL = `
+INSERT INTO event_deliveries (subscriber, event_seq, user_id, ready)
+SELECT $1, s.seq, $3::uuid, s.ord = 1 AND NOT EXISTS (
+	SELECT 1 FROM event_deliveries p WHERE p.subscriber = $1 AND p.user_id = $3::uuid AND p.state = 'pending')
+  FROM unnest($2::bigint[]) WITH ORDINALITY AS s (seq, ord)
+ON CONFLICT DO NOTHING`
 
 // FanOut queues subscriber's deliveries of up to limit events after its cursor (types:
 // the event types it receives, every type when empty) and moves the cursor past them,
@@ -38,9 +48,6 @@ SELECT count(*), coalesce(max(seq), $2) FROM evs`
 // event. Another replica fanning out the same subscriber makes it return 0 at once.
 // It returns how many events it read.
 func (s *Store) FanOut(ctx context.Context, subscriber string, types []string, limit int) (int, error) {
-	if types == nil {
-		types = []string{}
-	}
 	if _, err := s.pool.Exec(ctx, ensureCursorSQL, subscriber); err != nil {
 		return 0, wrap("fan out: cursor", err)
 	}
@@ -54,15 +61,36 @@ func (s *Store) FanOut(ctx context.Context, subscriber string, types []string, l
 		if err != nil {
 			return wrap("fan out: lock cursor", err)
 		}
-		var last int64
-		if err := tx.QueryRow(ctx, fanOutSQL, subscriber, cursor, limit, types).Scan(&read, &last); err != nil {
-			return wrap("fan out", err)
+		rows, err := tx.Query(ctx, fanOutReadSQL, cursor, limit)
+		if err != nil {
+			return wrap("fan out: read", err)
+		}
+		byUser := map[string][]int64{}
+		var seq, last int64
+		var user, typ string
+		_, err = pgx.ForEachRow(rows, []any{&seq, &user, &typ}, func() error {
+			read, last = read+1, seq
+			if len(types) == 0 || slices.Contains(types, typ) {
+				byUser[user] = append(byUser[user], seq)
+			}
+			return nil
+		})
+		if err != nil {
+			return wrap("fan out: read", err)
 		}
 		if read == 0 {
 			return nil
 		}
-		_, err = tx.Exec(ctx, `UPDATE event_subscriber_cursors SET seq = $2, updated_at = now() WHERE subscriber = $1`, subscriber, last)
-		return wrap("fan out: move cursor", err)
+		users := slices.Sorted(maps.Keys(byUser))
+		b := &pgx.Batch{}
+		for _, u := range users { // one order everywhere: no deadlock with a finish
+			b.Queue(lockQueueSQL, subscriber, u)
+		}
+		for _, u := range users {
+			b.Queue(queueSQL, subscriber, byUser[u], u)
+		}
+		b.Queue(`UPDATE event_subscriber_cursors SET seq = $2, updated_at = now() WHERE subscriber = $1`, subscriber, last)
+		return wrap("fan out", tx.SendBatch(ctx, b).Close())
 	})
 	if err != nil {
 		return 0, classifyTx(err)
@@ -78,21 +106,16 @@ type Delivery struct {
 	Event      Event
 }
 
-// claimSQL leases up to $2 due deliveries of the subscribers $1: pending, due, not
-// leased (or whose lease expired: its holder died), and the oldest pending one of their
-// subscriber and user, so that a user's later event never overtakes an earlier one.
+// claimSQL leases up to $2 ready deliveries of the subscribers $1 that are due: until
+// the lease ends, the delivery is not due for anyone else.
 const claimSQL = `
 WITH due AS (
 	SELECT d.subscriber, d.event_seq FROM event_deliveries d
-	 WHERE d.state = 'pending' AND d.subscriber = ANY($1) AND d.next_attempt_at <= now()
-	   AND (d.leased_until IS NULL OR d.leased_until < now())
-	   AND NOT EXISTS (SELECT 1 FROM event_deliveries p
-	                    WHERE p.subscriber = d.subscriber AND p.user_id = d.user_id
-	                      AND p.state = 'pending' AND p.event_seq < d.event_seq)
-	 ORDER BY d.next_attempt_at, d.event_seq
+	 WHERE d.subscriber = ANY($1) AND d.state = 'pending' AND d.ready AND d.next_attempt_at <= now()
+	 ORDER BY d.next_attempt_at
 	 LIMIT $2
-	 FOR UPDATE OF d SKIP LOCKED)
-UPDATE event_deliveries d SET lease_id = gen_random_uuid(), leased_until = now() + $3 * interval '1 millisecond',
+	 FOR UPDATE SKIP LOCKED)
+UPDATE event_deliveries d SET lease_id = gen_random_uuid(), next_attempt_at = now() + $3 * interval '1 millisecond',
 	attempts = d.attempts + 1
   FROM due, events e
  WHERE d.subscriber = due.subscriber AND d.event_seq = due.event_seq AND e.seq = d.event_seq
@@ -129,25 +152,51 @@ type Outcome struct {
 
 const finishSQL = `
 UPDATE event_deliveries SET state = $4, next_attempt_at = now() + $5 * interval '1 millisecond',
-	lease_id = NULL, leased_until = NULL, last_status = nullif($6, 0), last_error = nullif($7, ''),
+	lease_id = NULL, last_status = nullif($6, 0), last_error = nullif($7, ''),
 	delivered_at = CASE WHEN $4 = 'delivered' THEN now() END
  WHERE subscriber = $1 AND event_seq = $2 AND lease_id = $3::uuid`
 
-// FinishDeliveries records the outcomes of claimed deliveries, in one round trip. It
-// reports, per outcome, whether the lease was still held: false means the lease ran
-// out and another claim may have sent the event again.
+// readyNextSQL readies the oldest pending delivery of subscriber $1 and user $2.
+const readyNextSQL = `
+UPDATE event_deliveries SET ready = true
+ WHERE subscriber = $1 AND event_seq = (
+	SELECT event_seq FROM event_deliveries
+	 WHERE subscriber = $1 AND user_id = $2::uuid AND state = 'pending' ORDER BY event_seq LIMIT 1)
+   AND NOT ready`
+
+// FinishDeliveries records the outcomes of claimed deliveries and readies the next
+// delivery of each finished one's user, in one transaction. It reports, per outcome,
+// whether the lease was still held: false means the lease ran out and another claim may
+// have sent the event again.
 func (s *Store) FinishDeliveries(ctx context.Context, outs []Outcome) ([]bool, error) {
 	if len(outs) == 0 {
 		return nil, nil
 	}
 	held := make([]bool, len(outs))
-	b := &pgx.Batch{}
-	for i, o := range outs {
-		d := o.Delivery
-		b.Queue(finishSQL, d.Subscriber, d.Event.Seq, d.Lease, o.State, o.RetryIn.Milliseconds(), o.Status, o.Error).
-			Exec(func(tag pgconn.CommandTag) error { held[i] = tag.RowsAffected() == 1; return nil })
+	type queue struct{ subscriber, user string }
+	queues := map[queue]bool{}
+	for _, o := range outs {
+		queues[queue{o.Delivery.Subscriber, o.Delivery.Event.UserID}] = true
 	}
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	order := slices.SortedFunc(maps.Keys(queues), func(a, b queue) int {
+		return cmp.Or(cmp.Compare(a.subscriber, b.subscriber), cmp.Compare(a.user, b.user))
+	})
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, q := range order { // the fan-out's order: no deadlock
+			b.Queue(lockQueueSQL, q.subscriber, q.user)
+		}
+		for i, o := range outs {
+			d := o.Delivery
+			b.Queue(finishSQL, d.Subscriber, d.Event.Seq, d.Lease, o.State, o.RetryIn.Milliseconds(), o.Status, o.Error).
+				Exec(func(tag pgconn.CommandTag) error { held[i] = tag.RowsAffected() == 1; return nil })
+		}
+		for _, q := range order {
+			b.Queue(readyNextSQL, q.subscriber, q.user)
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
 		return nil, wrap("finish deliveries", err)
 	}
 	return held, nil
