@@ -108,7 +108,7 @@ var reference = []refGroup{
 		{name: "AUTH_MANAGER_KEEPALIVE_DRY_RUN", example: "true", desc: "Passes only log what they would refresh and delete."},
 	}},
 	{"Token-health events", []refVar{
-		{name: "AUTH_MANAGER_EVENTS_RETENTION", example: "168h", desc: "How long an event stays readable through `GET /v1/events` (1m–8760h); an event a webhook subscriber still waits for is kept until its delivery ends."},
+		{name: "AUTH_MANAGER_EVENTS_RETENTION", example: "168h", desc: "How long an event stays readable through `GET /v1/events` (1m–8760h); an event a webhook subscriber still waits for is kept until its delivery ends, at most twice as long."},
 		{name: "AUTH_MANAGER_EVENTS_FAILING_AFTER", example: "3", desc: "Refreshes of one stored token in a row that must fail without a refusal (Keycloak unavailable or erring) before `token.refresh_failing` is announced (0–1000); 0 never announces it. The next working refresh announces `token.recovered`."},
 		{name: "AUTH_MANAGER_EVENTS_CONSENT_URL", typ: "URL", def: "the realm's account console, `{issuer}/account`", example: "https://app.example.com/reconnect?token={persistent_token_id}", desc: "Where a service can send a user whose offline token Keycloak refused: `token.invalid`'s `details.consent_url` for offline rows, with `{user_id}` and `{persistent_token_id}` replaced. Best a page of your application that starts `GET /v1/offline-token` with the user's token: a consent URL of the service itself needs the user's session and expires after `STATE_TOKEN_EXPIRY`."},
 	}},

@@ -28,7 +28,7 @@ var ErrBadCursor = problem.Validation("query.after", "not a cursor of this servi
 // Store is the outbox the feature reads.
 type Store interface {
 	EventsAfter(ctx context.Context, userID string, after int64, limit int) ([]store.Event, error)
-	PruneEvents(ctx context.Context, before time.Time, limit int) (int64, error)
+	PruneEvents(ctx context.Context, before, regardless time.Time, limit int) (int64, error)
 }
 
 // Options configures the service.
@@ -111,12 +111,14 @@ func parseCursor(s string) (int64, error) {
 const pruneBatch = 1000
 
 // Prune deletes the events older than the retention, batch by batch, and returns how
-// many it deleted. Any replica may run it at any time.
+// many it deleted. An event a webhook subscriber still waits for is kept up to twice
+// the retention. Any replica may run it at any time.
 func (s *Service) Prune(ctx context.Context) (int64, error) {
-	before := s.opt.Now().Add(-s.opt.Retention)
+	now := s.opt.Now()
+	before, regardless := now.Add(-s.opt.Retention), now.Add(-2*s.opt.Retention)
 	var total int64
 	for {
-		n, err := s.st.PruneEvents(ctx, before, pruneBatch)
+		n, err := s.st.PruneEvents(ctx, before, regardless, pruneBatch)
 		total += n
 		if err != nil || n < pruneBatch {
 			return total, err

@@ -15,7 +15,7 @@ import (
 )
 
 // TestPruneKeepsRetentionAndPendingDeliveries: events older than the retention go,
-// except one a subscriber still waits for; newer ones stay.
+// except one a subscriber still waits for, up to twice the retention; newer ones stay.
 func TestPruneKeepsRetentionAndPendingDeliveries(t *testing.T) {
 	testenv.Integration(t)
 	st := testenv.MigratedStore(t, 4)
@@ -25,17 +25,20 @@ func TestPruneKeepsRetentionAndPendingDeliveries(t *testing.T) {
 	at := func(ago time.Duration, cause string) store.Event {
 		return store.Event{Type: store.EventTokenDeleted, UserID: user, Cause: cause, OccurredAt: now.Add(-ago)}
 	}
-	require.NoError(t, st.AppendEvents(ctx, at(3*time.Hour, "old"), at(2*time.Hour, "old, awaited"), at(time.Minute, "new")))
+	require.NoError(t, st.AppendEvents(ctx, at(3*time.Hour, "too old, awaited"), at(2*time.Hour, "old"),
+		at(90*time.Minute, "old, awaited"), at(time.Minute, "new")))
 	evs, err := st.EventsAfter(ctx, user, 0, 10)
 	require.NoError(t, err)
-	require.Len(t, evs, 3)
-	_, err = st.Pool().Exec(ctx, `INSERT INTO event_deliveries (subscriber, event_seq, user_id) VALUES ('s', $1, $2)`, evs[1].Seq, user)
-	require.NoError(t, err)
+	require.Len(t, evs, 4)
+	for _, i := range []int{0, 2} {
+		_, err = st.Pool().Exec(ctx, `INSERT INTO event_deliveries (subscriber, event_seq, user_id) VALUES ('s', $1, $2)`, evs[i].Seq, user)
+		require.NoError(t, err)
+	}
 
 	svc := events.New(st, events.Options{Retention: time.Hour, Now: func() time.Time { return now }})
 	n, err := svc.Prune(ctx)
 	require.NoError(t, err)
-	assert.EqualValues(t, 1, n)
+	assert.EqualValues(t, 2, n)
 	left, err := st.EventsAfter(ctx, user, 0, 10)
 	require.NoError(t, err)
 	var causes []string

@@ -207,19 +207,23 @@ func (s *Store) EventsAfter(ctx context.Context, userID string, after int64, lim
 	return evs, wrap("events after", err)
 }
 
-// pruneEventsSQL deletes, oldest first, events that occurred before the cutoff and
-// that no subscriber still waits for (a pending delivery keeps its event).
+// pruneEventsSQL deletes, oldest first, events that occurred before the cutoff $1 and
+// that no subscriber still waits for (a pending delivery keeps its event), or that
+// occurred before $3 whatever waits for them (a subscriber removed from the
+// configuration never finishes its deliveries).
 const pruneEventsSQL = `
 DELETE FROM events WHERE seq IN (
 	SELECT e.seq FROM events e
 	 WHERE e.occurred_at < $1
-	   AND NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.event_seq = e.seq AND d.state = 'pending')
+	   AND (e.occurred_at < $3
+	        OR NOT EXISTS (SELECT 1 FROM event_deliveries d WHERE d.event_seq = e.seq AND d.state = 'pending'))
 	 ORDER BY e.occurred_at LIMIT $2)`
 
-// PruneEvents deletes up to limit events older than before (with their finished
-// deliveries) and returns how many it deleted.
-func (s *Store) PruneEvents(ctx context.Context, before time.Time, limit int) (int64, error) {
-	tag, err := s.pool.Exec(ctx, pruneEventsSQL, before, limit)
+// PruneEvents deletes up to limit events older than before that no delivery waits for,
+// and those older than regardless whatever waits (with their deliveries), and returns
+// how many it deleted.
+func (s *Store) PruneEvents(ctx context.Context, before, regardless time.Time, limit int) (int64, error) {
+	tag, err := s.pool.Exec(ctx, pruneEventsSQL, before, limit, regardless)
 	if err != nil {
 		return 0, wrap("prune events", err)
 	}
