@@ -65,6 +65,8 @@ type App struct {
 	// operator's subscribers.
 	Events   *events.Service
 	Webhooks *events.Deliverer
+	// Forecasts derives the stored tokens' hard deadlines and announces token.expiring.
+	Forecasts *events.Forecaster
 
 	vaultRows *metrics.VaultRows
 	auditLog  *audit.Logger
@@ -165,6 +167,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a.Webhooks = events.NewDeliverer(st, events.DeliverOptions{Webhooks: cfg.Events.Webhooks, Poll: o.webhookPoll,
 		Log: log, Audit: auditLog, Observer: a.Metrics.RegisterWebhooks(names)})
+	a.Forecasts = events.NewForecaster(st, a.Admin, events.ForecastOptions{Interval: cfg.Events.ForecastInterval,
+		HorizonOffline: cfg.Events.HorizonOffline, HorizonRefresh: cfg.Events.HorizonRefresh, Log: log, Now: o.now})
 	if cfg.KeepAlive.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive()
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
@@ -319,6 +323,7 @@ func (a *App) startBackground(ctx context.Context) {
 	a.background.Go(func() { a.Rotation.Run(bg, 5*time.Minute) })
 	a.background.Go(func() { a.Events.RunPrune(bg) })
 	a.background.Go(func() { a.Webhooks.Run(bg) })
+	a.background.Go(func() { a.Forecasts.Run(bg) })
 	if a.KeepAlive != nil {
 		a.background.Go(func() { a.KeepAlive.Run(bg) })
 	}

@@ -265,6 +265,9 @@ type env struct {
 	EventsRetention    duration `envconfig:"AUTH_MANAGER_EVENTS_RETENTION" default:"168h"`
 	EventsFailingAfter int      `envconfig:"AUTH_MANAGER_EVENTS_FAILING_AFTER" default:"3"`
 	EventsConsentURL   string   `envconfig:"AUTH_MANAGER_EVENTS_CONSENT_URL"`
+	EventsForecast     duration `envconfig:"AUTH_MANAGER_EVENTS_FORECAST_INTERVAL" default:"15m"`
+	EventsHorizonOff   duration `envconfig:"AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_OFFLINE" default:"168h"`
+	EventsHorizonRef   duration `envconfig:"AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_REFRESH" default:"1h"`
 
 	Webhooks            Secret   `envconfig:"AUTH_MANAGER_WEBHOOKS"`
 	WebhooksFile        string   `envconfig:"AUTH_MANAGER_WEBHOOKS_FILE"`

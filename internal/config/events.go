@@ -16,6 +16,11 @@ type Events struct {
 	// ConsentURL is token.invalid's details.consent_url for offline rows, with
 	// {user_id} and {persistent_token_id} replaced.
 	ConsentURL string
+	// ForecastInterval is the time between two expiry forecast passes; 0: none.
+	ForecastInterval time.Duration
+	// HorizonOffline and HorizonRefresh: a row of that type whose grant reaches its hard
+	// deadline this soon is announced (token.expiring).
+	HorizonOffline, HorizonRefresh time.Duration
 	// Webhooks are the subscribers and how deliveries to them are made.
 	Webhooks Webhooks
 }
@@ -33,11 +38,17 @@ func (e env) events(kc Keycloak) (Events, error) {
 	case consent != "" && !isHTTPURL(consent):
 		p.add(invalid("AUTH_MANAGER_EVENTS_CONSENT_URL", "must be an absolute http(s) URL"))
 	}
+	if e.EventsForecast != 0 {
+		p.add(within("AUTH_MANAGER_EVENTS_FORECAST_INTERVAL", e.EventsForecast, time.Second, 24*time.Hour))
+	}
+	p.add(within("AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_OFFLINE", e.EventsHorizonOff, 0, 365*24*time.Hour))
+	p.add(within("AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_REFRESH", e.EventsHorizonRef, 0, 365*24*time.Hour))
 	hooks, err := e.webhooks()
 	p.add(err)
 	if err := p.err(); err != nil {
 		return Events{}, err
 	}
 	return Events{Retention: time.Duration(e.EventsRetention), FailingAfter: e.EventsFailingAfter, ConsentURL: consent,
-		Webhooks: hooks}, nil
+		ForecastInterval: time.Duration(e.EventsForecast), HorizonOffline: time.Duration(e.EventsHorizonOff),
+		HorizonRefresh: time.Duration(e.EventsHorizonRef), Webhooks: hooks}, nil
 }

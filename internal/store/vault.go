@@ -39,6 +39,11 @@ type Meta struct {
 	Status     Status     // StatusActive unless Keycloak refused the token for good
 	LastError  string     // why the row is invalid ("invalid_grant: …"); never a token
 	LastUsedAt *time.Time // last access token obtained from the row
+	// ExpiresAt is when the row's grant reaches its hard deadline, as last forecast
+	// (nil: none known), and ExpiresBasis how it was derived ("": not forecast yet).
+	// Filled by the listing of a user's rows only.
+	ExpiresAt    *time.Time
+	ExpiresBasis string
 }
 
 // Status is a row's health.

@@ -12,13 +12,31 @@ import (
 	"github.com/auth-manager/auth-manager/internal/store"
 )
 
-// List returns the metadata of the caller's rows, or of userID's for a service caller.
+// List returns the metadata of the caller's rows, or of userID's for a service caller,
+// with each row's expiry forecast.
 func (s *Service) List(ctx context.Context, c caller.Caller, userID string) ([]Meta, error) {
 	uid, ok := c.Whose(userID)
 	if !ok {
 		return nil, ErrForbidden
 	}
-	return metas(s.st.ListByUser(ctx, uid))
+	out, err := metas(s.st.ListByUser(ctx, uid))
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	ids := make([]string, 0, len(out))
+	for _, m := range out {
+		ids = append(ids, m.ID)
+	}
+	fs, err := s.st.Forecasts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range out {
+		if f, ok := fs[m.ID]; ok {
+			out[i].ExpiresAt, out[i].ExpiresBasis = f.ExpiresAt, f.Basis
+		}
+	}
+	return out, nil
 }
 
 // Deletion reports truthfully what a delete did.

@@ -73,6 +73,7 @@ type Store interface {
 	InvalidBefore(ctx context.Context, markedBefore time.Time, after string, limit int) ([]store.Row, error)
 	DeleteInvalid(ctx context.Context, id string, markedBefore time.Time, why store.Why) (store.Row, error)
 	Listen(ctx context.Context, channel string, onNotify func(string), onState func(bool))
+	Forecasts(ctx context.Context, ids []string) (map[string]store.Forecast, error)
 	// Read by Check only.
 	Sample(ctx context.Context, n int) ([]store.Row, error)
 	CountByKey(ctx context.Context) (map[string]int, error)
