@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/auth-manager/auth-manager/internal/audit"
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/store"
@@ -243,16 +245,21 @@ func (d *Deliverer) send(ctx context.Context, s *subscriber, e Event) (int, erro
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.opt.Webhooks.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, s.URL, bytes.NewReader(body))
+	return post(rctx, s, e.ID, body)
+}
+
+// post sends one signed message to s and returns its status.
+func post(ctx context.Context, s *subscriber, id string, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
 	ts := time.Now().Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "auth-manager-webhooks")
-	req.Header.Set(HeaderID, e.ID)
+	req.Header.Set(HeaderID, id)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(s.Secrets, e.ID, ts, body))
+	req.Header.Set(HeaderSignature, Sign(s.Secrets, id, ts, body))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return 0, err
@@ -260,6 +267,29 @@ func (d *Deliverer) send(ctx context.Context, s *subscriber, e Event) (int, erro
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxAnswer))
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// ProbeType is the type of the message Probe sends: no user's event. A receiver that
+// ignores unknown types with a 2xx answers it as it should.
+const ProbeType = "webhook.test"
+
+// Probe sends s a signed test message (ProbeType, a fresh webhook-id, no user) through
+// the same client deliveries use (timeout, no redirects, the address check), and
+// returns the status s answered. doctor calls it.
+func Probe(ctx context.Context, s config.Subscriber, timeout time.Duration) (int, error) {
+	sub := &subscriber{Subscriber: s, client: newClient(timeout, s.AllowPrivate, 1)}
+	id := "test_" + uuid.NewString()
+	body, err := json.Marshal(map[string]any{"id": id, "type": ProbeType, "occurred_at": time.Now().UTC(), "details": map[string]any{}})
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	status, err := post(ctx, sub, id, body)
+	if err != nil {
+		return 0, errors.New(describeSendError(err))
+	}
+	return status, nil
 }
 
 // describeSendError names a failed request for the delivery record and the log.

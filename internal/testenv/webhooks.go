@@ -50,6 +50,7 @@ type Receiver struct {
 	seen     map[string]int // webhook-id → deliveries accepted
 	inFlight map[string]int // webhook-id → requests being handled
 	overlaps int            // requests of an id that arrived while another of it was in flight
+	probes   int            // doctor's test messages (type webhook.test), kept out of got
 	srv      *http.Server
 }
 
@@ -106,6 +107,12 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 		Signature: req.Header.Get("webhook-signature"), Header: req.Header.Clone(), Body: body, At: time.Now()}
 	_ = json.Unmarshal(body, &d.Event)
 	r.mu.Lock()
+	if d.Event["type"] == "webhook.test" {
+		r.probes++
+		r.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	if r.inFlight[d.ID] > 0 {
 		r.overlaps++
 	}
@@ -124,6 +131,14 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mu.Unlock()
 	w.WriteHeader(status)
+}
+
+// Probes is how many of doctor's test messages (type webhook.test) arrived; they are
+// not among the deliveries.
+func (r *Receiver) Probes() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.probes
 }
 
 // Deliveries returns the accepted deliveries so far, in arrival order.
