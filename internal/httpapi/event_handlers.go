@@ -23,7 +23,7 @@ type EventInfo struct {
 	OccurredAt        time.Time      `json:"occurred_at" format:"date-time"`
 	UserID            string         `json:"user_id" format:"uuid" example:"7d4f2a10-5b3c-4e6d-8f9a-0b1c2d3e4f5a"`
 	PersistentTokenID *string        `json:"persistent_token_id" format:"uuid" extensions:"x-nullable" example:"0b7f6c1e-3f1a-4d3c-9d4e-2a1b3c4d5e6f"`
-	TokenType         *string        `json:"token_type" enums:"refresh,offline" extensions:"x-nullable" example:"offline"`
+	TokenType         *string        `json:"token_type" extensions:"x-nullable" example:"offline"` // refresh or offline
 	SessionID         string         `json:"session_id" example:"TqJvgiq-aeFLrP7yRgHbCMSe"`
 	Cause             string         `json:"cause" example:"invalid_grant"`
 	Details           map[string]any `json:"details"`

@@ -42,7 +42,11 @@ type TokenMeta struct {
 	Status            string         `json:"status" enums:"active,invalid" example:"active"`
 	LastError         *string        `json:"last_error" extensions:"x-nullable" example:"invalid_grant: Session not active"`
 	ExpiresAt         *time.Time     `json:"expires_at" format:"date-time" extensions:"x-nullable"`
-	ExpiresBasis      *string        `json:"expires_basis" enums:"offline_session_max_lifespan,client_offline_session_max_lifespan,sso_session_max_lifespan,sso_session_max_lifespan_remember_me,client_session_max_lifespan,no_max_lifespan,session_not_found" extensions:"x-nullable" example:"offline_session_max_lifespan"`
+	// ExpiresBasis is one of offline_session_max_lifespan, client_offline_session_max_lifespan,
+	// sso_session_max_lifespan, sso_session_max_lifespan_remember_me, client_session_max_lifespan,
+	// no_max_lifespan, session_not_found (not an enum in the spec: nullable enums break
+	// generated clients).
+	ExpiresBasis *string `json:"expires_basis" extensions:"x-nullable" example:"offline_session_max_lifespan"`
 } // @name TokenMeta
 
 // DeletionAnswer reports what a delete did.
