@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,9 +65,11 @@ func TestWebhookTokenInvalid(t *testing.T) {
 	var pushed map[string]any
 	require.NoError(t, json.Unmarshal(d.Body, &pushed))
 	assert.Equal(t, evs[0], pushed, "the webhook body is the event GET /v1/events answers")
+	// The outcome is recorded once the receiver has answered.
+	assert.Eventually(t, func() bool {
+		return strings.Contains(scrape(t, svc), `auth_manager_webhook_deliveries_total{outcome="delivered",subscriber="receiver"} 1`)
+	}, 5*time.Second, 20*time.Millisecond)
 	assert.Contains(t, svc.Logs.String(), `"event":"webhook_delivery"`)
-	body := scrape(t, svc)
-	assert.Contains(t, body, `auth_manager_webhook_deliveries_total{outcome="delivered",subscriber="receiver"} 1`)
 }
 
 // outage is how long the receiver is down in TestWebhooksSurviveAnOutage: 30 s, or
