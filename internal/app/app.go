@@ -18,6 +18,7 @@ import (
 	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/ended"
+	"github.com/auth-manager/auth-manager/internal/events"
 	"github.com/auth-manager/auth-manager/internal/feed"
 	"github.com/auth-manager/auth-manager/internal/httpapi"
 	"github.com/auth-manager/auth-manager/internal/introspect"
@@ -63,6 +64,12 @@ type App struct {
 	Sessions    *sessions.Service
 	Backchannel *backchannel.Receiver
 	KeepAlive   *keepalive.Job
+	// Events reads and prunes the token-health events; Webhooks delivers them to the
+	// operator's subscribers.
+	Events   *events.Service
+	Webhooks *events.Deliverer
+	// Forecasts derives the stored tokens' hard deadlines and announces token.expiring.
+	Forecasts *events.Forecaster
 
 	vaultRows *metrics.VaultRows
 	auditLog  *audit.Logger
@@ -122,6 +129,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Rotation: a.Rotation,
 		// A refresh waits for a slot at most as long as one Keycloak call may take.
 		KeycloakConcurrency: cfg.Keycloak.Concurrency, SlotWait: cfg.Keycloak.Timeout,
+		FailingAfter: cfg.Events.FailingAfter, ConsentURL: cfg.Events.ConsentURL,
 	})
 	a.Tokens = tokens.New(a.Vault, a.Keycloak, tokens.Options{
 		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Feed: a.Feed, Retries: cfg.Keycloak.Retries,
@@ -159,6 +167,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			Log: log, Audit: auditLog, Now: o.now, Ended: a.Ended, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		})
 	a.auditLog, a.now = auditLog, o.now
+	a.Events = events.New(st, events.Options{Retention: cfg.Events.Retention, Log: log, Now: o.now})
+	var names []string
+	for _, s := range cfg.Events.Webhooks.Subscribers {
+		names = append(names, s.Name)
+	}
+	a.Webhooks = events.NewDeliverer(st, events.DeliverOptions{Webhooks: cfg.Events.Webhooks, Poll: o.webhookPoll,
+		NoListen: cfg.Database.TransactionPooling(), Log: log, Audit: auditLog, Observer: a.Metrics.RegisterWebhooks(names)})
+	a.Forecasts = events.NewForecaster(st, a.Admin, events.ForecastOptions{Interval: cfg.Events.ForecastInterval,
+		HorizonOffline: cfg.Events.HorizonOffline, HorizonRefresh: cfg.Events.HorizonRefresh, Log: log, Now: o.now})
 	if cfg.KeepAlive.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive(o.now)
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
@@ -195,7 +212,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Metrics:  a.Metrics,
 	}
 	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
-	deps.Sessions, deps.Backchannel = a.Sessions, a.Backchannel
+	deps.Sessions, deps.Backchannel, deps.Events = a.Sessions, a.Backchannel, a.Events
 	deps.AccessLogSkip = 1 - cfg.AccessLog.Sample
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
@@ -228,6 +245,13 @@ type options struct {
 	now          func() time.Time
 	tracer       trace.TracerProvider
 	feedPoll     time.Duration
+	webhookPoll  time.Duration
+}
+
+// WithWebhookPoll sets how often due webhook deliveries (retries) are looked for
+// without a wake-up (default 1 s).
+func WithWebhookPoll(d time.Duration) Option {
+	return func(o *options) { o.webhookPoll = d }
 }
 
 // WithFeedPoll sets how often the change feed is read without a wake-up, instead of
@@ -306,6 +330,9 @@ func (a *App) startBackground(ctx context.Context) {
 	a.background.Go(func() { a.vaultRows.Run(bg, 30*time.Second) })
 	a.background.Go(func() { a.Backchannel.Run(bg) })
 	a.background.Go(func() { a.Rotation.Run(bg, 5*time.Minute) })
+	a.background.Go(func() { a.Events.RunPrune(bg) })
+	a.background.Go(func() { a.Webhooks.Run(bg) })
+	a.background.Go(func() { a.Forecasts.Run(bg) })
 	if a.KeepAlive != nil {
 		a.background.Go(func() { a.KeepAlive.Run(bg) })
 	}

@@ -47,6 +47,7 @@ type Config struct {
 	Tokens    Tokens
 	KeepAlive KeepAlive
 	Feed      Feed
+	Events    Events
 	// MetricsAddr, when set (e.g. ":9100"), serves /metrics on its own listener instead
 	// of the API's.
 	MetricsAddr string
@@ -291,6 +292,21 @@ type env struct {
 
 	FeedPoll      duration `envconfig:"AUTH_MANAGER_FEED_POLL_INTERVAL" default:"1s"`
 	FeedRetention duration `envconfig:"AUTH_MANAGER_FEED_RETENTION" default:"1h"`
+
+	EventsRetention    duration `envconfig:"AUTH_MANAGER_EVENTS_RETENTION" default:"168h"`
+	EventsFailingAfter int      `envconfig:"AUTH_MANAGER_EVENTS_FAILING_AFTER" default:"3"`
+	EventsConsentURL   string   `envconfig:"AUTH_MANAGER_EVENTS_CONSENT_URL"`
+	EventsForecast     duration `envconfig:"AUTH_MANAGER_EVENTS_FORECAST_INTERVAL" default:"15m"`
+	EventsHorizonOff   duration `envconfig:"AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_OFFLINE" default:"168h"`
+	EventsHorizonRef   duration `envconfig:"AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_REFRESH" default:"1h"`
+
+	Webhooks            Secret   `envconfig:"AUTH_MANAGER_WEBHOOKS"`
+	WebhooksFile        string   `envconfig:"AUTH_MANAGER_WEBHOOKS_FILE"`
+	WebhooksTimeout     duration `envconfig:"AUTH_MANAGER_WEBHOOKS_TIMEOUT" default:"10s"`
+	WebhooksMaxAttempts int      `envconfig:"AUTH_MANAGER_WEBHOOKS_MAX_ATTEMPTS" default:"15"`
+	WebhooksBackoff     duration `envconfig:"AUTH_MANAGER_WEBHOOKS_BACKOFF" default:"5s"`
+	WebhooksBackoffMax  duration `envconfig:"AUTH_MANAGER_WEBHOOKS_BACKOFF_MAX" default:"1h"`
+	WebhooksConcurrency int      `envconfig:"AUTH_MANAGER_WEBHOOKS_CONCURRENCY" default:"16"`
 }
 
 // Load reads the variables through getenv (see WithDotEnv for .env), validates
@@ -406,6 +422,8 @@ func (e env) build() (Config, error) {
 	c.KeepAlive, err = e.keepAlive()
 	p.add(err)
 	c.Feed, err = e.feed()
+	p.add(err)
+	c.Events, err = e.events(c.Keycloak)
 	p.add(err)
 	p.add(c.checkUnsafe())
 	if err := p.err(); err != nil {

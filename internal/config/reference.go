@@ -110,6 +110,25 @@ var reference = []refGroup{
 		{name: "AUTH_MANAGER_KEEPALIVE_RETENTION", example: "168h", desc: "How long a row Keycloak refused for good (marked `invalid`) is kept before a pass deletes it (0–8760h); 0 keeps it."},
 		{name: "AUTH_MANAGER_KEEPALIVE_DRY_RUN", example: "true", desc: "Passes only log what they would refresh and delete."},
 	}},
+	{"Token-health events", []refVar{
+		{name: "AUTH_MANAGER_EVENTS_RETENTION", example: "168h", desc: "How long an event stays readable through `GET /v1/events` (1m–8760h); an event a webhook subscriber still waits for is kept until its delivery ends, at most twice as long."},
+		{name: "AUTH_MANAGER_EVENTS_FAILING_AFTER", example: "3", desc: "Refreshes of one stored token in a row that must fail without a refusal (Keycloak unavailable or erring) before `token.refresh_failing` is announced (0–1000); 0 never announces it. The next working refresh announces `token.recovered`."},
+		{name: "AUTH_MANAGER_EVENTS_CONSENT_URL", typ: "URL", def: "the realm's account console, `{issuer}/account`", example: "https://app.example.com/reconnect?token={persistent_token_id}", desc: "Where a service can send a user whose offline token Keycloak refused: `token.invalid`'s `details.consent_url` for offline rows, with `{user_id}` and `{persistent_token_id}` replaced. Best a page of your application that starts `GET /v1/offline-token` with the user's token: a consent URL of the service itself needs the user's session and expires after `STATE_TOKEN_EXPIRY`."},
+	}},
+	{"Expiry forecasts", []refVar{
+		{name: "AUTH_MANAGER_EVENTS_FORECAST_INTERVAL", example: "15m", desc: "Time between two expiry forecast passes (1s–24h; 0: none). One replica at a time (a PostgreSQL advisory lock) reads the realm's settings, the service client's overrides and the start of every session holding a token of the client through the admin API (needs `view-realm`, `view-clients`, `view-users`), records each active stored token's hard deadline (`GET /v1/tokens`: `expires_at`, `expires_basis`) and announces those within the horizon (`token.expiring`), once per token and deadline."},
+		{name: "AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_OFFLINE", example: "168h", desc: "An offline token whose grant reaches its hard deadline (the realm's *Offline Session Max*, or the client's *Client Offline Session Max*) this soon is announced (0–8760h)."},
+		{name: "AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_REFRESH", example: "1h", desc: "A refresh token whose online session reaches its hard deadline (*SSO Session Max*, or *Client Session Max*) this soon is announced (0–8760h)."},
+	}},
+	{"Webhooks", []refVar{
+		{name: "AUTH_MANAGER_WEBHOOKS", typ: "secret JSON", example: `[{"name":"billing","url":"https://billing.example.com/hooks/auth-manager","secrets":["whsec_…"],"event_types":["token.invalid","token.expiring"]}]`, desc: "The subscribers of token-health events, a JSON array: `name` (1-64 of `A-Za-z0-9._-`, unique), `url` (http(s), no credentials), `secrets` (one, or two while rotating: `whsec_` and the base64 of 24-64 random bytes; every delivery is signed with each), `event_types` (empty: all), `allow_private_network` (let the URL reach loopback, link-local, private or reserved addresses, refused otherwise, also after DNS). Empty: no webhooks."},
+		{name: "AUTH_MANAGER_WEBHOOKS_FILE", typ: "path", example: "/run/secrets/webhooks.json", desc: "File holding `AUTH_MANAGER_WEBHOOKS` (a mounted secret); set one of the two."},
+		{name: "AUTH_MANAGER_WEBHOOKS_TIMEOUT", example: "10s", desc: "Time allowed for one delivery, connection included (1s–2m); redirects are never followed."},
+		{name: "AUTH_MANAGER_WEBHOOKS_MAX_ATTEMPTS", example: "15", desc: "Attempts of one delivery (1–100) before it is dead (kept, not retried; `auth_manager_webhook_deliveries_total{outcome=\"dead\"}`)."},
+		{name: "AUTH_MANAGER_WEBHOOKS_BACKOFF", example: "5s", desc: "Wait after a delivery's first failure (10ms–1h); doubled after each further failure, each wait drawn between half and all of it (jitter)."},
+		{name: "AUTH_MANAGER_WEBHOOKS_BACKOFF_MAX", example: "1h", desc: "Longest wait between two attempts of a delivery (10ms–24h)."},
+		{name: "AUTH_MANAGER_WEBHOOKS_CONCURRENCY", example: "16", desc: "Deliveries one replica has in flight at once (1–256); one user's events reach one subscriber one after the other."},
+	}},
 }
 
 // refGroup is one section of the reference.

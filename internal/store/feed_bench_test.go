@@ -154,8 +154,8 @@ func BenchmarkMissPathQueries(b *testing.B) {
 					if op == "get" {
 						continue
 					}
-					if _, err := st.Update(ctx, id, func(_ context.Context, cur store.Row, _ *store.Access) (store.Row, *store.Access, error) {
-						return cur, nil, nil
+					if _, err := st.Update(ctx, id, func(_ context.Context, cur store.Row, _ *store.Access) (store.Change, error) {
+						return store.Change{Row: cur}, nil
 					}); err != nil {
 						b.Fatal(err)
 					}

@@ -24,31 +24,31 @@ WHERE session_state_id = $1 AND ($2 = '' OR user_id::text = $2) AND token_type::
 RETURNING ` + rowColumns
 
 // DeleteBySession deletes the rows of the given types bound to Keycloak session sid
-// (and owned by userID, unless it is "") and returns what they held. The eviction
-// trigger tells every replica.
-func (s *Store) DeleteBySession(ctx context.Context, sid, userID string, types ...TokenType) ([]Row, error) {
+// (and owned by userID, unless it is "") and returns what they held, appending their
+// events (why) in the same transaction. The eviction trigger tells every replica.
+func (s *Store) DeleteBySession(ctx context.Context, sid, userID string, why Why, types ...TokenType) ([]Row, error) {
 	if sid == "" || len(types) == 0 {
 		return nil, nil
 	}
-	rows, err := collect(s.pool.Query(ctx, deleteBySessionSQL, sid, userID, typeLabels(types)))
-	return rows, wrap("delete by session", err)
+	return s.deleteRows(ctx, "delete by session", why, deleteBySessionSQL, sid, userID, typeLabels(types))
 }
 
 const deleteByUserSQL = `DELETE FROM auth_vault WHERE user_id = $1 AND token_type::text = ANY($2) RETURNING ` + rowColumns
 
-// DeleteByUser deletes userID's rows of the given types and returns what they held.
-func (s *Store) DeleteByUser(ctx context.Context, userID string, types ...TokenType) ([]Row, error) {
+// DeleteByUser deletes userID's rows of the given types and returns what they held,
+// appending their events (why) in the same transaction.
+func (s *Store) DeleteByUser(ctx context.Context, userID string, why Why, types ...TokenType) ([]Row, error) {
 	if uuid.Validate(userID) != nil || len(types) == 0 {
 		return nil, nil
 	}
-	rows, err := collect(s.pool.Query(ctx, deleteByUserSQL, userID, typeLabels(types)))
-	return rows, wrap("delete by user", err)
+	return s.deleteRows(ctx, "delete by user", why, deleteByUserSQL, userID, typeLabels(types))
 }
 
 const deleteRowsSQL = `DELETE FROM auth_vault WHERE id = ANY($1::uuid[]) AND session_state_id = $2 RETURNING ` + rowColumns
 
-// DeleteRows deletes the rows with the given ids that are still bound to session sid.
-func (s *Store) DeleteRows(ctx context.Context, sid string, ids []string) ([]Row, error) {
+// DeleteRows deletes the rows with the given ids that are still bound to session sid,
+// appending their events (why) in the same transaction.
+func (s *Store) DeleteRows(ctx context.Context, sid string, ids []string, why Why) ([]Row, error) {
 	valid := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if uuid.Validate(id) == nil {
@@ -58,8 +58,7 @@ func (s *Store) DeleteRows(ctx context.Context, sid string, ids []string) ([]Row
 	if len(valid) == 0 {
 		return nil, nil
 	}
-	rows, err := collect(s.pool.Query(ctx, deleteRowsSQL, valid, sid))
-	return rows, wrap("delete rows", err)
+	return s.deleteRows(ctx, "delete rows", why, deleteRowsSQL, valid, sid)
 }
 
 const recordJTISQL = `INSERT INTO backchannel_logout_jti (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING`
@@ -118,10 +117,10 @@ const deleteInvalidSQL = `DELETE FROM auth_vault WHERE id = $1 AND status = 'inv
 RETURNING ` + rowColumns
 
 // DeleteInvalid deletes row id if it is still marked invalid since before
-// markedBefore. ErrNotFound means it is gone or was revived (stored again) meanwhile.
-func (s *Store) DeleteInvalid(ctx context.Context, id string, markedBefore time.Time) (Row, error) {
-	row, err := scanRow(s.pool.QueryRow(ctx, deleteInvalidSQL, id, markedBefore))
-	return row, wrap("delete invalid", err)
+// markedBefore, appending its event (why) in the same transaction. ErrNotFound means it
+// is gone or was revived (stored again) meanwhile.
+func (s *Store) DeleteInvalid(ctx context.Context, id string, markedBefore time.Time, why Why) (Row, error) {
+	return s.deleteOne(ctx, "delete invalid", why, deleteInvalidSQL, id, markedBefore)
 }
 
 // WithAdvisoryLock runs fn while holding PostgreSQL's session advisory lock key on a

@@ -133,6 +133,22 @@ func (t sqlTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQu
 		"rows", d.CommandTag.RowsAffected(), "failed", d.Err != nil)
 }
 
+// The batch methods make sqlTracer a pgx.BatchTracer: each statement of a batch is
+// logged as it completes (otherwise pgx reports a batch's rows to TraceQueryEnd
+// without a start).
+func (t sqlTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return context.WithValue(ctx, traceKey{}, traceStart{start: time.Now()})
+}
+
+func (t sqlTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	t.log.DebugContext(ctx, "sql", "sql", d.SQL, "batch", true, "rows", d.CommandTag.RowsAffected(), "failed", d.Err != nil)
+}
+
+func (t sqlTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchEndData) {
+	st, _ := ctx.Value(traceKey{}).(traceStart)
+	t.log.DebugContext(ctx, "sql batch", "duration_ms", time.Since(st.start).Milliseconds(), "failed", d.Err != nil)
+}
+
 // ErrDatabase means the database answered with an error (a failed statement), as
 // opposed to not answering at all (ErrUnavailable).
 var ErrDatabase = errors.New("store: database error")

@@ -58,6 +58,8 @@ type RealmOptions struct {
 	// AccessTokenLifespan is the realm's access-token lifespan (0 keeps the dev realm's
 	// 5 minutes).
 	AccessTokenLifespan time.Duration
+	// OfflineMaxLifespan, when set, turns on the realm's offline session max lifespan.
+	OfflineMaxLifespan time.Duration
 }
 
 // TestRealm is a Keycloak realm of the test's own, a copy of the dev realm
@@ -120,6 +122,9 @@ func (r *TestRealm) Create(opt RealmOptions) {
 	}
 	if opt.OfflineIdleTimeout > 0 {
 		rep["offlineSessionIdleTimeout"] = int(opt.OfflineIdleTimeout / time.Second)
+	}
+	if opt.OfflineMaxLifespan > 0 {
+		rep["offlineSessionMaxLifespanEnabled"], rep["offlineSessionMaxLifespan"] = true, int(opt.OfflineMaxLifespan/time.Second)
 	}
 	if opt.AccessTokenLifespan > 0 {
 		rep["accessTokenLifespan"] = int(opt.AccessTokenLifespan / time.Second)
