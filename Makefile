@@ -133,7 +133,7 @@ PROFILE_PATHS := introspect/access-token-cache-hit introspect/validate-token jwt
                  nocache/access-token-stored nocache/access-token-refresh
 
 .PHONY: bench
-bench: stack-up ## load benchmarks vs baselines A, B, C in the same run, shared and pinned to CPUs (~10 min): docs/BENCHMARKS.md, docs/bench.svg, ratios on stdout
+bench: stack-up ## load benchmarks vs baselines A, B, C in the same run, shared and pinned to CPUs (~10 min): docs/BENCHMARKS.md, ratios on stdout
 	$(GO) run ./cmd/loadgen $(BENCH_FLAGS)
 
 .PHONY: bench-scale

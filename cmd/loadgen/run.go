@@ -45,7 +45,6 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		repo     = fs.String("repo", ".", "repository root (the service is built from it)")
 		envFile  = fs.String("env", "deploy/dev.env", "the stack's environment file (the process environment wins)")
 		out      = fs.String("out", "docs/BENCHMARKS.md", "Markdown report to write (notes below its marker are kept)")
-		svg      = fs.String("svg", "docs/bench.svg", "SVG chart to write")
 		levels   = fs.String("levels", "1,16,128", "concurrency levels")
 		wide     = fs.Int("wide", 500, "connections of the RSS check")
 		warmup   = fs.Duration("warmup", time.Second, "unrecorded warm-up per point")
@@ -94,22 +93,11 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	svgPath, mdPath := under(root, *svg), under(root, *out)
-	rel, err := filepath.Rel(filepath.Dir(mdPath), svgPath)
-	if err != nil {
-		rel = svgPath
-	}
-	if err := os.MkdirAll(filepath.Dir(svgPath), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(svgPath, loadgen.Chart(r), 0o644); err != nil {
-		return err
-	}
-	if err := loadgen.WriteMarkdown(mdPath, filepath.ToSlash(rel), r); err != nil {
+	if err := loadgen.WriteMarkdown(under(root, *out), r); err != nil {
 		return err
 	}
 	loadgen.PrintSummary(stdout, r)
-	fmt.Fprintf(stdout, "\nwrote %s and %s\n", *out, *svg)
+	fmt.Fprintf(stdout, "\nwrote %s\n", *out)
 	return nil
 }
 

@@ -18,8 +18,8 @@ import (
 const NotesMarker = "<!-- notes: everything below this line is written by hand and kept across runs -->"
 
 // WriteMarkdown writes the report to path, keeping whatever followed NotesMarker in the
-// existing file. svgName is the chart's path relative to the report.
-func WriteMarkdown(path, svgName string, r *Run) error {
+// existing file.
+func WriteMarkdown(path string, r *Run) error {
 	notes := "\n## Notes\n\n(none yet)\n"
 	if old, err := os.ReadFile(path); err == nil {
 		if _, tail, ok := bytes.Cut(old, []byte(NotesMarker)); ok {
@@ -29,14 +29,14 @@ func WriteMarkdown(path, svgName string, r *Run) error {
 		return err
 	}
 	var b bytes.Buffer
-	Markdown(&b, svgName, r)
+	Markdown(&b, r)
 	b.WriteString(NotesMarker)
 	b.WriteString(notes)
 	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // Markdown writes the generated part of the report.
-func Markdown(w io.Writer, svgName string, r *Run) {
+func Markdown(w io.Writer, r *Run) {
 	c := r.Config
 	m := r.Machine
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
@@ -86,7 +86,7 @@ func Markdown(w io.Writer, svgName string, r *Run) {
 		}
 		p("\n")
 	}
-	p("\n![req/s and p99 against concurrency per scenario](%s)\n\n", svgName)
+	p("\n")
 
 	p("## Results\n\n")
 	p("*CPU s / 1k req* is the measured process's user+system time over the window per 1000 requests, background\n")

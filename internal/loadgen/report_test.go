@@ -1,10 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
-	"encoding/xml"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,59 +103,19 @@ func TestEvaluateJudgesPinned(t *testing.T) {
 
 func TestWriteMarkdownKeepsNotes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
-	require.NoError(t, WriteMarkdown(path, "bench.svg", fakeRun()))
+	require.NoError(t, WriteMarkdown(path, fakeRun()))
 	first, err := os.ReadFile(path)
 	require.NoError(t, err)
 	for _, want := range []string{"# Benchmarks", "| commit | `abc123` |", "## Targets", "**met**", "**not met**",
-		"![req/s and p99 against concurrency per scenario](bench.svg)", "### " + KeyCacheOff, NotesMarker} {
+		"### " + KeyCacheOff, NotesMarker} {
 		assert.Contains(t, string(first), want)
 	}
 
 	hand := string(first) + "\n## Profile\n\nwritten by hand\n"
 	require.NoError(t, os.WriteFile(path, []byte(hand), 0o644))
-	require.NoError(t, WriteMarkdown(path, "bench.svg", fakeRun()))
+	require.NoError(t, WriteMarkdown(path, fakeRun()))
 	second, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Contains(t, string(second), "written by hand")
 	assert.Equal(t, 1, strings.Count(string(second), NotesMarker))
-}
-
-func TestChartIsWellFormedSVG(t *testing.T) {
-	svg := Chart(fakeRun())
-	dec := xml.NewDecoder(bytes.NewReader(svg))
-	polylines, root := 0, ""
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-		if se, ok := tok.(xml.StartElement); ok {
-			if root == "" {
-				root = se.Name.Local
-			}
-			if se.Name.Local == "polyline" {
-				polylines++
-			}
-		}
-	}
-	assert.Equal(t, "svg", root)
-	assert.Equal(t, 2*len(fakeRun().Scenarios), polylines, "a req/s line and a p99 line per scenario")
-	assert.Contains(t, string(svg), KeyCacheOff)
-}
-
-func TestDecades(t *testing.T) {
-	seq := func(vs ...float64) func(func(float64)) {
-		return func(yield func(float64)) {
-			for _, v := range vs {
-				yield(v)
-			}
-		}
-	}
-	lo, hi := decades(seq(0.35, 42, 1200))
-	assert.Equal(t, [2]float64{0.1, 10000}, [2]float64{lo, hi})
-	lo, hi = decades(seq())
-	assert.Equal(t, [2]float64{1, 10}, [2]float64{lo, hi})
-	lo, hi = decades(seq(100))
-	assert.Equal(t, [2]float64{100, 1000}, [2]float64{lo, hi})
 }
