@@ -133,7 +133,7 @@ PROFILE_PATHS := introspect/access-token-cache-hit introspect/validate-token jwt
                  nocache/access-token-stored nocache/access-token-refresh
 
 .PHONY: bench
-bench: stack-up ## load benchmarks vs baselines A, B, C in the same run, shared and pinned to CPUs (~10 min): docs/BENCHMARKS.md, ratios on stdout
+bench: stack-up ## load benchmarks and the service-level objectives against baselines (A, A′, BC) measured in the same run, shared and pinned to CPUs (~10 min): docs/BENCHMARKS.md, one line per objective on stdout
 	$(GO) run ./cmd/loadgen $(BENCH_FLAGS)
 
 .PHONY: bench-scale

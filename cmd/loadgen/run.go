@@ -49,7 +49,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		wide     = fs.Int("wide", 500, "connections of the RSS check")
 		warmup   = fs.Duration("warmup", time.Second, "unrecorded warm-up per point")
 		duration = fs.Duration("duration", 5*time.Second, "recorded window per point")
-		pin      = fs.String("pin", "both", "placements of scenarios with targets: both (shared, then pinned), shared, or pinned (driver and measured process on different CPUs, taskset)")
+		pin      = fs.String("pin", "both", "placements of the scenarios objectives judge: both (shared, then pinned), shared, or pinned (driver and measured process on different CPUs, taskset)")
 		maxReq   = fs.Int64("max-requests", 2_000_000, "bound on requests per point")
 		timeout  = fs.Duration("timeout", 15*time.Second, "per-request timeout")
 		users    = fs.Int("users", 128, "Keycloak users to create, hence stored tokens (ids)")

@@ -31,10 +31,10 @@ type Config struct {
 	// ServiceEnv is laid over the env file for the service only (settings under study,
 	// e.g. GOMEMLIMIT); the harness's own settings (port, database, mode, cache) win.
 	ServiceEnv map[string]string
-	// Placements are measured at every level of the scenarios with targets, in order
-	// (Shared, Pinned or both); scenarios without targets run shared only.
+	// Placements are measured at every level of the scenarios the objectives judge, in
+	// order (Shared, Pinned or both); the other scenarios run shared only.
 	Placements []Placement
-	Log        io.Writer // progress and the ratios
+	Log        io.Writer // progress
 }
 
 // Point is one measured concurrency level of a scenario, in one placement.
@@ -233,7 +233,7 @@ func (r *runner) startBaseline(ctx context.Context) (*Proc, error) {
 
 // measure drives build at every level in levels against proc (nil: a process that is
 // not ours, Keycloak or PostgreSQL), recording each point in sc, in each of the run's
-// placements (shared only for a scenario without targets, see placed).
+// placements (shared only for a scenario no objective judges, see placed).
 func (r *runner) measure(ctx context.Context, sc *Scenario, proc *Proc, build TargetFunc, levels ...int) error {
 	placements := []Placement{Shared}
 	if placed[sc.Key] {
@@ -251,10 +251,10 @@ func (r *runner) measure(ctx context.Context, sc *Scenario, proc *Proc, build Ta
 	return err
 }
 
-// placed are the scenarios measured in every placement: those with targets and the
-// baselines they are judged against.
+// placed are the scenarios measured in every placement: those the objectives judge
+// and the baselines they are judged against.
 var placed = map[string]bool{
-	KeyBaselineA: true, KeyBaselineAEnd: true, KeyBaselineAReq: true, KeyBaselineB: true, KeyBaselineBEnd: true, KeyBaselineC: true, KeyBaselineBC: true,
+	KeyBaselineA: true, KeyBaselineAReq: true, KeyBaselineAVal: true, KeyBaselineBC: true,
 	KeyHitIntrospect: true, KeyHitJWT: true, KeyValidateIntro: true, KeyValidateJWT: true, KeyCacheOff: true,
 }
 

@@ -10,11 +10,9 @@ import (
 // Scenario keys, in report order.
 const (
 	KeyBaselineA     = "baseline-a"
-	KeyBaselineAEnd  = "baseline-a-end"
 	KeyBaselineAReq  = "baseline-a-req"
+	KeyBaselineAVal  = "baseline-a-validate"
 	KeyBaselineB     = "baseline-b"
-	KeyBaselineBEnd  = "baseline-b-end"
-	KeyBaselineC     = "baseline-c"
 	KeyBaselineBC    = "baseline-bc"
 	KeyHitIntrospect = "hit-introspect"
 	KeyHitJWT        = "hit-jwt"
@@ -31,8 +29,8 @@ const (
 const renewAfter = 150 * time.Second
 
 // scenarios runs every scenario in an order that keeps each comparison close in time:
-// baselines A and B first and again last (the machine is shared; the drift shows),
-// baseline C right before the cache-disabled run it bounds with B.
+// baseline A and A′ first, baseline BC right before the cache-disabled run it bounds
+// (Keycloak is shared, and its speed drifts over a run).
 func (r *runner) scenarios(ctx context.Context) (err error) {
 	add := func(key, title, what string) *Scenario {
 		s := &Scenario{Key: key, Title: title, What: what}
@@ -64,21 +62,25 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 	}
 	r.logf("seeded in %s", time.Since(t0).Round(100*time.Millisecond))
 
-	a := add(KeyBaselineA, "Baseline A: bare chi handler, fixed JSON (start of run)",
+	a := add(KeyBaselineA, "Baseline A: bare chi handler, fixed JSON",
 		"GET of a fixed ~1.3 KB JSON body from a chi router with no middleware, in its own process")
 	if err := r.measure(ctx, a, baseA, BaselineA(baseA.URL), withWide...); err != nil {
 		return err
 	}
-	// The floor of the cached path's request: the same bare handler, sent the cache-hit
-	// request (its bearer token, method and URL) instead of a bare GET.
+	// The CPU floor of the cached paths: the same bare handler, sent each path's request
+	// (its bearer token, method and URL) instead of a bare GET.
 	aReq := add(KeyBaselineAReq, "Baseline A′: bare chi handler, sent the cache-hit request", baselineAReqWhat)
 	if err := r.measure(ctx, aReq, baseA, AccessHit(baseA.URL, r.fix), levels...); err != nil {
+		return err
+	}
+	aVal := add(KeyBaselineAVal, "Baseline A′: bare chi handler, sent the validate request", baselineAValWhat)
+	if err := r.measure(ctx, aVal, baseA, Validate(baseA.URL, r.fix), levels...); err != nil {
 		return err
 	}
 	if err := r.renew(ctx); err != nil {
 		return err
 	}
-	b := add(KeyBaselineB, "Baseline B: Keycloak token endpoint, refresh grant (start of run)", baselineBWhat)
+	b := add(KeyBaselineB, "Baseline B: Keycloak token endpoint, refresh grant", baselineBWhat)
 	if err := r.measure(ctx, b, nil, BaselineB(r.kc, r.fix), levels...); err != nil {
 		return err
 	}
@@ -119,17 +121,12 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 		return err
 	}
 
-	// cache disabled: every call refreshes at Keycloak, next to baseline B.
+	// cache disabled: every call refreshes at Keycloak, right after baseline BC.
 	svc.Stop()
 	if svc, err = r.startService(ctx, "service-nocache", "introspect", 0); err != nil {
 		return err
 	}
 	if err := r.renew(ctx); err != nil {
-		return err
-	}
-	if err := r.baselineC(ctx, add(KeyBaselineC, "Baseline C: one PostgreSQL row-lock transaction",
-		"BEGIN; SELECT … FOR UPDATE of a vault row; UPDATE of that row; COMMIT, straight to PostgreSQL from the driver "+
-			"(at most 30 connections, the service's pool bound), rows spread like the cache-disabled scenario's"), levels); err != nil {
 		return err
 	}
 	bc := add(KeyBaselineBC, "Baseline BC: the refresh under the row lock, by the driver (B inside C)",
@@ -148,33 +145,17 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 	if err := r.prewarm(ctx, Validate(svc.URL, r.fix)); err != nil {
 		return err
 	}
-	if err := r.measure(ctx, off, svc, AccessRefresh(svc.URL, r.fix), levels...); err != nil {
-		return err
-	}
-
-	if err := r.renew(ctx); err != nil {
-		return err
-	}
-	bEnd := add(KeyBaselineBEnd, "Baseline B again (end of run)", baselineBWhat)
-	if err := r.measure(ctx, bEnd, nil, BaselineB(r.kc, r.fix), levels...); err != nil {
-		return err
-	}
-	aEnd := add(KeyBaselineAEnd, "Baseline A again (end of run)", a.What)
-	return r.measure(ctx, aEnd, baseA, BaselineA(baseA.URL), levels...)
+	return r.measure(ctx, off, svc, AccessRefresh(svc.URL, r.fix), levels...)
 }
 
 const baselineAReqWhat = "baseline A's handler and answer, sent what the cache-hit scenario sends " +
 	"(POST /v1/access-token?id=…, Authorization: Bearer with a service caller's ~1.4 KB access token): " +
 	"what reading and parsing that request costs a Go server, with no work on it"
 
-const baselineBWhat = "POST to Keycloak's token endpoint, grant_type=refresh_token, with the refresh tokens the vault holds"
+const baselineAValWhat = "baseline A's handler and answer, sent what the validate scenarios send " +
+	"(GET /v1/validate-token, Authorization: Bearer with each user's access token in turn)"
 
-// baselineC measures sc (baseline C) at every level, each with its own pool.
-func (r *runner) baselineC(ctx context.Context, sc *Scenario, levels []int) error {
-	return r.driverBaseline(ctx, sc, levels, func(c int) (Target, func(), error) {
-		return BaselineC(ctx, r.dbURL, r.fix, c)
-	})
-}
+const baselineBWhat = "POST to Keycloak's token endpoint, grant_type=refresh_token, with the refresh tokens the vault holds"
 
 // driverBaseline measures sc at every level with a target the driver builds for that
 // level (its own pool) and releases after it.

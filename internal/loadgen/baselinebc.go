@@ -13,10 +13,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// baselineCPool is the most connections baseline C opens: the service's own pool
+// driverPoolBound is the most connections baseline BC opens: the service's own pool
 // bound (DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW defaults), so that at high
 // concurrency both queue for the same number of connections.
-const baselineCPool = 30
+const driverPoolBound = 30
 
 // driverPool is the driver's own pool for c workers, bounded like the service's.
 func driverPool(ctx context.Context, dbURL string, c int) (*pgxpool.Pool, error) {
@@ -24,45 +24,17 @@ func driverPool(ctx context.Context, dbURL string, c int) (*pgxpool.Pool, error)
 	if err != nil {
 		return nil, err
 	}
-	cfg.MaxConns = int32(min(c, baselineCPool))
+	cfg.MaxConns = int32(min(c, driverPoolBound))
 	return pgxpool.NewWithConfig(ctx, cfg)
-}
-
-// BaselineC targets PostgreSQL directly with the transaction a refresh wraps around
-// the Keycloak call, minus the call: BEGIN; SELECT … FOR UPDATE of a vault row;
-// UPDATE of that row; COMMIT (one WAL flush). Rows are spread over the fixture's
-// users like the cache-disabled scenario's, so concurrent workers never share one.
-// close releases the pool.
-func BaselineC(ctx context.Context, dbURL string, f *Fixture, c int) (t Target, close func(), err error) {
-	pool, err := driverPool(ctx, dbURL, c)
-	if err != nil {
-		return Target{}, nil, fmt.Errorf("baseline C: %w", err)
-	}
-	ids := make([]string, len(f.Users))
-	for i, u := range f.Users {
-		ids[i] = u.RowID
-	}
-	t = Target{Call: func(ctx context.Context, w, n int) error {
-		i, _ := spreadIndex(w, n, c, len(ids))
-		return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			var id string
-			if err := tx.QueryRow(ctx, `SELECT id::text FROM auth_vault WHERE id = $1 FOR UPDATE`, ids[i]).Scan(&id); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `UPDATE auth_vault SET updated_at = now(), last_used_at = now() WHERE id = $1`, ids[i])
-			return err
-		})
-	}}
-	return t, pool.Close, nil
 }
 
 // BaselineBC targets what the cache-disabled scenario does, done by the driver itself
 // with no service in between: BEGIN; SELECT … FOR UPDATE of a vault row; Keycloak's
 // refresh grant with that user's refresh token (baseline B's call); UPDATE of the row
 // with a new ciphertext, IV, MAC and token hash of the sizes the vault writes; COMMIT.
-// It is the floor of a refresh under the row lock on this machine: baselines B and C
-// measured apart miss what they cost together (the commit that follows a Keycloak
-// call waits for a disk Keycloak has just written to). The rows are a copy of the
+// It is the floor of a refresh under the row lock on this machine: Keycloak's grant and
+// the transaction measured apart miss what they cost together (the commit that follows
+// a Keycloak call waits for a disk Keycloak has just written to). The rows are a copy of the
 // fixture's in a table of the same shape, indexes and triggers (loadgen_bc), so that
 // the vault's own rows stay readable for the scenarios after it. close releases the
 // pool and drops the copy.
