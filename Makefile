@@ -143,7 +143,7 @@ bench-scale: stack-up ## refresh grants per row with 1, 3 and 10 replicas on one
 .PHONY: bench-profile
 bench-profile: stack-up ## CPU and allocation profiles of the cache-hit, validate and refresh paths, in-process: allocs/op, bin/pprof/*.pprof and the top of each
 	@mkdir -p bin/pprof
-	$(GO) test -c -o bin/pprof/loadgen.test ./internal/loadgen
+	$(GO) test -c -o bin/pprof/loadgen.test ./cmd/loadgen/internal/harness
 	@for p in $(PROFILE_PATHS); do \
 	  n=$${p//\//-}; echo "== $$p"; \
 	  bin/pprof/loadgen.test -test.run '^$$' -test.bench "HotPath/$$p\$$" -test.benchtime 3s \

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auth-manager/auth-manager/internal/loadgen"
+	"github.com/auth-manager/auth-manager/cmd/loadgen/internal/harness"
 )
 
 // run is the whole program; main only supplies its world.
@@ -33,7 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		return loadgen.ServeBaseline(ctx, *addr)
+		return harness.ServeBaseline(ctx, *addr)
 	}
 	return fmt.Errorf("unknown command %q (run, scale, baseline)", cmd)
 }
@@ -68,7 +68,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	placements, err := loadgen.Placements(*pin)
+	placements, err := harness.Placements(*pin)
 	if err != nil {
 		return err
 	}
@@ -83,20 +83,20 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := loadgen.Config{
+	cfg := harness.Config{
 		Repo: root, EnvFile: under(root, *envFile), Self: self, Levels: lv, WideConns: *wide,
 		Warmup: *warmup, Duration: *duration, MaxRequests: *maxReq, Timeout: *timeout,
-		Seed:     loadgen.SeedOptions{Users: *users, PerSession: *perSess, Callers: *callers, Parallelism: *par},
+		Seed:     harness.SeedOptions{Users: *users, PerSession: *perSess, Callers: *callers, Parallelism: *par},
 		CallerID: *callerID, CallerSecret: *callerSe, ServiceEnv: svcEnv, Placements: placements, Log: stderr,
 	}
-	r, err := loadgen.Execute(ctx, cfg)
+	r, err := harness.Execute(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	if err := loadgen.WriteMarkdown(under(root, *out), r); err != nil {
+	if err := harness.WriteMarkdown(under(root, *out), r); err != nil {
 		return err
 	}
-	loadgen.PrintSummary(stdout, r)
+	harness.PrintSummary(stdout, r)
 	fmt.Fprintf(stdout, "\nwrote %s\n", *out)
 	return nil
 }
@@ -136,7 +136,7 @@ func scale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := loadgen.Scale(ctx, loadgen.ScaleConfig{
+	r, err := harness.Scale(ctx, harness.ScaleConfig{
 		Repo: root, EnvFile: under(root, *envFile), Bin: *bin, Replicas: rs, Rows: *rows, Calls: *calls, Callers: *callers,
 		Delay: *delay, Misses: *misses, Samplers: *samplers, Pause: *pause, ServiceEnv: svcEnv,
 		CallerID: *callerID, CallerSecret: *callerSe, Log: stderr,
@@ -144,7 +144,7 @@ func scale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	loadgen.WriteScale(stdout, r)
+	harness.WriteScale(stdout, r)
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package loadgen_test
+package harness_test
 
 import (
 	"context"
@@ -22,7 +22,7 @@ import (
 // BenchmarkHotPath drives the service's handler in-process (no sockets), so that a CPU
 // profile shows the service's own work on the paths the performance objectives are about:
 //
-//	go test -run '^$' -bench 'HotPath/jwt/validate' -cpuprofile cpu.out ./internal/loadgen
+//	go test -run '^$' -bench 'HotPath/jwt/validate' -cpuprofile cpu.out ./cmd/loadgen/internal/harness
 //
 // (`make bench-profile` runs each path and prints the top of its profile.) It needs the
 // local stack: a fresh database, the real Keycloak for logins, introspection and JWKS.

@@ -1,4 +1,4 @@
-package loadgen_test
+package harness_test
 
 import (
 	"bufio"
@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/auth-manager/auth-manager/internal/config"
-	"github.com/auth-manager/auth-manager/internal/loadgen"
+	"github.com/auth-manager/auth-manager/cmd/loadgen/internal/harness"
 )
 
 // BenchmarkStackPerConnection reports the goroutine stack a keep-alive connection
@@ -27,7 +27,7 @@ func BenchmarkStackPerConnection(b *testing.B) {
 		h    http.Handler
 		req  string
 	}{
-		{"baseline-a-req", loadgen.BaselineHandler(), hit},
+		{"baseline-a-req", harness.BaselineHandler(), hit},
 		{"health", h, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n"},
 		{"access-token-cache-hit", h, hit},
 		{"validate-token", h, fmt.Sprintf("GET /v1/validate-token HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", user)},
