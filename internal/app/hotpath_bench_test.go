@@ -1,4 +1,4 @@
-package harness_test
+package app_test
 
 import (
 	"context"
@@ -22,11 +22,13 @@ import (
 // BenchmarkHotPath drives the service's handler in-process (no sockets), so that a CPU
 // profile shows the service's own work on the paths the performance objectives are about:
 //
-//	go test -run '^$' -bench 'HotPath/jwt/validate' -cpuprofile cpu.out ./cmd/loadgen/internal/harness
+//	go test -run '^$' -bench 'HotPath/jwt/validate' -cpuprofile cpu.out ./internal/app
 //
 // (`make bench-profile` runs each path and prints the top of its profile.) It needs the
 // local stack: a fresh database, the real Keycloak for logins, introspection and JWKS.
 // The service logs at INFO as JSON to a file, as in production, so logging is counted.
+// `make bench` measures the same paths over loopback, against the service-level
+// objectives.
 func BenchmarkHotPath(b *testing.B) {
 	for _, mode := range []string{config.AuthModeIntrospect, config.AuthModeJWT} {
 		b.Run(mode, func(b *testing.B) {
