@@ -2,7 +2,6 @@ package harness
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -61,30 +60,6 @@ func TestSample(t *testing.T) {
 			assert.InDelta(t, tc.v, v, 1e-9)
 		}
 	}
-}
-
-func TestLoadEnv(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "dev.env")
-	require.NoError(t, os.WriteFile(path, []byte("# comment\n\nexport A=1\nB='two words'\nLOADGEN_TEST_C=file\n"), 0o600))
-	t.Setenv("LOADGEN_TEST_C", "environment")
-	e, err := LoadEnv(path)
-	require.NoError(t, err)
-	assert.Equal(t, Env{"A": "1", "B": "two words", "LOADGEN_TEST_C": "environment"}, e)
-
-	require.NoError(t, os.WriteFile(path, []byte("not a pair\n"), 0o600))
-	_, err = LoadEnv(path)
-	assert.Error(t, err)
-}
-
-func TestKeycloakBase(t *testing.T) {
-	base, realm, err := Env{"KEYCLOAK_ISSUER": "http://127.0.0.1:8080/", "KEYCLOAK_REALM": "r"}.KeycloakBase()
-	require.NoError(t, err)
-	assert.Equal(t, [2]string{"http://127.0.0.1:8080", "r"}, [2]string{base, realm})
-	base, realm, err = Env{"KEYCLOAK_ISSUER": "http://localhost:8080/auth/realms/x"}.KeycloakBase()
-	require.NoError(t, err)
-	assert.Equal(t, [2]string{"http://localhost:8080/auth", "x"}, [2]string{base, realm})
-	_, _, err = Env{"KEYCLOAK_ISSUER": "http://127.0.0.1:8080"}.KeycloakBase()
-	assert.Error(t, err, "realm missing")
 }
 
 func TestLoopbackOnly(t *testing.T) {

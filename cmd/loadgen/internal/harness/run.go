@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/auth-manager/auth-manager/internal/devstack"
 )
 
 // Config is one harness run.
@@ -93,7 +95,7 @@ func (r *Run) Scenario(key string) *Scenario {
 type runner struct {
 	aff   *affinity
 	cfg   Config
-	env   Env
+	stack *devstack.Stack
 	kc    *Keycloak
 	fix   *Fixture
 	dir   string
@@ -112,32 +114,10 @@ func Execute(ctx context.Context, cfg Config) (_ *Run, err error) {
 	start := time.Now()
 	r := &runner{aff: newAffinity(), cfg: cfg, run: &Run{Machine: Describe(), Date: start.UTC(), Commit: Commit(ctx, cfg.Repo), Config: cfg}}
 	cleanupCtx := context.WithoutCancel(ctx)
-	if r.env, err = LoadEnv(cfg.EnvFile); err != nil {
-		return nil, err
-	}
-	base, realm, err := r.env.KeycloakBase()
+	adminDB, err := r.connect()
 	if err != nil {
 		return nil, err
 	}
-	adminDB, err := r.env.Need("DATABASE_URL")
-	if err != nil {
-		return nil, err
-	}
-	for name, u := range map[string]string{"KEYCLOAK_ISSUER": base, "DATABASE_URL": adminDB} {
-		if err := loopbackOnly(name, u); err != nil {
-			return nil, err
-		}
-	}
-	clientID, err := r.env.Need("KEYCLOAK_CLIENT_ID")
-	if err != nil {
-		return nil, err
-	}
-	secret, err := r.env.Need("KEYCLOAK_CLIENT_SECRET")
-	if err != nil {
-		return nil, err
-	}
-	r.kc = NewKeycloak(base, realm, clientID, secret, cfg.CallerID, cfg.CallerSecret)
-
 	if r.dir, err = os.MkdirTemp("", "loadgen-*"); err != nil {
 		return nil, err
 	}
@@ -152,7 +132,7 @@ func Execute(ctx context.Context, cfg Config) (_ *Run, err error) {
 		return nil, err
 	}
 	var drop func(context.Context) error
-	if r.dbURL, drop, err = CreateDatabase(ctx, adminDB); err != nil {
+	if r.dbURL, drop, err = devstack.CreateDatabase(ctx, adminDB, dbPrefix); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -213,7 +193,7 @@ func (r *runner) startService(ctx context.Context, name, mode string, cacheSize 
 		"AUTH_MANAGER_AUTH_MODE": mode, "AUTH_MANAGER_ACCESS_TOKEN_CACHE_SIZE": strconv.Itoa(cacheSize),
 		"LOG_LEVEL": "INFO", "METRICS_ADDR": "", "SHUTDOWN_TIMEOUT": "5", "SHUTDOWN_DRAIN_DELAY": "0",
 	})
-	env := r.env.Child(over)
+	env := r.stack.Environ(over)
 	r.logf("starting the service (%s): auth mode %s, access-token cache size %d, port %d", name, mode, cacheSize, port)
 	// Its working directory is the temp dir, so that no stray .env is read.
 	return StartProc(ctx, name, fmt.Sprintf("http://127.0.0.1:%d", port), r.bin, []string{"serve"}, env,

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/auth-manager/auth-manager/internal/devstack"
 )
 
 // ScaleConfig is one `loadgen scale` run: how many refresh grants one row costs per
@@ -101,31 +103,10 @@ func Scale(ctx context.Context, cfg ScaleConfig) (_ *ScaleRun, err error) {
 	r := &runner{cfg: Config{Repo: cfg.Repo, EnvFile: cfg.EnvFile, Log: cfg.Log, CallerID: cfg.CallerID, CallerSecret: cfg.CallerSecret}}
 	run := &ScaleRun{Machine: Describe(), Date: start.UTC(), Commit: Commit(ctx, cfg.Repo), Config: cfg, Binary: cfg.Bin}
 	cleanupCtx := context.WithoutCancel(ctx)
-	if r.env, err = LoadEnv(cfg.EnvFile); err != nil {
-		return nil, err
-	}
-	base, realm, err := r.env.KeycloakBase()
+	adminDB, err := r.connect()
 	if err != nil {
 		return nil, err
 	}
-	adminDB, err := r.env.Need("DATABASE_URL")
-	if err != nil {
-		return nil, err
-	}
-	for name, u := range map[string]string{"KEYCLOAK_ISSUER": base, "DATABASE_URL": adminDB} {
-		if err := loopbackOnly(name, u); err != nil {
-			return nil, err
-		}
-	}
-	clientID, err := r.env.Need("KEYCLOAK_CLIENT_ID")
-	if err != nil {
-		return nil, err
-	}
-	secret, err := r.env.Need("KEYCLOAK_CLIENT_SECRET")
-	if err != nil {
-		return nil, err
-	}
-	r.kc = NewKeycloak(base, realm, clientID, secret, cfg.CallerID, cfg.CallerSecret)
 	if r.dir, err = os.MkdirTemp("", "loadgen-scale-*"); err != nil {
 		return nil, err
 	}
@@ -146,7 +127,7 @@ func Scale(ctx context.Context, cfg ScaleConfig) (_ *ScaleRun, err error) {
 	} else if n > 0 {
 		r.logf("removed %d bench users left by an earlier run", n)
 	}
-	proxy, err := startKCProxy(base)
+	proxy, err := startKCProxy(r.stack.Config.Keycloak.BaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +165,7 @@ type scaler struct {
 // fresh creates a database, starts n replicas on it (the first migrates it) and seeds
 // users; stop undoes all of it.
 func (s *scaler) fresh(ctx context.Context, adminDB, name string, n, users int) (procs []*Proc, fix *Fixture, stop func(), err error) {
-	db, drop, err := CreateDatabase(ctx, adminDB)
+	db, drop, err := devstack.CreateDatabase(ctx, adminDB, dbPrefix)
 	if err != nil {
 		return nil, nil, nil, err
 	}
