@@ -131,3 +131,43 @@ func TestMasterAdmin(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, refused.Status)
 	assert.NotContains(t, err.Error(), "wrong-password")
 }
+
+func TestKeycloakProxy(t *testing.T) {
+	p, err := devstack.StartKeycloakProxy(testenv.KeycloakBase(t))
+	require.NoError(t, err)
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	kc := devstack.NewKeycloak(p.URL, http.DefaultClient)
+
+	login, err := kc.Password(ctx, testenv.Realm, testenv.ServiceClient, testenv.ServiceClientSecret,
+		testenv.Alice.Name, testenv.Alice.Password, "")
+	require.NoError(t, err, "requests pass through")
+	assert.Equal(t, testenv.KeycloakBase(t)+"/realms/"+testenv.Realm, testenv.Claims(t, login.AccessToken)["iss"],
+		"Keycloak's own Host is passed on, so the issuer does not change")
+	sid := devstack.SessionOf(login.RefreshToken)
+	require.NotEmpty(t, sid)
+	assert.Zero(t, p.Refreshes(), "a password grant is not a refresh")
+
+	p.SetDelay(300 * time.Millisecond)
+	start := time.Now()
+	_, err = kc.Refresh(ctx, testenv.Realm, testenv.ServiceClient, testenv.ServiceClientSecret, login.RefreshToken)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, time.Since(start), 300*time.Millisecond, "the refresh grant was held")
+	p.SetDelay(0)
+	_, err = kc.Refresh(ctx, testenv.Realm, testenv.ServiceClient, testenv.ServiceClientSecret, login.RefreshToken)
+	require.NoError(t, err)
+
+	assert.EqualValues(t, 2, p.Refreshes())
+	assert.EqualValues(t, 1, p.MaxInFlight())
+	bySession, most := p.TakeGrants()
+	assert.Equal(t, map[string]int{sid: 2}, bySession, "counted by the session of the token presented")
+	assert.EqualValues(t, 1, most)
+	bySession, most = p.TakeGrants()
+	assert.Empty(t, bySession, "taken counts start afresh")
+	assert.Zero(t, most)
+	assert.EqualValues(t, 2, p.Refreshes(), "the total is kept")
+
+	assert.Empty(t, devstack.SessionOf("not-a-jwt"))
+	assert.Empty(t, devstack.SessionOf("a.!!!.c"))
+}

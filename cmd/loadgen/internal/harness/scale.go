@@ -127,11 +127,11 @@ func Scale(ctx context.Context, cfg ScaleConfig) (_ *ScaleRun, err error) {
 	} else if n > 0 {
 		r.logf("removed %d bench users left by an earlier run", n)
 	}
-	proxy, err := startKCProxy(r.stack.Config.Keycloak.BaseURL)
+	proxy, err := devstack.StartKeycloakProxy(r.stack.Config.Keycloak.BaseURL)
 	if err != nil {
 		return nil, err
 	}
-	defer proxy.close()
+	defer proxy.Close()
 	r.cfg.ServiceEnv = maps.Clone(cfg.ServiceEnv)
 	if r.cfg.ServiceEnv == nil {
 		r.cfg.ServiceEnv = map[string]string{}
@@ -158,7 +158,7 @@ func Scale(ctx context.Context, cfg ScaleConfig) (_ *ScaleRun, err error) {
 type scaler struct {
 	*runner
 	cfg     ScaleConfig
-	proxy   *kcProxy
+	proxy   *devstack.KeycloakProxy
 	cleanup context.Context
 }
 
@@ -208,8 +208,8 @@ func (s *scaler) grants(ctx context.Context, n int, adminDB string) (GrantsPoint
 		return GrantsPoint{}, err
 	}
 	defer stop()
-	s.proxy.setDelay(0)
-	s.proxy.grants()
+	s.proxy.SetDelay(0)
+	s.proxy.TakeGrants()
 	client := NewClient(len(fix.Users)*s.cfg.Callers, time.Minute)
 	defer client.CloseIdleConnections()
 	var (
@@ -236,10 +236,10 @@ func (s *scaler) grants(ctx context.Context, n int, adminDB string) (GrantsPoint
 		}
 	}
 	wg.Wait()
-	bySID, _ := s.proxy.grants()
+	bySID, _ := s.proxy.TakeGrants()
 	p := GrantsPoint{Replicas: n, Rows: len(fix.Users), Calls: s.cfg.Calls, Failed: failed, Min: -1}
 	for i, u := range fix.Users {
-		g := bySID[sidOf(u.Access)]
+		g := bySID[devstack.SessionOf(u.Access)]
 		p.Total += g
 		p.Max = max(p.Max, g)
 		if p.Min < 0 || g < p.Min {
@@ -261,15 +261,15 @@ func (s *scaler) slow(ctx context.Context, adminDB string) (SlowPoint, error) {
 	}
 	defer stop()
 	svc, hot, cold := procs[0].URL, fix.Users[0], fix.Users[1:]
-	s.proxy.setDelay(0)
+	s.proxy.SetDelay(0)
 	client := NewClient(len(cold)+2*s.cfg.Samplers, 5*time.Minute)
 	defer client.CloseIdleConnections()
 	if _, err := accessTokenOf(ctx, client, svc, hot.RowID, hot.Access); err != nil {
 		return SlowPoint{}, fmt.Errorf("warming the hot row: %w", err)
 	}
-	s.proxy.grants()
-	s.proxy.setDelay(s.cfg.Delay)
-	defer s.proxy.setDelay(0)
+	s.proxy.TakeGrants()
+	s.proxy.SetDelay(s.cfg.Delay)
+	defer s.proxy.SetDelay(0)
 	s.logf("Keycloak delayed %s: %d concurrent misses, %d samplers", s.cfg.Delay, len(cold), s.cfg.Samplers)
 
 	start := time.Now()
@@ -325,7 +325,7 @@ func (s *scaler) slow(ctx context.Context, adminDB string) (SlowPoint, error) {
 	drained := time.Since(start)
 	close(done)
 	samplers.Wait()
-	bySID, maxIn := s.proxy.grants()
+	bySID, maxIn := s.proxy.TakeGrants()
 	p := SlowPoint{Delay: s.cfg.Delay, Misses: latencies(missOK, missFail), Hits: latencies(hits, hitFail),
 		Listings: latencies(listings, lFail), MaxInFlight: maxIn, Drained: drained}
 	p.Misses.Answered, p.Misses.FirstFail = lastAnswer, firstFail
