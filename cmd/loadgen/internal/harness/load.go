@@ -69,6 +69,17 @@ func NewClient(concurrency int, timeout time.Duration) *http.Client {
 // Drive runs o.Concurrency workers against t in a closed loop: warm-up, then the
 // recorded window, bounded by o.Duration and o.MaxRequests (and ctx). Latency is from
 // sending the request to having read the whole answer.
+//
+// The loop is written here rather than taken from vegeta (the well-kept Go load
+// library), whose attacker is paced by a rate: at rate 0 with a worker cap it comes
+// close to a closed loop, but its workers share one targeter and have no identity
+// (the spread targets need worker w's n-th request, so that concurrent requests never
+// share a row), it adds an X-Vegeta-Seq header to every request, keeps every answer's
+// body and hands every result over one unbuffered channel (driver work that competes
+// with the measured process for the same CPUs in the shared placement), its metrics
+// are t-digest estimates rather than nearest-rank percentiles of every sample, and it
+// cannot drive baseline BC, a transaction around an HTTP call. No scenario here runs
+// at a fixed rate, which is what it is built for.
 func Drive(ctx context.Context, client *http.Client, t Target, o LoadOptions) (Result, error) {
 	if o.Concurrency < 1 || o.Duration <= 0 || o.MaxRequests < 1 {
 		return Result{}, errors.New("loadgen: concurrency, duration and max requests must be positive")
