@@ -163,7 +163,8 @@ check_dockerfile() {
   [[ ! -e $ctx/.git && ! -e $ctx/.env && ! -e $ctx/bin ]] || fail "build context contains .git, .env or bin/"
   if (cd "$ctx" && CGO_ENABLED=0 go build -buildvcs=false -trimpath \
     -ldflags "-s -w -X main.version=deploy-check" -o "$WORK/auth-manager" ./cmd/auth-manager); then
-    [[ $("$WORK/auth-manager" version) == deploy-check ]] || fail "the image's binary does not report its stamped version"
+    [[ $("$WORK/auth-manager" version | head -1) == "auth-manager deploy-check" ]] ||
+      fail "the image's binary does not report its stamped version"
   else
     fail "go build in the .dockerignore-filtered context"
   fi
