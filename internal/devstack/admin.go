@@ -63,16 +63,22 @@ type Answer struct {
 }
 
 // Do calls the admin API at p (from the server's root, e.g. /admin/realms/NAME/users),
-// sending in as JSON when it is not nil (a json.RawMessage is sent as it is) and
-// decoding a 200 answer into out when it is not nil. Any status is an Answer; only a
-// transport or decoding failure is an error.
+// sending in as JSON when it is not nil (a []byte or json.RawMessage is sent as it is,
+// anything else marshalled) and decoding a 200 answer into out when it is not nil. Any
+// status is an Answer; only a transport or decoding failure is an error.
 func (a *Admin) Do(ctx context.Context, method, p string, in, out any) (Answer, error) {
 	tok, err := a.accessToken(ctx)
 	if err != nil {
 		return Answer{}, err
 	}
 	var body io.Reader
-	if in != nil {
+	switch v := in.(type) {
+	case nil:
+	case []byte:
+		body = bytes.NewReader(v)
+	case json.RawMessage:
+		body = bytes.NewReader(v)
+	default:
 		b, err := json.Marshal(in)
 		if err != nil {
 			return Answer{}, err

@@ -119,6 +119,12 @@ func TestMasterAdmin(t *testing.T) {
 	_, err = admin.Do(ctx, http.MethodGet, devstack.RealmPath(realm.Name, ""), nil, &rep)
 	require.NoError(t, err)
 	assert.Equal(t, "devstack test", rep.DisplayName, "the body was sent as JSON")
+	ans, err = admin.Do(ctx, http.MethodPut, devstack.RealmPath(realm.Name, ""), []byte(`{"displayName":"raw bytes"}`), nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusNoContent, ans.Status)
+	_, err = admin.Do(ctx, http.MethodGet, devstack.RealmPath(realm.Name, ""), nil, &rep)
+	require.NoError(t, err)
+	assert.Equal(t, "raw bytes", rep.DisplayName, "bytes are sent as they are, not as a base64 string")
 
 	ans, err = admin.Do(ctx, http.MethodGet, devstack.RealmPath("no-such-realm-devstack", ""), nil, &rep)
 	require.NoError(t, err, "a status is an answer, not an error")
