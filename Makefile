@@ -73,7 +73,7 @@ migrate: .env ## apply migrations to DATABASE_URL (from .env or the environment)
 	$(GO) run ./cmd/auth-manager migrate up
 
 .PHONY: stack-up
-stack-up: ## start local PostgreSQL + Keycloak (idempotent; installs what is missing)
+stack-up: ## start local PostgreSQL, PgBouncer (transaction mode, :6432) + Keycloak (idempotent; installs what is missing)
 	scripts/stack.sh up
 
 .PHONY: stack-down
@@ -133,7 +133,7 @@ PROFILE_PATHS := introspect/access-token-cache-hit introspect/validate-token jwt
                  nocache/access-token-stored nocache/access-token-refresh
 
 .PHONY: bench
-bench: stack-up ## load benchmarks vs baselines A, B, C in the same run, shared and pinned to CPUs (~10 min): docs/BENCHMARKS.md, docs/bench.svg, ratios on stdout
+bench: stack-up ## load benchmarks and the service-level objectives against baselines (A, A′, BC) measured in the same run, shared and pinned to CPUs (~10 min): docs/BENCHMARKS.md, one line per objective on stdout
 	$(GO) run ./cmd/loadgen $(BENCH_FLAGS)
 
 .PHONY: bench-scale
@@ -143,14 +143,14 @@ bench-scale: stack-up ## refresh grants per row with 1, 3 and 10 replicas on one
 .PHONY: bench-profile
 bench-profile: stack-up ## CPU and allocation profiles of the cache-hit, validate and refresh paths, in-process: allocs/op, bin/pprof/*.pprof and the top of each
 	@mkdir -p bin/pprof
-	$(GO) test -c -o bin/pprof/loadgen.test ./internal/loadgen
+	$(GO) test -c -o bin/pprof/app.test ./internal/app
 	@for p in $(PROFILE_PATHS); do \
 	  n=$${p//\//-}; echo "== $$p"; \
-	  bin/pprof/loadgen.test -test.run '^$$' -test.bench "HotPath/$$p\$$" -test.benchtime 3s \
+	  bin/pprof/app.test -test.run '^$$' -test.bench "HotPath/$$p\$$" -test.benchtime 3s \
 	    -test.cpuprofile bin/pprof/$$n.pprof -test.memprofile bin/pprof/$$n.mem.pprof | grep '^Benchmark'; \
-	  $(GO) tool pprof -top -cum -nodecount 25 bin/pprof/loadgen.test bin/pprof/$$n.pprof 2>/dev/null | tail -n +5; \
+	  $(GO) tool pprof -top -cum -nodecount 25 bin/pprof/app.test bin/pprof/$$n.pprof 2>/dev/null | tail -n +5; \
 	  echo "-- allocations (objects) by function"; \
-	  $(GO) tool pprof -top -sample_index=alloc_objects -nodecount 15 bin/pprof/loadgen.test bin/pprof/$$n.mem.pprof 2>/dev/null | tail -n +6; \
+	  $(GO) tool pprof -top -sample_index=alloc_objects -nodecount 15 bin/pprof/app.test bin/pprof/$$n.mem.pprof 2>/dev/null | tail -n +6; \
 	done
 
 # --- database work against a large vault ---

@@ -28,6 +28,11 @@ type StoredToken struct {
 	// LastError then says why.
 	Status    string  `json:"status"`
 	LastError *string `json:"last_error"`
+	// ExpiresAt is when the token's grant reaches its hard deadline as Keycloak's
+	// settings make it (nil: none, or not forecast yet); ExpiresBasis says which setting
+	// (offline_session_max_lifespan, sso_session_max_lifespan, no_max_lifespan, …).
+	ExpiresAt    *time.Time `json:"expires_at"`
+	ExpiresBasis *string    `json:"expires_basis"`
 }
 
 // Deletion reports what deleting a stored token did.

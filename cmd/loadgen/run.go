@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/auth-manager/auth-manager/internal/loadgen"
+	"github.com/auth-manager/auth-manager/cmd/loadgen/internal/harness"
 )
 
 // run is the whole program; main only supplies its world.
@@ -33,7 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		return loadgen.ServeBaseline(ctx, *addr)
+		return harness.ServeBaseline(ctx, *addr)
 	case "vault-scale":
 		return vaultScale(ctx, args, stdout, stderr)
 	}
@@ -47,12 +47,11 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		repo     = fs.String("repo", ".", "repository root (the service is built from it)")
 		envFile  = fs.String("env", "deploy/dev.env", "the stack's environment file (the process environment wins)")
 		out      = fs.String("out", "docs/BENCHMARKS.md", "Markdown report to write (notes below its marker are kept)")
-		svg      = fs.String("svg", "docs/bench.svg", "SVG chart to write")
 		levels   = fs.String("levels", "1,16,128", "concurrency levels")
 		wide     = fs.Int("wide", 500, "connections of the RSS check")
 		warmup   = fs.Duration("warmup", time.Second, "unrecorded warm-up per point")
 		duration = fs.Duration("duration", 5*time.Second, "recorded window per point")
-		pin      = fs.String("pin", "both", "placements of scenarios with targets: both (shared, then pinned), shared, or pinned (driver and measured process on different CPUs, taskset)")
+		pin      = fs.String("pin", "both", "placements of the scenarios objectives judge: both (shared, then pinned), shared, or pinned (driver and measured process on different CPUs, taskset)")
 		maxReq   = fs.Int64("max-requests", 2_000_000, "bound on requests per point")
 		timeout  = fs.Duration("timeout", 15*time.Second, "per-request timeout")
 		users    = fs.Int("users", 128, "Keycloak users to create, hence stored tokens (ids)")
@@ -71,7 +70,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	placements, err := loadgen.Placements(*pin)
+	placements, err := harness.Placements(*pin)
 	if err != nil {
 		return err
 	}
@@ -86,32 +85,21 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := loadgen.Config{
+	cfg := harness.Config{
 		Repo: root, EnvFile: under(root, *envFile), Self: self, Levels: lv, WideConns: *wide,
 		Warmup: *warmup, Duration: *duration, MaxRequests: *maxReq, Timeout: *timeout,
-		Seed:     loadgen.SeedOptions{Users: *users, PerSession: *perSess, Callers: *callers, Parallelism: *par},
+		Seed:     harness.SeedOptions{Users: *users, PerSession: *perSess, Callers: *callers, Parallelism: *par},
 		CallerID: *callerID, CallerSecret: *callerSe, ServiceEnv: svcEnv, Placements: placements, Log: stderr,
 	}
-	r, err := loadgen.Execute(ctx, cfg)
+	r, err := harness.Execute(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	svgPath, mdPath := under(root, *svg), under(root, *out)
-	rel, err := filepath.Rel(filepath.Dir(mdPath), svgPath)
-	if err != nil {
-		rel = svgPath
-	}
-	if err := os.MkdirAll(filepath.Dir(svgPath), 0o755); err != nil {
+	if err := harness.WriteMarkdown(under(root, *out), r); err != nil {
 		return err
 	}
-	if err := os.WriteFile(svgPath, loadgen.Chart(r), 0o644); err != nil {
-		return err
-	}
-	if err := loadgen.WriteMarkdown(mdPath, filepath.ToSlash(rel), r); err != nil {
-		return err
-	}
-	loadgen.PrintSummary(stdout, r)
-	fmt.Fprintf(stdout, "\nwrote %s and %s\n", *out, *svg)
+	harness.PrintSummary(stdout, r)
+	fmt.Fprintf(stdout, "\nwrote %s\n", *out)
 	return nil
 }
 
@@ -150,7 +138,7 @@ func scale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	r, err := loadgen.Scale(ctx, loadgen.ScaleConfig{
+	r, err := harness.Scale(ctx, harness.ScaleConfig{
 		Repo: root, EnvFile: under(root, *envFile), Bin: *bin, Replicas: rs, Rows: *rows, Calls: *calls, Callers: *callers,
 		Delay: *delay, Misses: *misses, Samplers: *samplers, Pause: *pause, ServiceEnv: svcEnv,
 		CallerID: *callerID, CallerSecret: *callerSe, Log: stderr,
@@ -158,7 +146,7 @@ func scale(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	loadgen.WriteScale(stdout, r)
+	harness.WriteScale(stdout, r)
 	return nil
 }
 

@@ -9,7 +9,8 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/auth-manager/auth-manager/internal/loadgen"
+	"github.com/auth-manager/auth-manager/cmd/loadgen/internal/harness"
+	"github.com/auth-manager/auth-manager/internal/devstack"
 )
 
 // vaultScale runs `loadgen vault-scale` and prints its Markdown section on stdout (progress on
@@ -32,17 +33,14 @@ func vaultScale(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *rows < 1000 || *token < 100 || *forEach <= 0 || *rate < 1 {
 		return fmt.Errorf("-rows ≥ 1000, -token-bytes ≥ 100, -keepalive-for > 0 and -rate ≥ 1")
 	}
-	env, err := loadgen.LoadEnv(*envFile)
+	stack, err := devstack.Load(*envFile, os.LookupEnv)
 	if err != nil {
 		return err
 	}
-	admin, err := env.Need("DATABASE_URL")
-	if err != nil {
-		return err
-	}
-	cfg := loadgen.VaultScaleConfig{AdminURL: admin, Rows: *rows, TokenBytes: *token, KeepAliveFor: *forEach, Latency: *latency,
+	admin := stack.Config.Database.URL.Reveal()
+	cfg := harness.VaultScaleConfig{AdminURL: admin, Rows: *rows, TokenBytes: *token, KeepAliveFor: *forEach, Latency: *latency,
 		Rate: *rate, Keep: *keep, Log: stderr}
-	res, err := loadgen.VaultScale(ctx, cfg)
+	res, err := harness.VaultScale(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -58,6 +58,9 @@ var register = map[string]func(t *testing.T, m *metrics.Metrics){
 	"RegisterDoctor": func(_ *testing.T, m *metrics.Metrics) {
 		m.RegisterDoctor()("config", true)
 	},
+	"RegisterWebhooks": func(_ *testing.T, m *metrics.Metrics) {
+		m.RegisterWebhooks([]string{"billing"})
+	},
 }
 
 // exported returns every series name the service exports (histograms as their

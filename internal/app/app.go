@@ -20,6 +20,8 @@ import (
 	"github.com/auth-manager/auth-manager/internal/backchannel"
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/ended"
+	"github.com/auth-manager/auth-manager/internal/events"
+	"github.com/auth-manager/auth-manager/internal/feed"
 	"github.com/auth-manager/auth-manager/internal/httpapi"
 	"github.com/auth-manager/auth-manager/internal/introspect"
 	"github.com/auth-manager/auth-manager/internal/keepalive"
@@ -48,6 +50,8 @@ type App struct {
 	Auth *introspect.Authenticator
 	// Ended records the sessions that ended and follows every replica's records.
 	Ended *ended.Registry
+	// Feed follows the change feeds (cache evictions, ended sessions) on this replica.
+	Feed *feed.Follower
 
 	// Admin is the realm's admin API as the service account; Offline the offline-token
 	// service built on it.
@@ -62,6 +66,12 @@ type App struct {
 	Sessions    *sessions.Service
 	Backchannel *backchannel.Receiver
 	KeepAlive   *keepalive.Job
+	// Events reads and prunes the token-health events; Webhooks delivers them to the
+	// operator's subscribers.
+	Events   *events.Service
+	Webhooks *events.Deliverer
+	// Forecasts derives the stored tokens' hard deadlines and announces token.expiring.
+	Forecasts *events.Forecaster
 
 	vaultRows *metrics.VaultRows
 	holder    string // this process, as a lease holder
@@ -105,8 +115,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a.Admin = keycloak.NewAdmin(a.Keycloak)
 	a.Rotation = keycloak.NewRotationWatch(a.Admin, cfg.Keycloak.RefreshTokenRotation, log)
+	feedPoll := cfg.Feed.Poll
+	if o.feedPoll > 0 {
+		feedPoll = o.feedPoll
+	}
+	a.Feed = feed.New(st, feed.Options{
+		Listen: !cfg.Database.TransactionPooling(), Channels: []string{store.EvictChannel, store.EndedChannel},
+		Poll: feedPoll, Retention: cfg.Feed.Retention, Log: log, Now: o.now,
+	})
 	a.Ended = ended.New(st, a.Admin, ended.Options{
-		Clients: append([]string{cfg.Keycloak.ClientID}, cfg.Auth.AllowedClients...), Poll: o.feedPoll, Log: log, Now: o.now,
+		Clients: append([]string{cfg.Keycloak.ClientID}, cfg.Auth.AllowedClients...), Feed: a.Feed, Log: log, Now: o.now,
 	})
 	a.Vault = vault.New(st, ring, a.Keycloak, vault.Options{
 		Issuer: cfg.Keycloak.IssuerURL(), ClientID: cfg.Keycloak.ClientID, Log: log, Audit: auditLog, Now: o.now,
@@ -114,9 +132,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Rotation: a.Rotation,
 		// A refresh waits for a slot at most as long as one Keycloak call may take.
 		KeycloakConcurrency: cfg.Keycloak.Concurrency, SlotWait: cfg.Keycloak.Timeout,
+		FailingAfter: cfg.Events.FailingAfter, ConsentURL: cfg.Events.ConsentURL,
 	})
 	a.Tokens = tokens.New(a.Vault, a.Keycloak, tokens.Options{
-		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Retries: cfg.Keycloak.Retries,
+		MinTTL: cfg.Tokens.MinTTL, CacheSize: cfg.Tokens.CacheSize, Feed: a.Feed, Retries: cfg.Keycloak.Retries,
 		RefreshDeadline: cfg.Keycloak.RefreshDeadline(), Log: log, Audit: auditLog, Now: o.now,
 		Audiences: cfg.Tokens.Audiences, AudiencesByClient: cfg.Tokens.AudiencesByClient,
 	})
@@ -155,6 +174,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			Log: log, Audit: auditLog, Now: o.now, Ended: a.Ended, KeycloakDeadline: cfg.Keycloak.RefreshDeadline(),
 		})
 	a.auditLog, a.now = auditLog, o.now
+	a.Events = events.New(st, events.Options{Retention: cfg.Events.Retention, Log: log, Now: o.now})
+	var names []string
+	for _, s := range cfg.Events.Webhooks.Subscribers {
+		names = append(names, s.Name)
+	}
+	a.Webhooks = events.NewDeliverer(st, events.DeliverOptions{Webhooks: cfg.Events.Webhooks, Poll: o.webhookPoll,
+		NoListen: cfg.Database.TransactionPooling(), Log: log, Audit: auditLog, Observer: a.Metrics.RegisterWebhooks(names)})
+	a.Forecasts = events.NewForecaster(st, a.Admin, events.ForecastOptions{Interval: cfg.Events.ForecastInterval,
+		HorizonOffline: cfg.Events.HorizonOffline, HorizonRefresh: cfg.Events.HorizonRefresh, Log: log, Now: o.now})
 	if cfg.KeepAlive.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive(o.now)
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
@@ -191,7 +219,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Metrics:  a.Metrics,
 	}
 	deps.Offline, deps.AfterConsentURL = a.Offline, cfg.Keycloak.AfterConsentRedirectURI
-	deps.Sessions, deps.Backchannel = a.Sessions, a.Backchannel
+	deps.Sessions, deps.Backchannel, deps.Events = a.Sessions, a.Backchannel, a.Events
 	deps.AccessLogSkip = 1 - cfg.AccessLog.Sample
 	if cfg.MetricsAddr == "" {
 		deps.MetricsHandler = a.Metrics.Handler()
@@ -225,10 +253,18 @@ type options struct {
 	now          func() time.Time
 	tracer       trace.TracerProvider
 	feedPoll     time.Duration
+	webhookPoll  time.Duration
 }
 
-// WithFeedPoll sets how often the ended-session feed is read without a wake-up (default
-// 5 s): tests make it long to see that a reconnection alone replays what was missed.
+// WithWebhookPoll sets how often due webhook deliveries (retries) are looked for
+// without a wake-up (default 1 s).
+func WithWebhookPoll(d time.Duration) Option {
+	return func(o *options) { o.webhookPoll = d }
+}
+
+// WithFeedPoll sets how often the change feed is read without a wake-up, instead of
+// AUTH_MANAGER_FEED_POLL_INTERVAL: tests make it long to see that a reconnection alone
+// replays what was missed.
 func WithFeedPoll(d time.Duration) Option {
 	return func(o *options) { o.feedPoll = d }
 }
@@ -261,7 +297,8 @@ func OpenStore(ctx context.Context, db config.Database, log *slog.Logger, opts .
 }
 
 func openStore(ctx context.Context, db config.Database, log *slog.Logger, o options) (*store.Store, error) {
-	opt := store.Options{URL: db.URL.Reveal(), MaxConns: db.MaxConns(), ConnTimeout: db.PoolTimeout, Echo: db.Echo}
+	opt := store.Options{URL: db.URL.Reveal(), MaxConns: db.MaxConns(), ConnTimeout: db.PoolTimeout, Echo: db.Echo,
+		TransactionPooling: db.TransactionPooling()}
 	if o.tracer != nil {
 		opt.Tracer = tracing.QueryTracer(o.tracer)
 	}
@@ -283,8 +320,8 @@ func migrateUp(ctx context.Context, st *store.Store, log *slog.Logger) error {
 	return nil
 }
 
-// startBackground runs the App's workers (the cache eviction feed, the ended-session
-// feed, the deferred checks of back-channel logouts, the keep-alive job) until Close.
+// startBackground runs the App's workers (the change feed's follower, the ended
+// sessions' pruning, the deferred checks of back-channel logouts, the keep-alive job) until Close.
 // They outlive the ctx New was given, which may be a start-up deadline.
 func (a *App) startBackground(ctx context.Context) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -297,10 +334,13 @@ func (a *App) startBackground(ctx context.Context) {
 		}
 	})
 	a.background.Go(func() { a.Ended.Run(bg) })
-	a.background.Go(func() { a.Tokens.Run(bg) })
+	a.background.Go(func() { a.Feed.Run(bg, a.Tokens, a.Ended) })
 	a.background.Go(func() { a.vaultRows.Run(bg, vaultRowsEvery) })
 	a.background.Go(func() { a.Backchannel.Run(bg) })
 	a.background.Go(func() { a.Rotation.Run(bg, 5*time.Minute) })
+	a.background.Go(func() { a.Events.RunPrune(bg) })
+	a.background.Go(func() { a.Webhooks.Run(bg) })
+	a.background.Go(func() { a.Forecasts.Run(bg) })
 	if a.KeepAlive != nil {
 		a.background.Go(func() { a.KeepAlive.Run(bg) })
 	}

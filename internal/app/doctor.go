@@ -8,6 +8,7 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/config"
 	"github.com/auth-manager/auth-manager/internal/doctor"
+	"github.com/auth-manager/auth-manager/internal/events"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/tracing"
 	"github.com/auth-manager/auth-manager/internal/vault"
@@ -36,7 +37,8 @@ func newKeycloak(cfg config.Config, log *slog.Logger, o options, observe func(op
 
 // Doctor runs doctor's checks with the App's own parts (serve does once at start).
 func (a *App) Doctor(ctx context.Context) doctor.Report {
-	return doctor.Run(ctx, doctor.Deps{Config: a.cfg, Store: a.Store, Keycloak: a.Keycloak, Admin: a.Admin, CheckVault: a.Vault.Check})
+	return doctor.Run(ctx, doctor.Deps{Config: a.cfg, Store: a.Store, Keycloak: a.Keycloak, Admin: a.Admin, CheckVault: a.Vault.Check,
+		ProbeWebhook: events.Probe})
 }
 
 // DoctorDeps wires what `auth-manager doctor` checks, without the rest of the service:
@@ -46,7 +48,7 @@ func DoctorDeps(ctx context.Context, cfg config.Config, log *slog.Logger, opts .
 	for _, opt := range opts {
 		opt(&o)
 	}
-	d = doctor.Deps{Config: cfg}
+	d = doctor.Deps{Config: cfg, ProbeWebhook: events.Probe}
 	close = func() {}
 	if st, err := OpenStore(ctx, cfg.Database, log); err == nil {
 		d.Store, close = st, st.Close

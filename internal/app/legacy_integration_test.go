@@ -57,7 +57,7 @@ func TestLegacyRowCannotMoveATokenBetweenUsers(t *testing.T) {
 	assert.Contains(t, svc.Logs.String(), `"event":"token_unusable"`)
 	assert.Contains(t, svc.Logs.String(), "legacy row holds a token of another user than the row's")
 
-	_, err = svc.App.Store.Delete(context.Background(), moved)
+	_, err = svc.App.Store.Delete(context.Background(), moved, store.Why{Cause: "test"})
 	require.NoError(t, err)
 	own := insertLegacy(t, svc, key, aliceID, "REFRESH", alice.RefreshToken, sid(t, alice))
 	resp = accessToken(t, svc, alice.AccessToken, own, "")

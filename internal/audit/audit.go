@@ -24,6 +24,7 @@ const (
 	KeyRotation        = "key_rotation"
 	OfflineConsent     = "offline_consent"
 	OfflineTokenIssued = "offline_token_issued"
+	WebhookDelivery    = "webhook_delivery" // one attempt to deliver a token-health event to a subscriber
 )
 
 // Outcomes.

@@ -23,9 +23,9 @@ type Store interface {
 type Vault interface {
 	ListByUser(ctx context.Context, userID string) ([]vault.Meta, error)
 	ListBySession(ctx context.Context, sid string) ([]vault.Meta, error)
-	DeleteBySession(ctx context.Context, why, sid, userID string, types ...vault.TokenType) ([]vault.Meta, error)
-	DeleteByUser(ctx context.Context, why, userID string, types ...vault.TokenType) ([]vault.Meta, error)
-	DeleteRows(ctx context.Context, why, sid string, ids []string) ([]vault.Meta, error)
+	DeleteBySession(ctx context.Context, e vault.Ending, sid, userID string, types ...vault.TokenType) ([]vault.Meta, error)
+	DeleteByUser(ctx context.Context, e vault.Ending, userID string, types ...vault.TokenType) ([]vault.Meta, error)
+	DeleteRows(ctx context.Context, e vault.Ending, sid string, ids []string) ([]vault.Meta, error)
 }
 
 // Admin is the part of Keycloak's admin API the receiver needs.
@@ -121,6 +121,13 @@ func (s *Receiver) ended(ctx context.Context, sid string) error {
 	return s.opt.Ended.EndSession(ctx, sid, "")
 }
 
+// The endings of the rows a back-channel logout deletes: those its token names, and
+// those the reconciliation after it finds without a Keycloak session.
+var (
+	logoutEnding    = vault.Ending{Cause: vault.CauseBackchannelLogout, Reason: "back-channel logout"}
+	reconcileEnding = vault.Ending{Cause: vault.CauseBackchannelLogout, Reason: "session ended at Keycloak"}
+)
+
 // Logout is what a back-channel logout did at once.
 type Logout struct {
 	Subject       string
@@ -183,9 +190,9 @@ func (s *Receiver) Logout(ctx context.Context, raw string) (Logout, error) {
 	}
 	var rows []vault.Meta
 	if tok.SessionID != "" {
-		rows, err = s.vault.DeleteBySession(ctx, "back-channel logout", tok.SessionID, tok.Subject, types...)
+		rows, err = s.vault.DeleteBySession(ctx, logoutEnding, tok.SessionID, tok.Subject, types...)
 	} else {
-		rows, err = s.vault.DeleteByUser(ctx, "back-channel logout", tok.Subject, types...)
+		rows, err = s.vault.DeleteByUser(ctx, logoutEnding, tok.Subject, types...)
 	}
 	if err != nil {
 		s.recordLogout(ctx, tok, 0, err)
@@ -372,7 +379,7 @@ func (s *Receiver) deleteDead(ctx, audit context.Context, userID string, live ma
 	n := 0
 	for sid, ids := range dead {
 		// Only rows still bound to that session: one stored anew meanwhile is kept.
-		gone, err := s.vault.DeleteRows(valuesOf{ctx, audit}, "session ended at Keycloak", sid, ids)
+		gone, err := s.vault.DeleteRows(valuesOf{ctx, audit}, reconcileEnding, sid, ids)
 		if err != nil {
 			return n, err
 		}

@@ -50,6 +50,8 @@ func TestTypesMatchTheOpenAPIDocument(t *testing.T) {
 		"ValidateAnswer":          client.Validation{},
 		"ConsentAnswer":           client.Consent{},
 		"OfflineTokenAnswer":      client.OfflineToken{},
+		"EventInfo":               client.Event{},
+		"EventPage":               client.EventPage{},
 	} {
 		t.Run(schema, func(t *testing.T) {
 			ref, ok := schemas[schema]
@@ -88,7 +90,7 @@ func assertGoType(t *testing.T, name string, gt reflect.Type, s *openapi3.Schema
 	}
 	want := map[string][]reflect.Kind{
 		"string": {reflect.String}, "integer": {reflect.Int, reflect.Int64}, "boolean": {reflect.Bool},
-		"array": {reflect.Slice}, "object": {reflect.Map},
+		"array": {reflect.Slice}, "object": {reflect.Map, reflect.Struct},
 	}
 	switch {
 	case s.Type.Is("string") && s.Format == "date-time":
@@ -158,6 +160,7 @@ func TestRequestsMatchTheOpenAPIDocument(t *testing.T) {
 	_, _ = c.ReissueOfflineToken(ctx)
 	_, _ = c.DeleteOfflineToken(ctx, id)
 	_, _ = c.TokenSource(ctx, id).Token()
+	_, _ = c.Events(ctx, "1842", 50)
 
 	// Called by the user's browser and by Keycloak, never by a service.
 	notForCallers := []string{"GET /v1/offline-token/callback", "POST /v1/backchannel-logout"}

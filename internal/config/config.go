@@ -46,6 +46,8 @@ type Config struct {
 	Edge      Edge
 	Tokens    Tokens
 	KeepAlive KeepAlive
+	Feed      Feed
+	Events    Events
 	// MetricsAddr, when set (e.g. ":9100"), serves /metrics on its own listener instead
 	// of the API's.
 	MetricsAddr string
@@ -85,10 +87,32 @@ type Database struct {
 	MaxOverflow int
 	PoolTimeout time.Duration
 	Echo        bool
+	// PoolMode is how a pooler between the service and PostgreSQL hands out server
+	// connections: PoolModeSession (or no pooler) or PoolModeTransaction.
+	PoolMode string
 }
+
+// Pool modes of DATABASE_POOL_MODE.
+const (
+	PoolModeSession     = "session"     // a server connection per client connection: LISTEN, session locks, prepared statements work
+	PoolModeTransaction = "transaction" // a server connection per transaction (PgBouncer pool_mode = transaction)
+)
 
 // MaxConns is the pool's upper bound, as SQLAlchemy's size+overflow was.
 func (d Database) MaxConns() int { return d.PoolSize + d.MaxOverflow }
+
+// TransactionPooling reports whether DATABASE_URL is a pooler in transaction mode.
+func (d Database) TransactionPooling() bool { return d.PoolMode == PoolModeTransaction }
+
+// Feed configures how each replica follows the change feed (cache evictions, ended
+// sessions).
+type Feed struct {
+	// Poll is how often the feed is read without a NOTIFY wake-up; in transaction
+	// pooling mode, where there is no LISTEN, how soon an eviction reaches a replica.
+	Poll time.Duration
+	// Retention is how long evictions are kept for replicas that were cut off.
+	Retention time.Duration
+}
 
 // Keycloak configures the realm and the service's confidential client.
 type Keycloak struct {
@@ -205,6 +229,7 @@ type env struct {
 	DatabaseMaxOverflow int      `envconfig:"DATABASE_MAX_OVERFLOW" default:"20"`
 	DatabasePoolTimeout duration `envconfig:"DATABASE_POOL_TIMEOUT" default:"30s"`
 	DatabaseEcho        bool     `envconfig:"DATABASE_ECHO" default:"false"`
+	DatabasePoolMode    string   `envconfig:"DATABASE_POOL_MODE" default:"session"`
 
 	KeycloakIssuer           string   `envconfig:"KEYCLOAK_ISSUER" required:"true"`
 	KeycloakRealm            string   `envconfig:"KEYCLOAK_REALM"`
@@ -270,6 +295,24 @@ type env struct {
 	KeepAliveDryRun    bool     `envconfig:"AUTH_MANAGER_KEEPALIVE_DRY_RUN" default:"false"`
 	KeepAliveRate      int      `envconfig:"AUTH_MANAGER_KEEPALIVE_RATE" default:"20"`
 	KeepAliveWorkers   int      `envconfig:"AUTH_MANAGER_KEEPALIVE_WORKERS" default:"2"`
+
+	FeedPoll      duration `envconfig:"AUTH_MANAGER_FEED_POLL_INTERVAL" default:"1s"`
+	FeedRetention duration `envconfig:"AUTH_MANAGER_FEED_RETENTION" default:"1h"`
+
+	EventsRetention    duration `envconfig:"AUTH_MANAGER_EVENTS_RETENTION" default:"168h"`
+	EventsFailingAfter int      `envconfig:"AUTH_MANAGER_EVENTS_FAILING_AFTER" default:"3"`
+	EventsConsentURL   string   `envconfig:"AUTH_MANAGER_EVENTS_CONSENT_URL"`
+	EventsForecast     duration `envconfig:"AUTH_MANAGER_EVENTS_FORECAST_INTERVAL" default:"15m"`
+	EventsHorizonOff   duration `envconfig:"AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_OFFLINE" default:"168h"`
+	EventsHorizonRef   duration `envconfig:"AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_REFRESH" default:"1h"`
+
+	Webhooks            Secret   `envconfig:"AUTH_MANAGER_WEBHOOKS"`
+	WebhooksFile        string   `envconfig:"AUTH_MANAGER_WEBHOOKS_FILE"`
+	WebhooksTimeout     duration `envconfig:"AUTH_MANAGER_WEBHOOKS_TIMEOUT" default:"10s"`
+	WebhooksMaxAttempts int      `envconfig:"AUTH_MANAGER_WEBHOOKS_MAX_ATTEMPTS" default:"15"`
+	WebhooksBackoff     duration `envconfig:"AUTH_MANAGER_WEBHOOKS_BACKOFF" default:"5s"`
+	WebhooksBackoffMax  duration `envconfig:"AUTH_MANAGER_WEBHOOKS_BACKOFF_MAX" default:"1h"`
+	WebhooksConcurrency int      `envconfig:"AUTH_MANAGER_WEBHOOKS_CONCURRENCY" default:"16"`
 }
 
 // Load reads the variables through getenv (see WithDotEnv for .env), validates
@@ -384,6 +427,10 @@ func (e env) build() (Config, error) {
 	p.add(err)
 	c.KeepAlive, err = e.keepAlive()
 	p.add(err)
+	c.Feed, err = e.feed()
+	p.add(err)
+	c.Events, err = e.events(c.Keycloak)
+	p.add(err)
 	p.add(c.checkUnsafe())
 	if err := p.err(); err != nil {
 		return Config{}, err
@@ -471,12 +518,25 @@ func (e env) keepAlive() (KeepAlive, error) {
 		Rate: e.KeepAliveRate, Workers: e.KeepAliveWorkers}, nil
 }
 
+func (e env) feed() (Feed, error) {
+	var p problems
+	p.add(within("AUTH_MANAGER_FEED_POLL_INTERVAL", e.FeedPoll, 100*time.Millisecond, time.Minute))
+	p.add(within("AUTH_MANAGER_FEED_RETENTION", e.FeedRetention, time.Minute, 7*24*time.Hour))
+	if err := p.err(); err != nil {
+		return Feed{}, err
+	}
+	return Feed{Poll: time.Duration(e.FeedPoll), Retention: time.Duration(e.FeedRetention)}, nil
+}
+
 func (e env) database() (Database, error) {
 	var p problems
 	u, err := normalizeDatabaseURL(e.DatabaseURL.Reveal())
 	p.add(err)
 	d := Database{URL: Secret(u), PoolSize: e.DatabasePoolSize, MaxOverflow: e.DatabaseMaxOverflow,
-		PoolTimeout: time.Duration(e.DatabasePoolTimeout), Echo: e.DatabaseEcho}
+		PoolTimeout: time.Duration(e.DatabasePoolTimeout), Echo: e.DatabaseEcho, PoolMode: strings.ToLower(strings.TrimSpace(e.DatabasePoolMode))}
+	if d.PoolMode != PoolModeSession && d.PoolMode != PoolModeTransaction {
+		p.add(invalid("DATABASE_POOL_MODE", "must be session or transaction"))
+	}
 	if d.PoolSize < 1 {
 		p.add(invalid("DATABASE_POOL_SIZE", "must be at least 1"))
 	}

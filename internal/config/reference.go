@@ -30,6 +30,9 @@ var reference = []refGroup{
 		{name: "DATABASE_MAX_OVERFLOW", example: "20", desc: "Connections the pool may open beyond its size."},
 		{name: "DATABASE_POOL_TIMEOUT", example: "30s", desc: "How long to wait for a new connection (at least 1s)."},
 		{name: "DATABASE_ECHO", example: "false", desc: "Log each statement's SQL text (never its arguments) at DEBUG."},
+		{name: "DATABASE_POOL_MODE", typ: "enum", example: "transaction", desc: "`session` when `DATABASE_URL` is PostgreSQL or a pooler in session mode; `transaction` behind a pooler in transaction mode (PgBouncer `pool_mode = transaction`): no LISTEN (replicas poll the change feed every `AUTH_MANAGER_FEED_POLL_INTERVAL`), no named prepared statements (pgx `exec` mode unless the URL sets `default_query_exec_mode`), migrations serialised by a lock row (table `goose_lock`) instead of a session advisory lock."},
+		{name: "AUTH_MANAGER_FEED_POLL_INTERVAL", example: "1s", desc: "How often each replica reads the change feed (cache evictions, ended sessions) without a NOTIFY wake-up (100ms–1m). In `transaction` pool mode, an eviction reaches the other replicas within it, and a replica whose last read began more than twice this ago stops answering from its access-token cache until a read succeeds."},
+		{name: "AUTH_MANAGER_FEED_RETENTION", example: "1h", desc: "How long cache evictions are kept in `auth_vault_evictions` (1m–168h): a replica cut off from the database for longer empties its access-token cache on return instead of replaying them."},
 		{name: "AUTH_MANAGER_SKIP_MIGRATIONS", example: "true", desc: "Leave the schema alone at `serve` start (a separate job runs `auth-manager migrate up`)."},
 	}},
 	{"Keycloak", []refVar{
@@ -108,6 +111,25 @@ var reference = []refGroup{
 		{name: "AUTH_MANAGER_KEEPALIVE_DRY_RUN", example: "true", desc: "Passes only log what they would refresh and delete."},
 		{name: "AUTH_MANAGER_KEEPALIVE_RATE", example: "20", desc: "Refreshes per second that the keep-alive of every replica together presents to Keycloak (1–10000): a cluster-wide rate, kept in the database, whatever the replica count. At least the offline rows ÷ the idle threshold in seconds, with room to spare."},
 		{name: "AUTH_MANAGER_KEEPALIVE_WORKERS", example: "2", desc: "Keep-alive refreshes one replica has in flight at most (1–64); each holds a pooled connection during its refresh and counts against `AUTH_MANAGER_KEYCLOAK_CONCURRENCY`. Replicas × workers × (1 ÷ Keycloak's refresh latency) must exceed the rate for the rate to be reached."},
+	}},
+	{"Token-health events", []refVar{
+		{name: "AUTH_MANAGER_EVENTS_RETENTION", example: "168h", desc: "How long an event stays readable through `GET /v1/events` (1m–8760h); an event a webhook subscriber still waits for is kept until its delivery ends, at most twice as long."},
+		{name: "AUTH_MANAGER_EVENTS_FAILING_AFTER", example: "3", desc: "Refreshes of one stored token in a row that must fail without a refusal (Keycloak unavailable or erring) before `token.refresh_failing` is announced (0–1000); 0 never announces it. The next working refresh announces `token.recovered`."},
+		{name: "AUTH_MANAGER_EVENTS_CONSENT_URL", typ: "URL", def: "the realm's account console, `{issuer}/account`", example: "https://app.example.com/reconnect?token={persistent_token_id}", desc: "Where a service can send a user whose offline token Keycloak refused: `token.invalid`'s `details.consent_url` for offline rows, with `{user_id}` and `{persistent_token_id}` replaced. Best a page of your application that starts `GET /v1/offline-token` with the user's token: a consent URL of the service itself needs the user's session and expires after `STATE_TOKEN_EXPIRY`."},
+	}},
+	{"Expiry forecasts", []refVar{
+		{name: "AUTH_MANAGER_EVENTS_FORECAST_INTERVAL", example: "15m", desc: "Time between two expiry forecast passes (1s–24h; 0: none). One replica at a time (a PostgreSQL advisory lock) reads the realm's settings, the service client's overrides and the start of every session holding a token of the client through the admin API (needs `view-realm`, `view-clients`, `view-users`), records each active stored token's hard deadline (`GET /v1/tokens`: `expires_at`, `expires_basis`) and announces those within the horizon (`token.expiring`), once per token and deadline."},
+		{name: "AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_OFFLINE", example: "168h", desc: "An offline token whose grant reaches its hard deadline (the realm's *Offline Session Max*, or the client's *Client Offline Session Max*) this soon is announced (0–8760h)."},
+		{name: "AUTH_MANAGER_EVENTS_EXPIRY_HORIZON_REFRESH", example: "1h", desc: "A refresh token whose online session reaches its hard deadline (*SSO Session Max*, or *Client Session Max*) this soon is announced (0–8760h)."},
+	}},
+	{"Webhooks", []refVar{
+		{name: "AUTH_MANAGER_WEBHOOKS", typ: "secret JSON", example: `[{"name":"billing","url":"https://billing.example.com/hooks/auth-manager","secrets":["whsec_…"],"event_types":["token.invalid","token.expiring"]}]`, desc: "The subscribers of token-health events, a JSON array: `name` (1-64 of `A-Za-z0-9._-`, unique), `url` (http(s), no credentials), `secrets` (one, or two while rotating: `whsec_` and the base64 of 24-64 random bytes; every delivery is signed with each), `event_types` (empty: all), `allow_private_network` (let the URL reach loopback, link-local, private or reserved addresses, refused otherwise, also after DNS). Empty: no webhooks."},
+		{name: "AUTH_MANAGER_WEBHOOKS_FILE", typ: "path", example: "/run/secrets/webhooks.json", desc: "File holding `AUTH_MANAGER_WEBHOOKS` (a mounted secret); set one of the two."},
+		{name: "AUTH_MANAGER_WEBHOOKS_TIMEOUT", example: "10s", desc: "Time allowed for one delivery, connection included (1s–2m); redirects are never followed."},
+		{name: "AUTH_MANAGER_WEBHOOKS_MAX_ATTEMPTS", example: "15", desc: "Attempts of one delivery (1–100) before it is dead (kept, not retried; `auth_manager_webhook_deliveries_total{outcome=\"dead\"}`)."},
+		{name: "AUTH_MANAGER_WEBHOOKS_BACKOFF", example: "5s", desc: "Wait after a delivery's first failure (10ms–1h); doubled after each further failure, each wait drawn between half and all of it (jitter)."},
+		{name: "AUTH_MANAGER_WEBHOOKS_BACKOFF_MAX", example: "1h", desc: "Longest wait between two attempts of a delivery (10ms–24h)."},
+		{name: "AUTH_MANAGER_WEBHOOKS_CONCURRENCY", example: "16", desc: "Deliveries one replica has in flight at once (1–256); one user's events reach one subscriber one after the other."},
 	}},
 }
 

@@ -53,11 +53,15 @@ func checkMigrations(ctx context.Context, d Deps) Result {
 }
 
 func checkListen(ctx context.Context, d Deps) Result {
+	if d.Config.Database.TransactionPooling() {
+		return pass(CheckListen, fmt.Sprintf("DATABASE_POOL_MODE=transaction: no LISTEN; every replica polls the change feed every %s",
+			d.Config.Feed.Poll))
+	}
 	if err := d.Store.ListenRoundTrip(ctx, 3*time.Second); err != nil {
 		return fail(CheckListen, "LISTEN/NOTIFY round trip failed: "+describe(err),
-			"connect directly or through a session-mode pooler (transaction pooling drops LISTEN); without it every replica's access-token cache stays off")
+			"connect directly or through a session-mode pooler, or, behind a transaction-mode pooler (PgBouncer pool_mode = transaction), set DATABASE_POOL_MODE=transaction: replicas then poll the change feed")
 	}
-	return pass(CheckListen, "LISTEN/NOTIFY round trip works (the access-token cache can run)")
+	return pass(CheckListen, "LISTEN/NOTIFY round trip works (evictions and ended sessions reach every replica as they commit)")
 }
 
 // sampleSize bounds the rows the vault-key check decrypts.

@@ -30,6 +30,7 @@ const (
 	CheckOfflineIdle     = "offline_idle_timeout"
 	CheckRotation        = "refresh_token_rotation"
 	CheckVaultKey        = "vault_key"
+	CheckWebhooks        = "webhooks"
 	checkTimeoutPerCheck = 15 * time.Second
 )
 
@@ -61,6 +62,8 @@ type Deps struct {
 	// HTTP asks the realm's back-channel logout URL whether an auth-manager answers
 	// there (nil: a client with a short timeout).
 	HTTP *http.Client
+	// ProbeWebhook sends a webhook subscriber a signed test message.
+	ProbeWebhook WebhookProbe
 }
 
 // ConfigFailure is the report when the configuration does not load: nothing else can
@@ -70,7 +73,7 @@ func ConfigFailure(err error) Report {
 	r := Report{Checks: []Result{fail(CheckConfig, strings.ReplaceAll(err.Error(), "\n", "; "),
 		"set the variables it names (docs/configuration.md lists every one)")}}
 	for _, c := range []string{CheckPostgres, CheckMigrations, CheckListen, CheckKeycloak, CheckIssuer, CheckClient,
-		CheckRoles, CheckLogoutURL, CheckOfflineIdle, CheckRotation, CheckVaultKey} {
+		CheckRoles, CheckLogoutURL, CheckOfflineIdle, CheckRotation, CheckVaultKey, CheckWebhooks} {
 		r.Checks = append(r.Checks, skip(c, "configuration"))
 	}
 	return r
@@ -134,6 +137,7 @@ func Run(ctx context.Context, d Deps) Report {
 	} else {
 		add(skip(CheckVaultKey, CheckPostgres))
 	}
+	step(func(ctx context.Context) Result { return checkWebhooks(ctx, d) })
 	r.OK = true
 	for _, c := range r.Checks {
 		if !c.OK && !c.Skipped {

@@ -83,3 +83,13 @@ func TestLegacySummary(t *testing.T) {
 		assert.Equal(t, tc.want, legacySummary(tc.rep))
 	}
 }
+
+// TestCheckListenTransactionMode: behind a transaction pooler there is nothing to
+// LISTEN on, by design: the check passes and says the feed is polled (no database
+// round trip is tried).
+func TestCheckListenTransactionMode(t *testing.T) {
+	cfg := config.Config{Database: config.Database{PoolMode: config.PoolModeTransaction}, Feed: config.Feed{Poll: 2 * time.Second}}
+	r := checkListen(t.Context(), Deps{Config: cfg})
+	assert.True(t, r.OK)
+	assert.Contains(t, r.Detail, "polls the change feed every 2s")
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"sync"
 	"time"
-
-	"github.com/auth-manager/auth-manager/internal/store"
 )
 
 const (
@@ -43,66 +41,22 @@ func (r *Registry) CatchUp(ctx context.Context) error {
 	return nil
 }
 
-// Run follows the feed until ctx ends: it reads it at once, on every wake-up from
-// another replica's record, every Poll, and whenever the wake-up channel (re)connects,
-// so that nothing recorded during an outage is missed. It prunes expired records every
-// PruneEvery and reads the realm's access-token lifespan every LifespanRefresh.
+// Run prunes expired records every PruneEvery and reads the realm's access-token
+// lifespan every LifespanRefresh until ctx ends. The feed itself is read by CatchUp,
+// which package feed's follower calls on every wake-up, poll and reconnection.
 func (r *Registry) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	var conn connection
-	wg.Go(func() {
-		r.st.Listen(ctx, store.EndedChannel, func(string) { r.signal() }, func(up bool) {
-			conn.set(up)
-			if up {
-				r.signal()
-			} else {
-				r.listening.Store(false)
-			}
-		})
-	})
 	wg.Go(func() { r.followLifespan(ctx) })
-
-	poll := time.NewTicker(r.opt.Poll)
-	defer poll.Stop()
 	prune := time.NewTicker(r.opt.PruneEvery)
 	defer prune.Stop()
-	r.follow(ctx, &conn)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-r.wake:
-			r.follow(ctx, &conn)
-		case <-poll.C:
-			r.follow(ctx, &conn)
 		case <-prune.C:
 			r.prune(ctx)
 		}
-	}
-}
-
-// signal wakes Run's loop; wake-ups that arrive while one is pending merge into it.
-func (r *Registry) signal() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
-	}
-}
-
-// follow catches up, and marks the feed current when the wake-up channel was connected
-// before the read began and stayed so.
-func (r *Registry) follow(ctx context.Context, conn *connection) {
-	up, gen := conn.get()
-	if err := r.CatchUp(ctx); err != nil {
-		r.listening.Store(false)
-		if ctx.Err() == nil {
-			r.opt.Log.WarnContext(ctx, "reading the ended-session feed failed; trying again", "error", err.Error())
-		}
-		return
-	}
-	if up2, gen2 := conn.get(); up && up2 && gen == gen2 {
-		r.listening.Store(true)
 	}
 }
 
@@ -158,25 +112,4 @@ func (r *Registry) followLifespan(ctx context.Context) {
 		case <-time.After(wait):
 		}
 	}
-}
-
-// connection is the state of the wake-up channel: up, and a generation that changes
-// with every transition.
-type connection struct {
-	mu  sync.Mutex
-	up  bool
-	gen uint64
-}
-
-func (c *connection) set(up bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.up = up
-	c.gen++
-}
-
-func (c *connection) get() (bool, uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.up, c.gen
 }

@@ -15,7 +15,12 @@ type Store interface {
 	AppendEnded(ctx context.Context, r store.Ended) (int64, error)
 	EndedAfter(ctx context.Context, after int64, now time.Time, limit int) ([]store.Ended, error)
 	PruneEnded(ctx context.Context, now time.Time, limit int) (int64, error)
-	Listen(ctx context.Context, channel string, onNotify func(string), onState func(bool))
+}
+
+// Feed says whether every replica's records are read as soon as they commit
+// (feed.Follower, which calls CatchUp on every wake-up and poll).
+type Feed interface {
+	Fresh() bool
 }
 
 // Realm reads the longest access-token lifespan of clients' tokens (keycloak.Admin).
@@ -36,8 +41,8 @@ type Options struct {
 	FallbackLifespan time.Duration
 	// LifespanRefresh is how often the realm's lifespan is read (1 min).
 	LifespanRefresh time.Duration
-	// Poll is how often the feed is read without a wake-up (5 s).
-	Poll time.Duration
+	// Feed follows the table (nil: nothing does, and Current is false).
+	Feed Feed
 	// PruneEvery is how often expired records are deleted, here and in the table (1 min).
 	PruneEvery time.Duration
 	Log        *slog.Logger
@@ -59,10 +64,6 @@ type Registry struct {
 	catchUp sync.Mutex // one reader of the feed at a time; guards last
 	last    int64      // the highest seq read
 	loaded  atomic.Bool
-	// listening is true while the wake-up channel is connected and the feed was read
-	// after it connected: every record committed on any replica is then seen at once.
-	listening atomic.Bool
-	wake      chan struct{}
 }
 
 // New returns a Registry that knows nothing until it has read the feed (CatchUp, Run).
@@ -76,9 +77,6 @@ func New(st Store, realm Realm, opt Options) *Registry {
 	if opt.LifespanRefresh <= 0 {
 		opt.LifespanRefresh = time.Minute
 	}
-	if opt.Poll <= 0 {
-		opt.Poll = 5 * time.Second
-	}
 	if opt.PruneEvery <= 0 {
 		opt.PruneEvery = time.Minute
 	}
@@ -89,7 +87,7 @@ func New(st Store, realm Realm, opt Options) *Registry {
 		opt.Now = time.Now
 	}
 	return &Registry{st: st, realm: realm, opt: opt, mem: newMemory(),
-		life: newLifespans(opt.FallbackLifespan, opt.LifespanRefresh), wake: make(chan struct{}, 1)}
+		life: newLifespans(opt.FallbackLifespan, opt.LifespanRefresh)}
 }
 
 // EndSession records that Keycloak session sid ended, for every client or only for
@@ -152,9 +150,10 @@ func (r *Registry) Ended(sid, clientID, subject string, issuedAt time.Time, offl
 func (r *Registry) Loaded() bool { return r.loaded.Load() }
 
 // Current reports whether ends recorded on any replica are applied here as soon as
-// they commit (the wake-up channel is connected and the feed was read since). Otherwise
-// they are applied within Poll.
-func (r *Registry) Current() bool { return r.loaded.Load() && r.listening.Load() }
+// they commit, or within the feed's bound (see feed.Follower.Fresh).
+func (r *Registry) Current() bool {
+	return r.loaded.Load() && r.opt.Feed != nil && r.opt.Feed.Fresh()
+}
 
 // Retention is how long a session that ends now is remembered: the longest access-token
 // lifespan its tokens may have (the fallback until the realm was read) plus the skew.

@@ -77,7 +77,7 @@ func TestRecordsReachAnotherReplica(t *testing.T) {
 	assert.False(t, f.Loaded(), "nothing read yet")
 	require.NoError(t, f.CatchUp(ctx))
 	assert.True(t, f.Loaded())
-	assert.False(t, f.Current(), "no wake-up channel without Run")
+	assert.False(t, f.Current(), "no follower (package feed) reads the table for it")
 
 	now := time.Now()
 	require.NoError(t, w.EndSession(ctx, "s-whole", ""))
@@ -151,65 +151,6 @@ func sql[T any](t *testing.T, db, q string, args ...any) T {
 	var v T
 	require.NoError(t, pg.QueryRow(ctx, q, args...).Scan(&v))
 	return v
-}
-
-// terminateListener ends the backend of the named replica that LISTENs for ended
-// sessions (its query is the LISTEN, or the probe that keeps it alive) and returns how
-// many it ended.
-func terminateListener(t *testing.T, db, name string) int {
-	t.Helper()
-	return sql[int](t, db, `SELECT count(*)::int FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-		WHERE datname = current_database() AND application_name = $1
-		  AND query IN ('LISTEN `+store.EndedChannel+`', 'SELECT 1')) s`, name)
-}
-
-// TestFollowerWakesUp: a following replica applies another's record as soon as it
-// commits (NOTIFY), not at its poll (an hour here).
-func TestFollowerWakesUp(t *testing.T) {
-	ctx := t.Context()
-	db := migratedDB(t)
-	w := ended.New(replica(t, db, "w"), nil, ended.Options{})
-	f := ended.New(replica(t, db, "f"), nil, ended.Options{Poll: time.Hour})
-	run(t, f)
-	require.GreaterOrEqual(t, within(5*time.Second, f.Current), time.Duration(0), "the follower's feed is current")
-	var worst time.Duration
-	for i := range 20 {
-		sid := "s" + string(rune('a'+i))
-		require.NoError(t, w.EndSession(ctx, sid, ""))
-		d := within(2*time.Second, func() bool { return f.Ended(sid, "app", "u", time.Now(), false) })
-		require.GreaterOrEqual(t, d, time.Duration(0), "record %d reached the follower", i)
-		worst = max(worst, d)
-	}
-	t.Logf("FIGURES follower applied each of 20 records at most %s after the writer's call returned", worst)
-}
-
-// TestReplayAfterListenerOutage: a record committed while a follower's LISTEN
-// connection is gone (pg_terminate_backend) reaches it when the connection is back,
-// though its poll is an hour away: the reconnection reads everything after its last seq.
-func TestReplayAfterListenerOutage(t *testing.T) {
-	ctx := t.Context()
-	db := migratedDB(t)
-	w := ended.New(replica(t, db, "w"), nil, ended.Options{})
-	f := ended.New(replica(t, db, "f"), nil, ended.Options{Poll: time.Hour})
-	run(t, f)
-	require.GreaterOrEqual(t, within(5*time.Second, f.Current), time.Duration(0))
-	require.NoError(t, w.EndSession(ctx, "before", ""))
-	require.GreaterOrEqual(t, within(2*time.Second, func() bool { return f.Ended("before", "", "", time.Now(), false) }), time.Duration(0))
-
-	for round := range 3 {
-		require.Equal(t, 1, terminateListener(t, db, "f"), "round %d: the follower's listener", round)
-		require.GreaterOrEqual(t, within(2*time.Second, func() bool { return !f.Current() }), time.Duration(0),
-			"round %d: the follower saw its connection go", round)
-		// Committed while the follower waits to reconnect (100 ms at the first retry):
-		// no LISTEN is in place to receive the NOTIFY.
-		sid := "missed-" + string(rune('a'+round))
-		require.NoError(t, w.EndSession(ctx, sid, ""))
-		d := within(10*time.Second, func() bool { return f.Ended(sid, "app", "u", time.Now(), false) })
-		require.GreaterOrEqual(t, d, time.Duration(0), "round %d: the record missed during the outage was replayed", round)
-		require.GreaterOrEqual(t, within(2*time.Second, f.Current), time.Duration(0))
-		t.Logf("FIGURES round %d: record committed during the listener outage applied %s later", round, d)
-	}
-	assert.True(t, f.Ended("before", "", "", time.Now(), false), "nothing was forgotten across the outages")
 }
 
 // TestPrune: records expire by time alone; any replica deletes expired ones from the

@@ -5,7 +5,7 @@ package httpapi
 // the committed spec differs from what the annotations produce.
 //
 //	@title						Auth Manager Service
-//	@version					1.1.0
+//	@version					1.2.0
 //	@description				Keeps users' Keycloak refresh and offline tokens encrypted and hands out access tokens minted from them.
 //	@description				Every JSON answer is an envelope: `{"data": …}` on success, `{"error", "code", "reason", "details"}` on failure. Every answer carries `X-Request-ID`.
 //	@license.name				MIT

@@ -37,6 +37,8 @@ type Deps struct {
 	// Sessions serves the session endpoints, Backchannel the back-channel logout receiver.
 	Sessions    Sessions
 	Backchannel Backchannel
+	// Events serves the token-health events.
+	Events Events
 	// Edge names the trusted proxies and limits failed requests per client IP.
 	Edge Edge
 	// Traced is set when requests arrive inside a server span (tracing on): the span is
@@ -100,6 +102,7 @@ func NewHandler(d Deps) http.Handler {
 		r.Delete("/v1/offline-token-id", handleRevokeOffline(d.Offline, ew))
 		r.Get("/v1/sessions", handleListSessions(d.Sessions, ew))
 		r.Delete("/v1/sessions/{session_id}", handleRevokeSession(d.Sessions, ew))
+		r.Get("/v1/events", handleListEvents(d.Events, ew))
 	})
 	return r
 }

@@ -41,6 +41,12 @@ type TokenMeta struct {
 	UpdatedAt         *time.Time     `json:"updated_at" format:"date-time" extensions:"x-nullable"`
 	Status            string         `json:"status" enums:"active,invalid" example:"active"`
 	LastError         *string        `json:"last_error" extensions:"x-nullable" example:"invalid_grant: Session not active"`
+	ExpiresAt         *time.Time     `json:"expires_at" format:"date-time" extensions:"x-nullable"`
+	// ExpiresBasis is one of offline_session_max_lifespan, client_offline_session_max_lifespan,
+	// sso_session_max_lifespan, sso_session_max_lifespan_remember_me, client_session_max_lifespan,
+	// no_max_lifespan, session_not_found (not an enum in the spec: nullable enums break
+	// generated clients).
+	ExpiresBasis *string `json:"expires_basis" extensions:"x-nullable" example:"offline_session_max_lifespan"`
 } // @name TokenMeta
 
 // DeletionAnswer reports what a delete did.
@@ -94,7 +100,7 @@ func handleStoreRefreshToken(v Vault, ew errorWriter) http.HandlerFunc {
 // handleListTokens lists stored tokens' metadata.
 //
 //	@Summary		List stored tokens
-//	@Description	Metadata of the caller's stored tokens (never the tokens). A service caller may pass user_id; a user caller passing another user's id gets 403.
+//	@Description	Metadata of the caller's stored tokens (never the tokens). A service caller may pass user_id; a user caller passing another user's id gets 403. expires_at is when the token's grant reaches its hard deadline, whatever is done with it, as the last expiry forecast derived it from Keycloak's settings (expires_basis: the realm's Offline Session Max, a Client (Offline) Session Max, SSO Session Max; no_max_lifespan when an offline session has none; session_not_found when Keycloak no longer lists its session); both null until a forecast pass (AUTH_MANAGER_EVENTS_FORECAST_INTERVAL) has seen the row. token.expiring announces the same expires_at.
 //	@ID				listTokens
 //	@Tags			tokens
 //	@Security		Bearer
@@ -126,6 +132,9 @@ func handleListTokens(v Vault, ew errorWriter) http.HandlerFunc {
 				Status: string(m.Status)}
 			if m.LastError != "" {
 				tm.LastError = &m.LastError
+			}
+			if m.ExpiresBasis != "" {
+				tm.ExpiresAt, tm.ExpiresBasis = m.ExpiresAt, &m.ExpiresBasis
 			}
 			out = append(out, tm)
 		}

@@ -34,6 +34,7 @@ type Session struct {
 	Start      int64             `json:"start"`      // unix milliseconds
 	LastAccess int64             `json:"lastAccess"` // unix milliseconds
 	Clients    map[string]string `json:"clients"`    // client UUID → clientId
+	RememberMe bool              `json:"rememberMe"`
 }
 
 // Admin calls the realm's admin REST API as the service's own service account

@@ -84,6 +84,13 @@ type RealmSettings struct {
 	OfflineSessionMaxLifespan        int // seconds
 	RevokeRefreshToken               bool
 	RefreshTokenMaxReuse             int
+	// The online sessions' hard limits (seconds; 0: Keycloak's default): SSO Session
+	// Max, the same for remember-me sessions, and the realm-wide client session and
+	// client offline session maxima (0: not set).
+	SSOSessionMaxLifespan           int
+	SSOSessionMaxLifespanRememberMe int
+	ClientSessionMaxLifespan        int
+	ClientOfflineSessionMaxLifespan int
 }
 
 // RealmSettings reads the realm representation. Needs view-realm: without it Keycloak
@@ -97,6 +104,10 @@ func (a *Admin) RealmSettings(ctx context.Context) (RealmSettings, error) {
 		OfflineSessionMaxLifespan        int   `json:"offlineSessionMaxLifespan"`
 		RevokeRefreshToken               *bool `json:"revokeRefreshToken"`
 		RefreshTokenMaxReuse             int   `json:"refreshTokenMaxReuse"`
+		SSOSessionMaxLifespan            int   `json:"ssoSessionMaxLifespan"`
+		SSOSessionMaxLifespanRememberMe  int   `json:"ssoSessionMaxLifespanRememberMe"`
+		ClientSessionMaxLifespan         int   `json:"clientSessionMaxLifespan"`
+		ClientOfflineSessionMaxLifespan  int   `json:"clientOfflineSessionMaxLifespan"`
 	}
 	if err := a.call(ctx, "admin_realm", http.MethodGet, "", nil, &raw); err != nil {
 		return RealmSettings{}, err
@@ -107,5 +118,7 @@ func (a *Admin) RealmSettings(ctx context.Context) (RealmSettings, error) {
 	}
 	return RealmSettings{AccessTokenLifespan: raw.AccessTokenLifespan, OfflineSessionIdleTimeout: *raw.OfflineSessionIdleTimeout,
 		OfflineSessionMaxLifespanEnabled: raw.OfflineSessionMaxLifespanEnabled, OfflineSessionMaxLifespan: raw.OfflineSessionMaxLifespan,
-		RevokeRefreshToken: *raw.RevokeRefreshToken, RefreshTokenMaxReuse: raw.RefreshTokenMaxReuse}, nil
+		RevokeRefreshToken: *raw.RevokeRefreshToken, RefreshTokenMaxReuse: raw.RefreshTokenMaxReuse,
+		SSOSessionMaxLifespan: raw.SSOSessionMaxLifespan, SSOSessionMaxLifespanRememberMe: raw.SSOSessionMaxLifespanRememberMe,
+		ClientSessionMaxLifespan: raw.ClientSessionMaxLifespan, ClientOfflineSessionMaxLifespan: raw.ClientOfflineSessionMaxLifespan}, nil
 }

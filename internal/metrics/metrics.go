@@ -101,7 +101,7 @@ func (m *Metrics) RegisterCache(stats func() CacheStats) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "access_token_cache_size", Help: "Cached access tokens."},
 			func() float64 { return float64(stats().Size) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Name: "access_token_cache_trusted",
-			Help: "1 while the cross-replica eviction feed is connected (the cache is used), else 0."},
+			Help: "1 while the cross-replica eviction feed is fresh (the cache answers), else 0."},
 			func() float64 {
 				if stats().Healthy {
 					return 1

@@ -148,7 +148,7 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 		rowTypes = append(rowTypes, vault.Refresh)
 		notes = append(notes, "Keycloak ended the online session of the same id with it")
 	}
-	rows, err := s.vault.DeleteBySession(kctx, "session revoked", sid, owner, rowTypes...)
+	rows, err := s.vault.DeleteBySession(kctx, vault.Ending{Cause: vault.CauseOf(c), Reason: "session revoked"}, sid, owner, rowTypes...)
 	if err != nil {
 		if len(rev.Ended) == 0 {
 			return Revocation{}, err

@@ -27,7 +27,7 @@ const (
 type Vault interface {
 	ListByUser(ctx context.Context, userID string) ([]vault.Meta, error)
 	ListBySession(ctx context.Context, sid string) ([]vault.Meta, error)
-	DeleteBySession(ctx context.Context, why, sid, userID string, types ...vault.TokenType) ([]vault.Meta, error)
+	DeleteBySession(ctx context.Context, e vault.Ending, sid, userID string, types ...vault.TokenType) ([]vault.Meta, error)
 }
 
 // Admin is the part of Keycloak's admin API the service needs.

@@ -103,10 +103,10 @@ RETURNING ` + metaColumns
 
 // DeleteInvalid deletes up to limit rows marked invalid before markedBefore (a row's
 // updated_at is when it was marked), the oldest mark first, skipping rows another
-// transaction holds, and returns their metadata.
-func (s *Store) DeleteInvalid(ctx context.Context, markedBefore time.Time, limit int) ([]Meta, error) {
-	rows, err := collectMeta(s.pool.Query(ctx, deleteInvalidSQL, markedBefore, limit))
-	return rows, wrap("delete invalid rows", err)
+// transaction holds, appends their events (why) in the same transaction, and returns
+// their metadata.
+func (s *Store) DeleteInvalid(ctx context.Context, markedBefore time.Time, limit int, why Why) ([]Meta, error) {
+	return s.deleteRows(ctx, "delete invalid rows", why, deleteInvalidSQL, markedBefore, limit)
 }
 
 const invalidPageSQL = `SELECT ` + metaColumns + ` FROM auth_vault

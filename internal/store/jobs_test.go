@@ -18,9 +18,9 @@ import (
 	"github.com/auth-manager/auth-manager/internal/testenv"
 )
 
-// seedRows inserts n rows of type typ and status status, sealed under keyID ("":
+// seedVaultRows inserts n rows of type typ and status status, sealed under keyID ("":
 // legacy), created and last used at `at`, and returns their ids.
-func seedRows(t *testing.T, st *store.Store, n int, typ store.TokenType, status store.Status, keyID string, at time.Time) []string {
+func seedVaultRows(t *testing.T, st *store.Store, n int, typ store.TokenType, status store.Status, keyID string, at time.Time) []string {
 	t.Helper()
 	var mac, key any
 	if keyID != "" {
@@ -56,9 +56,9 @@ func migratedStore(t *testing.T) (*store.Store, string) {
 func TestStatementsWalkTheirIndex(t *testing.T) {
 	st, _ := migratedStore(t)
 	old := time.Now().Add(-30 * 24 * time.Hour)
-	seedRows(t, st, 20, store.Offline, store.StatusActive, "k1", old)
-	seedRows(t, st, 20, store.Refresh, store.StatusInvalid, "k2", old)
-	seedRows(t, st, 20, store.Offline, store.StatusActive, "", old)
+	seedVaultRows(t, st, 20, store.Offline, store.StatusActive, "k1", old)
+	seedVaultRows(t, st, 20, store.Refresh, store.StatusInvalid, "k2", old)
+	seedVaultRows(t, st, 20, store.Offline, store.StatusActive, "", old)
 	ctx := context.Background()
 	_, err := st.Pool().Exec(ctx, "ANALYZE auth_vault")
 	require.NoError(t, err)
@@ -103,11 +103,11 @@ func TestClaimIdle(t *testing.T) {
 	other := openStore(t, url)
 	ctx := context.Background()
 	now := time.Now()
-	oldest := seedRows(t, st, 5, store.Offline, store.StatusActive, "k", now.Add(-72*time.Hour))
-	older := seedRows(t, st, 35, store.Offline, store.StatusActive, "k", now.Add(-48*time.Hour))
-	seedRows(t, st, 5, store.Offline, store.StatusActive, "k", now.Add(-time.Hour)) // used recently
-	seedRows(t, st, 5, store.Offline, store.StatusInvalid, "k", now.Add(-72*time.Hour))
-	seedRows(t, st, 5, store.Refresh, store.StatusActive, "k", now.Add(-72*time.Hour))
+	oldest := seedVaultRows(t, st, 5, store.Offline, store.StatusActive, "k", now.Add(-72*time.Hour))
+	older := seedVaultRows(t, st, 35, store.Offline, store.StatusActive, "k", now.Add(-48*time.Hour))
+	seedVaultRows(t, st, 5, store.Offline, store.StatusActive, "k", now.Add(-time.Hour)) // used recently
+	seedVaultRows(t, st, 5, store.Offline, store.StatusInvalid, "k", now.Add(-72*time.Hour))
+	seedVaultRows(t, st, 5, store.Refresh, store.StatusActive, "k", now.Add(-72*time.Hour))
 	idleSince, until := now.Add(-24*time.Hour), now.Add(time.Minute)
 
 	first, err := st.ClaimIdle(ctx, idleSince, now, until, 5)
@@ -167,20 +167,24 @@ func ids(rows []store.Meta) []string {
 	return out
 }
 
+// cleanup is why the clean-up deletes rows.
+var cleanup = store.Why{Cause: store.CauseCleanup}
+
 // TestDeleteInvalid: only rows marked invalid before the cut-off go, the oldest mark
-// first, and concurrent deleters share them without overlap.
+// first, and concurrent deleters share them without overlap; each deleted row's event
+// is appended.
 func TestDeleteInvalid(t *testing.T) {
 	st, url := migratedStore(t)
 	other := openStore(t, url)
 	ctx := context.Background()
 	now := time.Now()
-	oldest := seedRows(t, st, 3, store.Offline, store.StatusInvalid, "k", now.Add(-30*24*time.Hour))
-	expired := seedRows(t, st, 97, store.Refresh, store.StatusInvalid, "k", now.Add(-10*24*time.Hour))
-	recent := seedRows(t, st, 5, store.Offline, store.StatusInvalid, "k", now.Add(-time.Hour))
-	active := seedRows(t, st, 5, store.Offline, store.StatusActive, "k", now.Add(-30*24*time.Hour))
+	oldest := seedVaultRows(t, st, 3, store.Offline, store.StatusInvalid, "k", now.Add(-30*24*time.Hour))
+	expired := seedVaultRows(t, st, 97, store.Refresh, store.StatusInvalid, "k", now.Add(-10*24*time.Hour))
+	recent := seedVaultRows(t, st, 5, store.Offline, store.StatusInvalid, "k", now.Add(-time.Hour))
+	active := seedVaultRows(t, st, 5, store.Offline, store.StatusActive, "k", now.Add(-30*24*time.Hour))
 	cut := now.Add(-7 * 24 * time.Hour)
 
-	first, err := st.DeleteInvalid(ctx, cut, 3)
+	first, err := st.DeleteInvalid(ctx, cut, 3, cleanup)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, oldest, ids(first))
 
@@ -190,7 +194,7 @@ func TestDeleteInvalid(t *testing.T) {
 	for _, s := range []*store.Store{st, other, st, other} {
 		wg.Go(func() {
 			for {
-				rows, err := s.DeleteInvalid(ctx, cut, 4)
+				rows, err := s.DeleteInvalid(ctx, cut, 4, cleanup)
 				if !assert.NoError(t, err) || len(rows) == 0 {
 					return
 				}
@@ -202,6 +206,9 @@ func TestDeleteInvalid(t *testing.T) {
 	}
 	wg.Wait()
 	assert.ElementsMatch(t, expired, gone)
+	var events int
+	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT count(*) FROM events WHERE cause = 'cleanup'`).Scan(&events))
+	assert.Equal(t, 100, events, "each deleted row's event, appended with its delete")
 	for _, id := range append(recent, active...) {
 		_, err := st.Get(ctx, id)
 		assert.NoError(t, err, "kept: %s", id)
@@ -276,9 +283,9 @@ func TestTakeSlot(t *testing.T) {
 func TestRowsByTypeStatus(t *testing.T) {
 	st, _ := migratedStore(t)
 	ctx := context.Background()
-	seedRows(t, st, 3000, store.Refresh, store.StatusActive, "k", time.Now())
-	seedRows(t, st, 900, store.Offline, store.StatusActive, "k", time.Now())
-	seedRows(t, st, 100, store.Offline, store.StatusInvalid, "k", time.Now())
+	seedVaultRows(t, st, 3000, store.Refresh, store.StatusActive, "k", time.Now())
+	seedVaultRows(t, st, 900, store.Offline, store.StatusActive, "k", time.Now())
+	seedVaultRows(t, st, 100, store.Offline, store.StatusInvalid, "k", time.Now())
 	want := map[string]int{"REFRESH/active": 3000, "OFFLINE/active": 900, "OFFLINE/invalid": 100}
 
 	exact, isExact, err := st.RowsByTypeStatus(ctx, store.ExactBelowPages)
@@ -322,7 +329,7 @@ func TestKeysInUse(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, keys)
 	for i, k := range []string{"k2", "k1", "", "k3"} {
-		seedRows(t, st, 3+i, store.Offline, store.StatusActive, k, time.Now())
+		seedVaultRows(t, st, 3+i, store.Offline, store.StatusActive, k, time.Now())
 	}
 	keys, err = st.KeysInUse(ctx)
 	require.NoError(t, err)
@@ -335,4 +342,45 @@ func TestKeysInUse(t *testing.T) {
 	n, err := st.CountKey(ctx, "", 2)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n, "capped")
+}
+
+// TestJobsThroughPgBouncer: the jobs' statements hold no session state, so they work
+// through a pooler in transaction mode (exec mode, no prepared statements), where
+// consecutive statements of one pooled connection may reach different servers.
+func TestJobsThroughPgBouncer(t *testing.T) {
+	direct, url := migratedStore(t)
+	st, err := store.Open(context.Background(), store.Options{URL: testenv.ThroughPgBouncer(t, url), MaxConns: 4,
+		TransactionPooling: true}, testenv.DiscardLogger())
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	ctx := context.Background()
+	now := time.Now()
+	idle := seedVaultRows(t, direct, 5, store.Offline, store.StatusActive, "k1", now.Add(-48*time.Hour))
+	seedVaultRows(t, direct, 3, store.Refresh, store.StatusInvalid, "", now.Add(-10*24*time.Hour))
+
+	ok, err := st.TryLease(ctx, "gauge", "a", time.Minute)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	_, err = st.TakeSlot(ctx, "rate", 10*time.Millisecond)
+	require.NoError(t, err)
+	claimed, err := st.ClaimIdle(ctx, now.Add(-24*time.Hour), now, now.Add(time.Minute), 10)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, idle, ids(claimed))
+	require.NoError(t, st.SetClaims(ctx, idle, nil))
+	gone, err := st.DeleteInvalid(ctx, now.Add(-7*24*time.Hour), 10, cleanup)
+	require.NoError(t, err)
+	assert.Len(t, gone, 3)
+	counts, exact, err := st.RowsByTypeStatus(ctx, store.ExactBelowPages)
+	require.NoError(t, err)
+	assert.True(t, exact)
+	assert.Equal(t, map[string]int{"OFFLINE/active": 5}, byKey(counts))
+	keys, err := st.KeysInUse(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"k1"}, keys)
+	sample, err := st.Sample(ctx, uuid.NewString(), 3, false)
+	require.NoError(t, err)
+	assert.Len(t, sample, 3)
+	_, seen, _, err := st.ResealBatch(ctx, "k1", "", 10, true, func(store.Row) *store.Sealing { return nil })
+	require.NoError(t, err)
+	assert.Equal(t, 5, seen)
 }

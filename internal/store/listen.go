@@ -5,24 +5,20 @@ import (
 	"time"
 )
 
-// EvictChannel is the NOTIFY channel on which the database announces rows whose
-// cached access tokens must go (see migration 3's trigger).
-const EvictChannel = "auth_vault_evict"
-
 // listenProbeInterval bounds how long a dead LISTEN connection goes unnoticed.
 const listenProbeInterval = 5 * time.Second
 
-// Listen holds one connection LISTENing on channel until ctx ends, calling onNotify
-// with each payload. onState(true) is called once the LISTEN is in place and
-// onState(false) as soon as the connection is lost: a caller that caches must stop
-// trusting its cache in between, because notifications sent then are gone. It
-// reconnects with capped backoff.
-func (s *Store) Listen(ctx context.Context, channel string, onNotify func(payload string), onState func(up bool)) {
+// Listen holds one connection LISTENing on channels until ctx ends, calling onNotify
+// for each notification (the payload is not read: a notification is a wake-up).
+// onState(true) is called once every LISTEN is in place and onState(false) as soon as
+// the connection is lost: notifications sent in between are gone, so a caller reads
+// what it follows again after onState(true). It reconnects with capped backoff.
+func (s *Store) Listen(ctx context.Context, channels []string, onNotify func(), onState func(up bool)) {
 	const firstBackoff = 100 * time.Millisecond
 	backoff := firstBackoff
 	for ctx.Err() == nil {
 		up := false
-		err := s.listenOnce(ctx, channel, onNotify, func(bool) { up = true; onState(true) })
+		err := s.listenOnce(ctx, channels, onNotify, func() { up = true; onState(true) })
 		onState(false)
 		if ctx.Err() != nil {
 			return
@@ -30,7 +26,7 @@ func (s *Store) Listen(ctx context.Context, channel string, onNotify func(payloa
 		if up {
 			backoff = firstBackoff // a connection that worked: this loss is a new outage
 		}
-		s.log.WarnContext(ctx, "listen connection lost; reconnecting", "channel", channel, "error", err, "backoff", backoff.String())
+		s.log.WarnContext(ctx, "listen connection lost; reconnecting", "channels", channels, "error", err, "backoff", backoff.String())
 		select {
 		case <-ctx.Done():
 			return
@@ -40,7 +36,7 @@ func (s *Store) Listen(ctx context.Context, channel string, onNotify func(payloa
 	}
 }
 
-func (s *Store) listenOnce(ctx context.Context, channel string, onNotify func(string), onState func(bool)) error {
+func (s *Store) listenOnce(ctx context.Context, channels []string, onNotify func(), onUp func()) error {
 	pooled, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -48,19 +44,21 @@ func (s *Store) listenOnce(ctx context.Context, channel string, onNotify func(st
 	// The connection ends in LISTEN state: take it out of the pool for good.
 	conn := pooled.Hijack()
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
-		return err
+	for _, ch := range channels {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			return err
+		}
 	}
-	onState(true)
+	onUp()
 	for {
 		// Wake up now and then to prove the connection is alive: a silent network
 		// partition would otherwise leave us waiting, and trusting the cache, forever.
 		wctx, cancel := context.WithTimeout(ctx, listenProbeInterval)
-		n, err := conn.WaitForNotification(wctx)
+		_, err := conn.WaitForNotification(wctx)
 		cancel()
 		switch {
 		case err == nil:
-			onNotify(n.Payload)
+			onNotify()
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case wctx.Err() != nil:

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -26,14 +27,28 @@ type Migrator struct {
 // NewMigrator prepares the embedded migrations. Close it when done.
 func (s *Store) NewMigrator() (*Migrator, error) {
 	db := stdlib.OpenDBFromPool(s.pool)
-	// Several replicas may start at once: a session advisory lock makes them migrate
-	// one after the other instead of racing.
-	locker, err := lock.NewPostgresSessionLocker()
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: migrations lock: %w", err)
+	// Several replicas may start at once: a lock makes them migrate one after the other
+	// instead of racing. A session advisory lock goes with its connection if the process
+	// dies; behind a transaction pooler the lock and its release may run on different
+	// server connections, so there goose's lock row (table goose_lock, a 30 s lease
+	// renewed every 5 s) serialises them instead.
+	var locking goose.ProviderOption
+	if s.txPooling {
+		locker, err := lock.NewPostgresTableLocker(lock.WithTableLogger(s.log), lock.WithTableLockTimeout(time.Second, 300))
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: migrations lock: %w", err)
+		}
+		locking = goose.WithLocker(locker)
+	} else {
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: migrations lock: %w", err)
+		}
+		locking = goose.WithSessionLocker(locker)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithSessionLocker(locker))
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, locking)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: migrations: %w", err)

@@ -35,10 +35,10 @@ func BenchmarkRefreshTransaction(b *testing.B) {
 	testenv.Must(b, err, "create row")
 	access := &store.Access{EncryptedToken: strings.Repeat("cd", 1424), IV: strings.Repeat("0", 32), MAC: strings.Repeat("3", 66),
 		KeyID: "k", TokenType: "Bearer", Scope: "openid profile email", ExpiresAt: time.Now().Add(5 * time.Minute)}
-	rewrite := func(ctx context.Context, cur store.Row, _ *store.Access) (store.Row, *store.Access, error) {
+	rewrite := func(ctx context.Context, cur store.Row, _ *store.Access) (store.Change, error) {
 		now := time.Now()
 		cur.LastUsedAt = &now
-		return cur, access, nil
+		return store.Change{Row: cur, Access: access}, nil
 	}
 	b.Run("lock", func(b *testing.B) {
 		for b.Loop() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,12 +31,20 @@ type Options struct {
 	Echo        bool          // log every statement's SQL (never its arguments) at debug level
 	// Tracer, when set, traces every query (OpenTelemetry spans; see internal/tracing).
 	Tracer pgx.QueryTracer
+	// TransactionPooling says that URL is a pooler in transaction mode (PgBouncer's
+	// pool_mode = transaction), where consecutive transactions of one connection may run
+	// on different server connections: queries then use no named prepared statement
+	// (pgx's exec mode, unless the URL sets default_query_exec_mode) and migrations are
+	// serialised by a lock row instead of a session advisory lock.
+	TransactionPooling bool
 }
 
 // Store wraps the pgx pool.
 type Store struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
+	// txPooling: see Options.TransactionPooling.
+	txPooling bool
 }
 
 // Open creates the pool. It does not wait for the database: the service starts and
@@ -50,6 +59,11 @@ func Open(ctx context.Context, opt Options, log *slog.Logger) (*Store, error) {
 	cfg.MinConns = int32(opt.MinConns)
 	if opt.ConnTimeout > 0 {
 		cfg.ConnConfig.ConnectTimeout = opt.ConnTimeout
+	}
+	if opt.TransactionPooling && !strings.Contains(opt.URL, "default_query_exec_mode") {
+		// Named prepared statements live on one server connection; the next
+		// transaction may run on another, which does not know them.
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 15 * time.Second
@@ -70,7 +84,7 @@ func Open(ctx context.Context, opt Options, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: create pool: %w", err)
 	}
-	return &Store{pool: pool, log: log}, nil
+	return &Store{pool: pool, log: log, txPooling: opt.TransactionPooling}, nil
 }
 
 // Close closes the pool, waiting for connections in use to be returned.
@@ -117,6 +131,22 @@ func (t sqlTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceQu
 	st, _ := ctx.Value(traceKey{}).(traceStart)
 	t.log.DebugContext(ctx, "sql", "sql", st.sql, "duration_ms", time.Since(st.start).Milliseconds(),
 		"rows", d.CommandTag.RowsAffected(), "failed", d.Err != nil)
+}
+
+// The batch methods make sqlTracer a pgx.BatchTracer: each statement of a batch is
+// logged as it completes (otherwise pgx reports a batch's rows to TraceQueryEnd
+// without a start).
+func (t sqlTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	return context.WithValue(ctx, traceKey{}, traceStart{start: time.Now()})
+}
+
+func (t sqlTracer) TraceBatchQuery(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	t.log.DebugContext(ctx, "sql", "sql", d.SQL, "batch", true, "rows", d.CommandTag.RowsAffected(), "failed", d.Err != nil)
+}
+
+func (t sqlTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchEndData) {
+	st, _ := ctx.Value(traceKey{}).(traceStart)
+	t.log.DebugContext(ctx, "sql batch", "duration_ms", time.Since(st.start).Milliseconds(), "failed", d.Err != nil)
 }
 
 // ErrDatabase means the database answered with an error (a failed statement), as

@@ -39,6 +39,11 @@ type Meta struct {
 	Status     Status     // StatusActive unless Keycloak refused the token for good
 	LastError  string     // why the row is invalid ("invalid_grant: …"); never a token
 	LastUsedAt *time.Time // last access token obtained from the row
+	// ExpiresAt is when the row's grant reaches its hard deadline, as last forecast
+	// (nil: none known), and ExpiresBasis how it was derived ("": not forecast yet).
+	// Filled by the listing of a user's rows only.
+	ExpiresAt    *time.Time
+	ExpiresBasis string
 }
 
 // Status is a row's health.
@@ -258,13 +263,13 @@ func (s *Store) ListBySession(ctx context.Context, sid string) ([]Meta, error) {
 
 const deleteSQL = `DELETE FROM auth_vault WHERE id = $1 RETURNING ` + metaColumns
 
-// Delete removes the row and returns its metadata.
-func (s *Store) Delete(ctx context.Context, id string) (Meta, error) {
+// Delete removes the row and returns its metadata, appending its event (why) in the
+// same transaction.
+func (s *Store) Delete(ctx context.Context, id string, why Why) (Meta, error) {
 	if uuid.Validate(id) != nil {
 		return Meta{}, ErrNotFound
 	}
-	m, err := scanMeta(s.pool.QueryRow(ctx, deleteSQL, id))
-	return m, wrap("delete", err)
+	return s.deleteOne(ctx, "delete", why, deleteSQL, id)
 }
 
 const lockSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE id = $1 FOR UPDATE`
@@ -290,11 +295,12 @@ func updateArgs(id string, next Row) []any {
 // Update runs fn on the row with id inside one transaction, holding the row lock
 // (SELECT … FOR UPDATE) from read to write, and stores what fn returns. fn also gets
 // the access token stored for the row (nil when none), read under the lock, and may
-// return one to store in its place in the same transaction (nil leaves it as it is).
-// fn may do slow work (a Keycloak call) while other updaters of the same row wait.
+// return one to store in its place in the same transaction (Change.Access; nil leaves
+// it as it is), and the events its write causes (committed with the write or not at
+// all). fn may do slow work (a Keycloak call) while other updaters of the same row wait.
 // Returning ErrUnchanged from fn ends the transaction without a write; any other
 // error rolls back. Only the sealing, attributes, session id and health can change.
-func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Context, current Row, minted *Access) (Row, *Access, error)) (Row, error) {
+func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Context, current Row, minted *Access) (Change, error)) (Row, error) {
 	if uuid.Validate(id) != nil {
 		return Row{}, ErrNotFound
 	}
@@ -308,7 +314,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Conte
 		if err != nil {
 			return err
 		}
-		next, access, err := fn(ctx, cur, minted)
+		ch, err := fn(ctx, cur, minted)
 		if errors.Is(err, ErrUnchanged) {
 			out = cur
 			return nil
@@ -316,18 +322,52 @@ func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Conte
 		if err != nil {
 			return callerError{err}
 		}
-		if out, err = scanRow(tx.QueryRow(ctx, updateSQL, updateArgs(id, next)...)); err != nil {
+		// One round trip for the write and, after a success, the end of a failure run.
+		b := &pgx.Batch{}
+		b.Queue(updateSQL, updateArgs(id, ch.Row)...).QueryRow(func(r pgx.Row) error {
+			var err error
+			out, err = scanRow(r)
+			return err
+		})
+		var run *failureRun
+		if ch.Succeeded {
+			b.Queue(clearFailuresSQL, id).QueryRow(func(r pgx.Row) error {
+				var fr failureRun
+				err := r.Scan(&fr.failures, &fr.since, &fr.announced)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil
+				}
+				run = &fr
+				return err
+			})
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
 			return wrap("update", err)
 		}
-		if access != nil {
-			return putAccess(ctx, tx, id, *access)
+		if ch.Access != nil {
+			if err := putAccess(ctx, tx, id, *ch.Access); err != nil {
+				return err
+			}
 		}
-		return nil
+		return appendEvents(ctx, tx, append(ch.Events, recoveredEvents(out.Meta, run)...)...)
 	})
 	if err != nil {
 		return Row{}, classifyTx(err)
 	}
 	return out, nil
+}
+
+// Change is what an Update closure decides for its row.
+type Change struct {
+	Row Row
+	// Access, when not nil, replaces the access token stored for the row.
+	Access *Access
+	// Events are appended in the transaction that writes Row.
+	Events []Event
+	// Succeeded says the row's token just worked (a refresh Keycloak answered): its run
+	// of failed refreshes ends, with token.recovered when that run was announced
+	// (token.refresh_failing).
+	Succeeded bool
 }
 
 // ErrUnchanged, returned by an Update closure, ends the update without writing.
@@ -373,7 +413,11 @@ func (s *Store) PutRefresh(ctx context.Context, userID string, max int, build fu
 				return callerError{err}
 			}
 			out, err = scanRow(tx.QueryRow(ctx, updateSQL, updateArgs(cur.ID, next)...))
-			return wrap("update refresh", err)
+			if err != nil || cur.Status != StatusInvalid || out.Status != StatusActive {
+				return wrap("update refresh", err)
+			}
+			// A row Keycloak had refused holds a working token again, under the same id.
+			return appendEvents(ctx, tx, EventOf(EventRecovered, CauseStoredAgain, out.Meta, nil))
 		})
 		if errors.Is(err, ErrConflict) {
 			continue

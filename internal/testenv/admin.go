@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,25 +13,18 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/auth-manager/auth-manager/internal/devstack"
 )
 
 // adminCall calls Keycloak's admin REST API of realm as the service's service account.
 func adminCall(t testing.TB, realm, method, path string, out any) int {
 	t.Helper()
-	tk := ClientToken(t, realm, ServiceClient, ServiceClientSecret)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, KeycloakBase(t)+"/admin/realms/"+realm+path, nil)
-	Must(t, err, "admin request")
-	req.Header.Set("Authorization", "Bearer "+tk.AccessToken)
-	resp, err := http.DefaultClient.Do(req)
+	ans, err := keycloak(t).ServiceAccount(realm, ServiceClient, ServiceClientSecret).Do(ctx, method, devstack.RealmPath(realm, path), nil, out)
 	Must(t, err, "admin "+method+" "+path)
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode == http.StatusOK {
-		Must(t, json.Unmarshal(body, out), "decode admin answer")
-	}
-	return resp.StatusCode
+	return ans.Status
 }
 
 // AdminLogout ends every online session of the user (Keycloak's "sign out all").
@@ -66,22 +60,20 @@ func RefreshAtKeycloak(t testing.TB, realm, refreshToken string) (int, string) {
 // refreshAt runs the refresh_token grant for client (secret "" for a public client).
 func refreshAt(t testing.TB, realm, client, secret, refreshToken string) (int, string) {
 	t.Helper()
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "client_id": {client}}
-	if secret != "" {
-		form.Set("client_secret", secret)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err := keycloak(t).Refresh(ctx, realm, client, secret, refreshToken)
+	var refused *devstack.GrantError
+	switch {
+	case err == nil:
+		return http.StatusOK, ""
+	case errors.As(err, &refused) && refused.Code != "":
+		return refused.Status, refused.Code + ": " + refused.Description
+	case errors.As(err, &refused):
+		return refused.Status, ""
 	}
-	resp, err := http.PostForm(TokenEndpoint(t, realm), form)
-	Must(t, err, "refresh at Keycloak")
-	defer resp.Body.Close()
-	var e struct {
-		Error string `json:"error"`
-		Desc  string `json:"error_description"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&e)
-	if e.Error != "" {
-		return resp.StatusCode, e.Error + ": " + e.Desc
-	}
-	return resp.StatusCode, ""
+	t.Fatalf("testenv: refresh at Keycloak: %v", err)
+	return 0, ""
 }
 
 // CallCounter counts HTTP calls by URL path suffix; install it with
@@ -139,9 +131,7 @@ func (r *TestRealm) SetClientAttribute(t testing.TB, clientID, key, value string
 	}
 	attrs[key] = value
 	c["attributes"] = attrs
-	body, err := json.Marshal(c)
-	Must(t, err, "encode client")
-	if st, msg := masterAdmin(t, http.MethodPut, "/admin/realms/"+r.Name+"/clients/"+fmt.Sprint(c["id"]), body, nil); st != http.StatusNoContent {
+	if st, msg := masterAdmin(t, http.MethodPut, "/admin/realms/"+r.Name+"/clients/"+fmt.Sprint(c["id"]), c, nil); st != http.StatusNoContent {
 		t.Fatalf("testenv: update client %s: %d %s", clientID, st, msg)
 	}
 }

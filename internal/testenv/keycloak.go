@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/auth-manager/auth-manager/internal/devstack"
 )
 
 // The dev/test realm's fixtures (deploy/keycloak/auth-manager.json).
@@ -41,21 +42,17 @@ var (
 )
 
 // Tokens is Keycloak's token endpoint answer.
-type Tokens struct {
-	AccessToken  string `json:"access_token"`
-	RefreshToken string `json:"refresh_token"`
-	IDToken      string `json:"id_token"`
-	ExpiresIn    int    `json:"expires_in"`
-	SessionState string `json:"session_state"`
-	Scope        string `json:"scope"`
-}
+type Tokens = devstack.Tokens
 
 // KeycloakBase is the stack's Keycloak base URL.
 func KeycloakBase(t testing.TB) string { return Config(t).Keycloak.BaseURL }
 
 // TokenEndpoint is a realm's token endpoint.
-func TokenEndpoint(t testing.TB, realm string) string {
-	return KeycloakBase(t) + "/realms/" + realm + "/protocol/openid-connect/token"
+func TokenEndpoint(t testing.TB, realm string) string { return keycloak(t).TokenEndpoint(realm) }
+
+// keycloak is the stack's Keycloak through the default HTTP client.
+func keycloak(t testing.TB) *devstack.Keycloak {
+	return devstack.NewKeycloak(KeycloakBase(t), http.DefaultClient)
 }
 
 // PasswordLogin logs user in on client with the password grant (a new Keycloak
@@ -85,19 +82,10 @@ func tokenRequest(t testing.TB, realm string, form url.Values) Tokens {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, TokenEndpoint(t, realm), strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := http.DefaultClient.Do(req)
+	tk, err := keycloak(t).Grant(ctx, realm, form)
 	if err != nil {
-		t.Fatalf("testenv: Keycloak does not answer (run `make stack-up`): %v", err)
+		t.Fatalf("testenv: token request: %v", err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("testenv: token request (%s) failed: %d %s", form.Get("grant_type"), resp.StatusCode, body)
-	}
-	var tk Tokens
-	Must(t, json.Unmarshal(body, &tk), "decode token answer")
 	return tk
 }
 

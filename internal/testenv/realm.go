@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -58,6 +57,8 @@ type RealmOptions struct {
 	// AccessTokenLifespan is the realm's access-token lifespan (0 keeps the dev realm's
 	// 5 minutes).
 	AccessTokenLifespan time.Duration
+	// OfflineMaxLifespan, when set, turns on the realm's offline session max lifespan.
+	OfflineMaxLifespan time.Duration
 }
 
 // TestRealm is a Keycloak realm of the test's own, a copy of the dev realm
@@ -121,6 +122,9 @@ func (r *TestRealm) Create(opt RealmOptions) {
 	if opt.OfflineIdleTimeout > 0 {
 		rep["offlineSessionIdleTimeout"] = int(opt.OfflineIdleTimeout / time.Second)
 	}
+	if opt.OfflineMaxLifespan > 0 {
+		rep["offlineSessionMaxLifespanEnabled"], rep["offlineSessionMaxLifespan"] = true, int(opt.OfflineMaxLifespan/time.Second)
+	}
 	if opt.AccessTokenLifespan > 0 {
 		rep["accessTokenLifespan"] = int(opt.AccessTokenLifespan / time.Second)
 	}
@@ -168,9 +172,7 @@ func (r *TestRealm) Create(opt RealmOptions) {
 		break
 	}
 	rep["clients"] = clients
-	body, err := json.Marshal(rep)
-	Must(t, err, "encode the realm")
-	if st, msg := masterAdmin(t, http.MethodPost, "/admin/realms", body, nil); st != http.StatusCreated {
+	if st, msg := masterAdmin(t, http.MethodPost, "/admin/realms", rep, nil); st != http.StatusCreated {
 		t.Fatalf("testenv: create realm %s: %d %s", r.Name, st, msg)
 	}
 	t.Cleanup(func() {
@@ -202,31 +204,19 @@ func removeStaleRealms(t testing.TB) {
 }
 
 // masterAdmin calls Keycloak's admin API as the master realm's admin
-// (KEYCLOAK_ADMIN_USER / KEYCLOAK_ADMIN_PASSWORD, default the stack's admin/admin) and
-// returns the status and, on failure, the body.
-func masterAdmin(t testing.TB, method, path string, body []byte, out any) (int, string) {
+// (KEYCLOAK_ADMIN_USER / KEYCLOAK_ADMIN_PASSWORD, default the stack's admin/admin),
+// sending in as JSON unless it is nil, and returns the status and, on failure, the body.
+func masterAdmin(t testing.TB, method, path string, in, out any) (int, string) {
 	t.Helper()
-	tk := tokenRequest(t, "master", url.Values{"grant_type": {"password"}, "client_id": {"admin-cli"},
-		"username": {Env("KEYCLOAK_ADMIN_USER", "admin")}, "password": {Env("KEYCLOAK_ADMIN_PASSWORD", "admin")}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, KeycloakBase(t)+path, bytes.NewReader(body))
-	Must(t, err, "admin request")
-	req.Header.Set("Authorization", "Bearer "+tk.AccessToken)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
+	admin := keycloak(t).MasterAdmin(Env("KEYCLOAK_ADMIN_USER", "admin"), Env("KEYCLOAK_ADMIN_PASSWORD", "admin"))
+	ans, err := admin.Do(ctx, method, path, in, out)
 	Must(t, err, "admin "+method+" "+path)
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if out != nil && resp.StatusCode == http.StatusOK {
-		Must(t, json.Unmarshal(b, out), "decode admin answer")
+	if ans.Status/100 == 2 {
+		return ans.Status, ""
 	}
-	if resp.StatusCode/100 == 2 {
-		return resp.StatusCode, ""
-	}
-	return resp.StatusCode, string(b)
+	return ans.Status, string(ans.Body)
 }
 
 // Login logs u in on the service's client with the password grant: a new online
@@ -326,8 +316,7 @@ func (r *TestRealm) DeleteSession(t testing.TB, sid string, offline bool) {
 // address Keycloak's hostname option names).
 func (r *TestRealm) SetFrontendURL(t testing.TB, u string) {
 	t.Helper()
-	body, err := json.Marshal(map[string]any{"attributes": map[string]any{"frontendUrl": u}})
-	Must(t, err, "encode")
+	body := map[string]any{"attributes": map[string]any{"frontendUrl": u}}
 	if st, msg := masterAdmin(t, http.MethodPut, "/admin/realms/"+r.Name, body, nil); st != http.StatusNoContent {
 		t.Fatalf("testenv: set frontendUrl: %d %s", st, msg)
 	}

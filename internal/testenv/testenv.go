@@ -2,10 +2,7 @@ package testenv
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/auth-manager/auth-manager/internal/config"
+	"github.com/auth-manager/auth-manager/internal/devstack"
 )
 
 var (
@@ -45,9 +41,9 @@ func Config(t testing.TB) config.Config {
 	t.Helper()
 	Integration(t)
 	loadOnce.Do(func() {
-		var getenv config.Getenv
-		if getenv, loadErr = config.WithDotEnv(filepath.Join(RepoRoot(), "deploy", "dev.env"), os.LookupEnv); loadErr == nil {
-			loaded, loadErr = config.Load(getenv, "test")
+		var stack *devstack.Stack
+		if stack, loadErr = devstack.Load(filepath.Join(RepoRoot(), "deploy", "dev.env"), os.LookupEnv); loadErr == nil {
+			loaded = stack.Config
 		}
 	})
 	if loadErr != nil {
@@ -62,40 +58,16 @@ func Config(t testing.TB) config.Config {
 // and drops it when the test ends.
 func Database(t testing.TB) string {
 	t.Helper()
-	cfg := Config(t)
-	admin := cfg.Database.URL.Reveal()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("testenv: PostgreSQL at DATABASE_URL does not answer (run `make stack-up`): %v", err)
-	}
-	defer conn.Close(context.Background())
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "am_test_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("testenv: create database: %v", err)
-	}
+	u, drop, err := devstack.CreateDatabase(ctx, Config(t).Database.URL.Reveal(), "am_test_")
+	Must(t, err, "database")
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Logf("testenv: drop %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Logf("testenv: drop %s: %v", name, err)
+		if err := drop(context.Background()); err != nil {
+			t.Logf("testenv: %v", err)
 		}
 	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("testenv: DATABASE_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return u
 }
 
 // Env returns an environment variable or a default.

@@ -19,26 +19,36 @@ type entry struct {
 	expiry      time.Time
 }
 
+// Feed says whether the cache can be trusted (feed.Follower).
+type Feed interface {
+	// Started: the eviction feed's position is known, so a token cached now sees every
+	// later eviction of its row.
+	Started() bool
+	// Fresh: every eviction committed on any replica is applied (within the feed's bound).
+	Fresh() bool
+}
+
 // cache is a bounded LRU of access tokens by key: the row id, and one key per
-// (audience, scope) a row's token was narrowed to; evicting a row drops them all. It is trusted only while the
-// eviction feed is connected: when the feed drops, the cache empties and refuses to
-// answer or fill until the feed is back (notifications sent meanwhile are lost).
+// (audience, scope) a row's token was narrowed to; evicting a row drops them all. It
+// answers only while the eviction feed is fresh and fills only once it has started;
+// while the feed is behind (a listener reconnecting, a database outage) it keeps its
+// entries and answers none, and the feed's replay evicts what changed meanwhile.
 type cache struct {
-	mu      sync.Mutex
-	max     int
-	ll      *list.List // front = most recently used
-	byID    map[string]*list.Element
-	byRow   map[string]map[string]struct{} // row id -> the keys of its narrowed tokens
-	healthy bool
-	// evictSeq counts evict calls: a token minted while one passed may belong to a row
-	// that is gone.
+	mu    sync.Mutex
+	max   int
+	feed  Feed
+	ll    *list.List // front = most recently used
+	byID  map[string]*list.Element
+	byRow map[string]map[string]struct{} // row id -> the keys of its narrowed tokens
+	// evictSeq counts evict and flush calls: a token minted while one passed may belong
+	// to a row that is gone.
 	evictSeq uint64
 
 	hits, misses, evictions int64
 }
 
-func newCache(max int) *cache {
-	return &cache{max: max, ll: list.New(), byID: map[string]*list.Element{}, byRow: map[string]map[string]struct{}{}}
+func newCache(max int, feed Feed) *cache {
+	return &cache{max: max, feed: feed, ll: list.New(), byID: map[string]*list.Element{}, byRow: map[string]map[string]struct{}{}}
 }
 
 // get returns the entry for key if the cache is trusted and the token will live at
@@ -47,10 +57,11 @@ func (c *cache) get(key string, now time.Time, minTTL time.Duration) (entry, boo
 	if c.max <= 0 {
 		return entry{}, false
 	}
+	fresh := c.feed != nil && c.feed.Fresh()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.byID[key]
-	if !ok || !c.healthy {
+	if !ok || !fresh {
 		c.misses++
 		return entry{}, false
 	}
@@ -94,7 +105,7 @@ func (c *cache) putUnlessEvicted(e entry, seq uint64) {
 
 // putLocked caches e; the caller holds the lock.
 func (c *cache) putLocked(e entry) {
-	if !c.healthy {
+	if c.feed == nil || !c.feed.Started() {
 		return
 	}
 	if e.key == "" {
@@ -149,12 +160,10 @@ func (c *cache) evict(id string) {
 	}
 }
 
-// setHealthy records the eviction feed's state. Both transitions empty the cache:
-// going down, because we will miss notifications; coming up, because we may have.
-func (c *cache) setHealthy(up bool) {
+// flush drops every entry (evictions may have been missed).
+func (c *cache) flush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.healthy = up
 	c.evictSeq++
 	c.ll.Init()
 	clear(c.byID)
@@ -165,11 +174,13 @@ func (c *cache) setHealthy(up bool) {
 type Stats struct {
 	Hits, Misses, Evictions int64
 	Size                    int
-	Healthy                 bool
+	// Healthy: the cache answers (its eviction feed is fresh).
+	Healthy bool
 }
 
 func (c *cache) stats() Stats {
+	fresh := c.feed != nil && c.feed.Fresh()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return Stats{Hits: c.hits, Misses: c.misses, Evictions: c.evictions, Size: c.ll.Len(), Healthy: c.healthy}
+	return Stats{Hits: c.hits, Misses: c.misses, Evictions: c.evictions, Size: c.ll.Len(), Healthy: fresh}
 }

@@ -14,14 +14,13 @@ import (
 )
 
 // Vault is the part of the vault the access-token service needs: row metadata with
-// the access token stored for the row, the one refresh operation that mints and
-// stores it, and the feed of rows deleted or invalidated in any replica.
+// the access token stored for the row, and the one refresh operation that mints and
+// stores it.
 type Vault interface {
 	Lookup(ctx context.Context, c caller.Caller, id string) (vault.Meta, error)
 	Minted(ctx context.Context, c caller.Caller, id string, minTTL time.Duration) (vault.Refreshed, error)
 	BySession(ctx context.Context, sid string, t vault.TokenType) (vault.Meta, error)
 	Mint(ctx context.Context, id string, minTTL time.Duration, force bool, exchange vault.Exchange) (vault.Refreshed, error)
-	Follow(ctx context.Context, onEvict func(id string), onState func(up bool))
 }
 
 // Refresher performs the refresh_token grant and the standard token exchange.
@@ -34,6 +33,7 @@ type Refresher interface {
 type Options struct {
 	MinTTL          time.Duration // default minimum remaining lifetime of a cached token
 	CacheSize       int           // bound on cached access tokens; 0 disables the cache
+	Feed            Feed          // the eviction feed the cache trusts (feed.Follower); nil: the cache never answers
 	Retries         int           // retries of a refresh Keycloak certainly did not process
 	RefreshDeadline time.Duration // bound on one refresh, lock wait included
 	// Audiences limit the audiences a narrowed token may be asked for (empty: whatever
@@ -54,8 +54,8 @@ type Access struct {
 	Scope       string
 }
 
-// Service issues access tokens from stored tokens. Safe for concurrent use; Run must
-// be running for the cache to be used at all.
+// Service issues access tokens from stored tokens. Safe for concurrent use; the
+// cache is used only while Options.Feed is fresh.
 type Service struct {
 	vault Vault
 	kc    Refresher
@@ -64,7 +64,7 @@ type Service struct {
 	group singleflight.Group
 }
 
-// New returns the service. Its cache stays cold until Run connects the eviction feed.
+// New returns the service. Its cache stays cold until the eviction feed has started.
 func New(v Vault, kc Refresher, opt Options) *Service {
 	if opt.Now == nil {
 		opt.Now = time.Now
@@ -72,24 +72,19 @@ func New(v Vault, kc Refresher, opt Options) *Service {
 	if opt.RefreshDeadline <= 0 {
 		opt.RefreshDeadline = 30 * time.Second
 	}
-	return &Service{vault: v, kc: kc, opt: opt, cache: newCache(opt.CacheSize)}
-}
-
-// Run follows the database's eviction feed until ctx ends. While it is disconnected
-// the cache is bypassed.
-func (s *Service) Run(ctx context.Context) {
-	if s.opt.CacheSize <= 0 {
-		return
-	}
-	s.vault.Follow(ctx, s.cache.evict, s.cache.setHealthy)
+	return &Service{vault: v, kc: kc, opt: opt, cache: newCache(opt.CacheSize, opt.Feed)}
 }
 
 // CacheStats reports the cache's counters.
 func (s *Service) CacheStats() Stats { return s.cache.stats() }
 
-// Evict drops a row's cached access token in this process (the database feed does it
-// for every replica; this is for callers that know first).
+// Evict drops a row's cached access tokens in this process (the eviction feed calls it
+// on every replica; callers that know first call it too).
 func (s *Service) Evict(id string) { s.cache.evict(id) }
+
+// Flush drops every cached access token in this process (the eviction feed calls it
+// when evictions may have been missed).
+func (s *Service) Flush() { s.cache.flush() }
 
 // AccessToken returns an access token minted from the stored token id, which the
 // caller must own (or be a service caller). A token that lives longer than minTTL is

@@ -16,7 +16,7 @@ type jobStore interface {
 	ClaimIdle(ctx context.Context, idleSince, now, until time.Time, limit int) ([]store.Meta, error)
 	SetClaims(ctx context.Context, ids []string, until *time.Time) error
 	IdlePage(ctx context.Context, idleSince time.Time, after store.Cursor, limit int) ([]store.Meta, store.Cursor, error)
-	DeleteInvalid(ctx context.Context, markedBefore time.Time, limit int) ([]store.Meta, error)
+	DeleteInvalid(ctx context.Context, markedBefore time.Time, limit int, why store.Why) ([]store.Meta, error)
 	InvalidPage(ctx context.Context, markedBefore time.Time, after store.Cursor, limit int) ([]store.Meta, store.Cursor, error)
 }
 
@@ -42,9 +42,11 @@ func (s *Service) IdlePage(ctx context.Context, idleSince time.Time, after Curso
 }
 
 // DeleteInvalid deletes up to limit rows marked invalid before markedBefore, the oldest
-// mark first, and returns them. Concurrent callers delete disjoint batches.
+// mark first, and returns them (the keep-alive job's clean-up). Concurrent callers
+// delete disjoint batches. Each row's event is session.ended when Keycloak's refusal
+// said the session is over, token.deleted otherwise, with the cause cleanup.
 func (s *Service) DeleteInvalid(ctx context.Context, markedBefore time.Time, limit int) ([]Meta, error) {
-	return s.st.DeleteInvalid(ctx, markedBefore, limit)
+	return s.st.DeleteInvalid(ctx, markedBefore, limit, store.Why{Cause: store.CauseCleanup})
 }
 
 // InvalidPage lists, without deleting, up to limit rows marked invalid before

@@ -11,13 +11,31 @@ import (
 	"github.com/auth-manager/auth-manager/internal/store"
 )
 
-// List returns the metadata of the caller's rows, or of userID's for a service caller.
+// List returns the metadata of the caller's rows, or of userID's for a service caller,
+// with each row's expiry forecast.
 func (s *Service) List(ctx context.Context, c caller.Caller, userID string) ([]Meta, error) {
 	uid, ok := c.Whose(userID)
 	if !ok {
 		return nil, ErrForbidden
 	}
-	return s.st.ListByUser(ctx, uid)
+	out, err := s.st.ListByUser(ctx, uid)
+	if err != nil || len(out) == 0 {
+		return out, err
+	}
+	ids := make([]string, 0, len(out))
+	for _, m := range out {
+		ids = append(ids, m.ID)
+	}
+	fs, err := s.st.Forecasts(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, m := range out {
+		if f, ok := fs[m.ID]; ok {
+			out[i].ExpiresAt, out[i].ExpiresBasis = f.ExpiresAt, f.Basis
+		}
+	}
+	return out, nil
 }
 
 // Deletion reports truthfully what a delete did.
@@ -80,7 +98,8 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) (Delet
 			}
 		}
 	}
-	if _, err := s.st.Delete(ctx, row.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	why := store.Why{Event: store.EventTokenDeleted, Cause: CauseOf(c), Details: map[string]any{"revoked": d.SessionRevoked}}
+	if _, err := s.st.Delete(ctx, row.ID, why); err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.record(ctx, ev, audit.TokenDeleted, err)
 		return Deletion{}, err
 	}
@@ -111,7 +130,8 @@ func (s *Service) Take(ctx context.Context, c caller.Caller, id string, t TokenT
 		return Taken{}, ErrNotFound
 	}
 	token, _ := s.open(ctx, row)
-	if _, err := s.st.Delete(ctx, row.ID); errors.Is(err, store.ErrNotFound) {
+	why := store.Why{Event: store.EventTokenDeleted, Cause: CauseOf(c)}
+	if _, err := s.st.Delete(ctx, row.ID, why); errors.Is(err, store.ErrNotFound) {
 		return Taken{}, ErrNotFound // a concurrent delete won
 	} else if err != nil {
 		return Taken{}, err
@@ -186,41 +206,48 @@ func (s *Service) ListBySession(ctx context.Context, sid string) ([]Meta, error)
 	return s.st.ListBySession(ctx, sid)
 }
 
-// The three deletes below are for rows whose Keycloak session ended: each records
-// token_deleted, with why as its detail, for every row it deleted.
+// Ending says why the rows of a session go: the event cause (store.CauseUser,
+// CauseService, CauseBackchannelLogout) and a short note for the audit trail and the
+// event's details.
+type Ending struct {
+	Cause  string
+	Reason string
+}
+
+// The three deletes below are for rows whose Keycloak session ended: each appends
+// session.ended and records token_deleted, with the ending's reason as its detail,
+// for every row it deleted.
 
 // DeleteBySession deletes userID's rows of the given types bound to session sid.
-func (s *Service) DeleteBySession(ctx context.Context, why, sid, userID string, types ...TokenType) ([]Meta, error) {
-	return s.ended(ctx, why)(s.st.DeleteBySession(ctx, sid, userID, types...))
+func (s *Service) DeleteBySession(ctx context.Context, e Ending, sid, userID string, types ...TokenType) ([]Meta, error) {
+	return s.ended(ctx, e)(s.st.DeleteBySession(ctx, sid, userID, e.why(), types...))
 }
 
 // DeleteByUser deletes userID's rows of the given types.
-func (s *Service) DeleteByUser(ctx context.Context, why, userID string, types ...TokenType) ([]Meta, error) {
-	return s.ended(ctx, why)(s.st.DeleteByUser(ctx, userID, types...))
+func (s *Service) DeleteByUser(ctx context.Context, e Ending, userID string, types ...TokenType) ([]Meta, error) {
+	return s.ended(ctx, e)(s.st.DeleteByUser(ctx, userID, e.why(), types...))
 }
 
 // DeleteRows deletes the rows ids that are still bound to session sid.
-func (s *Service) DeleteRows(ctx context.Context, why, sid string, ids []string) ([]Meta, error) {
-	return s.ended(ctx, why)(s.st.DeleteRows(ctx, sid, ids))
+func (s *Service) DeleteRows(ctx context.Context, e Ending, sid string, ids []string) ([]Meta, error) {
+	return s.ended(ctx, e)(s.st.DeleteRows(ctx, sid, ids, e.why()))
 }
 
-// ended returns what records token_deleted (detail why) for rows deleted because
-// their session ended, and hands them on as metadata.
-func (s *Service) ended(ctx context.Context, why string) func([]Meta, error) ([]Meta, error) {
+func (e Ending) why() store.Why {
+	return store.Why{Event: store.EventSessionEnded, Cause: e.Cause, Details: map[string]any{"reason": e.Reason}}
+}
+
+// ended returns what records token_deleted (detail: the ending's reason) for rows
+// deleted because their session ended, and hands them on as metadata.
+func (s *Service) ended(ctx context.Context, end Ending) func([]Meta, error) ([]Meta, error) {
 	return func(out []Meta, err error) ([]Meta, error) {
 		for _, r := range out {
 			e := eventOf(r)
-			e.Detail = why
+			e.Detail = end.Reason
 			s.record(ctx, e, audit.TokenDeleted, nil)
 		}
 		return out, err
 	}
-}
-
-// Follow calls onEvict with the id of every row deleted or invalidated in any
-// replica, and onState with whether the feed is connected, until ctx ends.
-func (s *Service) Follow(ctx context.Context, onEvict func(id string), onState func(up bool)) {
-	s.st.Listen(ctx, store.EvictChannel, onEvict, onState)
 }
 
 // found maps the store's not-found onto the vault's.

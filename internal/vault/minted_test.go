@@ -187,7 +187,7 @@ func TestMintedTokenGoesWithItsRow(t *testing.T) {
 	}
 	t.Run("deleted", func(t *testing.T) {
 		row := minted(t)
-		_, err := st.Delete(ctx, row.ID)
+		_, err := st.Delete(ctx, row.ID, store.Why{Cause: "test"})
 		require.NoError(t, err)
 		assert.Zero(t, accessRows(t, st, row.ID))
 	})

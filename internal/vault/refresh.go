@@ -107,34 +107,37 @@ func (s *Service) refresh(ctx context.Context, id string, exchange Exchange, p p
 		permanent error // the row is (now) invalid: Keycloak's refusal
 		marked    bool  // … and this call marked it
 		rotated   bool
+		failed    error // Keycloak failed without refusing the token
+		failedRow store.Meta
 		unwanted  bool // want refused the row: nothing was done
 	)
-	row, err := s.st.Update(ctx, id, func(ctx context.Context, cur store.Row, minted *store.Access) (store.Row, *store.Access, error) {
+	row, err := s.st.Update(ctx, id, func(ctx context.Context, cur store.Row, minted *store.Access) (store.Change, error) {
 		if p.want != nil && !p.want(cur) {
 			unwanted = true
-			return store.Row{}, nil, store.ErrUnchanged
+			return store.Change{}, store.ErrUnchanged
 		}
 		if cur.Status == store.StatusInvalid {
 			permanent = refusal(cur)
-			return store.Row{}, nil, store.ErrUnchanged
+			return store.Change{}, store.ErrUnchanged
 		}
 		if p.mint && !p.force {
 			if ts, stored = s.openMinted(ctx, cur.Meta, minted, p.minTTL); stored {
-				return store.Row{}, nil, store.ErrUnchanged
+				return store.Change{}, store.ErrUnchanged
 			}
 		}
 		token, err := s.open(ctx, cur)
 		if err != nil {
-			return store.Row{}, nil, err
+			return store.Change{}, err
 		}
 		ts, err = exchange(ctx, token)
 		s.opt.OnRefresh(outcome(err))
 		if refused, ok := markRefused(cur, err); ok {
 			permanent, marked = err, true
-			return refused, nil, nil
+			return store.Change{Row: refused, Events: []store.Event{s.invalidEvent(refused.Meta, err)}}, nil
 		}
 		if err != nil {
-			return store.Row{}, nil, err
+			failed, failedRow = err, cur.Meta
+			return store.Change{}, err
 		}
 		answered = true
 		var keep *store.Access
@@ -145,22 +148,25 @@ func (s *Service) refresh(ctx context.Context, id string, exchange Exchange, p p
 			}
 		}
 		now := s.opt.Now()
-		next := cur
-		next.LastUsedAt = &now
+		next := store.Change{Row: cur, Succeeded: true}
+		next.Row.LastUsedAt = &now
 		switch {
 		case p.succ == StoreSuccessor && ts.RefreshToken != "" && ts.RefreshToken != token:
 			rotated = true
-			next, err = s.Seal(next, ts.RefreshToken)
+			next.Row, err = s.Seal(next.Row, ts.RefreshToken)
 		case s.ring.NeedsReseal(sealedOf(cur)):
-			next, err = s.Seal(next, token)
+			next.Row, err = s.Seal(next.Row, token)
 		}
-		return next, keep, err
+		next.Access = keep
+		return next, err
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		err = ErrNotFound
 	case err != nil && answered && (errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrDatabase)):
 		err = uncommitted{err}
+	case failed != nil:
+		s.recordFailure(ctx, failedRow, failed)
 	}
 	if err == nil && stored {
 		return Refreshed{Meta: row.Meta, Tokens: ts, Stored: true}, nil

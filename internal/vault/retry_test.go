@@ -27,16 +27,16 @@ type failingCommit struct {
 	failures int
 }
 
-func (f *failingCommit) Update(ctx context.Context, id string, fn func(context.Context, store.Row, *store.Access) (store.Row, *store.Access, error)) (store.Row, error) {
+func (f *failingCommit) Update(ctx context.Context, id string, fn func(context.Context, store.Row, *store.Access) (store.Change, error)) (store.Row, error) {
 	if f.failures == 0 {
 		return f.Store.Update(ctx, id, fn)
 	}
 	f.failures--
-	_, err := f.Store.Update(ctx, id, func(ctx context.Context, cur store.Row, minted *store.Access) (store.Row, *store.Access, error) {
-		if _, _, err := fn(ctx, cur, minted); err != nil {
-			return store.Row{}, nil, err
+	_, err := f.Store.Update(ctx, id, func(ctx context.Context, cur store.Row, minted *store.Access) (store.Change, error) {
+		if _, err := fn(ctx, cur, minted); err != nil {
+			return store.Change{}, err
 		}
-		return store.Row{}, nil, errRollback
+		return store.Change{}, errRollback
 	})
 	if errors.Is(err, errRollback) {
 		return store.Row{}, fmt.Errorf("%w: commit: connection reset by peer", store.ErrUnavailable)

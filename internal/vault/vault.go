@@ -69,14 +69,15 @@ type Store interface {
 	CountByUser(ctx context.Context, userID string) (int, error)
 	ListBySession(ctx context.Context, sid string) ([]store.Meta, error)
 	CreateWithin(ctx context.Context, row store.Row, max int) (store.Row, error)
-	Delete(ctx context.Context, id string) (store.Meta, error)
+	Delete(ctx context.Context, id string, why store.Why) (store.Meta, error)
 	PutRefresh(ctx context.Context, userID string, max int, build func(id string, cur *store.Row) (store.Row, error)) (store.Row, error)
-	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row, minted *store.Access) (store.Row, *store.Access, error)) (store.Row, error)
+	Update(ctx context.Context, id string, fn func(ctx context.Context, cur store.Row, minted *store.Access) (store.Change, error)) (store.Row, error)
 	GetWithAccess(ctx context.Context, id string) (store.Meta, *store.Access, error)
-	DeleteBySession(ctx context.Context, sid, userID string, types ...store.TokenType) ([]store.Meta, error)
-	DeleteByUser(ctx context.Context, userID string, types ...store.TokenType) ([]store.Meta, error)
-	DeleteRows(ctx context.Context, sid string, ids []string) ([]store.Meta, error)
-	Listen(ctx context.Context, channel string, onNotify func(string), onState func(bool))
+	RecordRefreshFailure(ctx context.Context, m store.Meta, reason string, threshold int) (bool, error)
+	DeleteBySession(ctx context.Context, sid, userID string, why store.Why, types ...store.TokenType) ([]store.Meta, error)
+	DeleteByUser(ctx context.Context, userID string, why store.Why, types ...store.TokenType) ([]store.Meta, error)
+	DeleteRows(ctx context.Context, sid string, ids []string, why store.Why) ([]store.Meta, error)
+	Forecasts(ctx context.Context, ids []string) (map[string]store.Forecast, error)
 	jobStore
 	checkStore
 }
@@ -136,6 +137,14 @@ type Options struct {
 	// SlotWait bounds how long a refresh waits for one of those slots before it is
 	// shed with ErrBusy (0: as long as its context allows).
 	SlotWait time.Duration
+	// FailingAfter is how many refreshes of a row in a row must fail without a refusal
+	// (Keycloak unavailable or erring) before token.refresh_failing is announced
+	// (AUTH_MANAGER_EVENTS_FAILING_AFTER); 0 never announces it.
+	FailingAfter int
+	// ConsentURL is where a service can send a user whose offline token Keycloak refused
+	// (token.invalid's details.consent_url), with {user_id} and {persistent_token_id}
+	// replaced; "" leaves it out.
+	ConsentURL string
 }
 
 // Ended records ended sessions on every replica (ended.Registry).

@@ -1,0 +1,4 @@
+package store
+
+// AppendEventsTx lets the tests hold appended events uncommitted.
+var AppendEventsTx = appendEvents
