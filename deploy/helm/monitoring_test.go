@@ -50,10 +50,10 @@ var register = map[string]func(t *testing.T, m *metrics.Metrics){
 		m.RegisterPool(pool)
 	},
 	"RegisterVaultRows": func(_ *testing.T, m *metrics.Metrics) {
-		m.RegisterVaultRows(func(context.Context) ([]metrics.RowCount, error) { return nil, nil }).Refresh(context.Background())
+		m.RegisterVaultRows(func(context.Context) ([]metrics.RowCount, error) { return nil, nil }, nil).Refresh(context.Background())
 	},
 	"RegisterKeepAlive": func(_ *testing.T, m *metrics.Metrics) {
-		m.RegisterKeepAlive(nil)(metrics.KeepAlivePass{Ran: true})
+		m.RegisterKeepAlive(nil)(metrics.KeepAlivePass{Refreshed: 1})
 	},
 	"RegisterDoctor": func(_ *testing.T, m *metrics.Metrics) {
 		m.RegisterDoctor()("config", true)
