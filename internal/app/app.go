@@ -182,7 +182,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Webhooks = events.NewDeliverer(st, events.DeliverOptions{Webhooks: cfg.Events.Webhooks, Poll: o.webhookPoll,
 		NoListen: cfg.Database.TransactionPooling(), Log: log, Audit: auditLog, Observer: a.Metrics.RegisterWebhooks(names)})
 	a.Forecasts = events.NewForecaster(st, a.Admin, events.ForecastOptions{Interval: cfg.Events.ForecastInterval,
-		HorizonOffline: cfg.Events.HorizonOffline, HorizonRefresh: cfg.Events.HorizonRefresh, Log: log, Now: o.now})
+		HorizonOffline: cfg.Events.HorizonOffline, HorizonRefresh: cfg.Events.HorizonRefresh, Holder: a.holder, Log: log, Now: o.now})
 	if cfg.KeepAlive.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive(o.now)
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {

@@ -56,9 +56,6 @@ func viaPgBouncer(t *testing.T, cfg config.Config) config.Config {
 	t.Helper()
 	cfg.Database.URL = config.Secret(testenv.ThroughPgBouncer(t, cfg.Database.URL.Reveal()))
 	cfg.Database.PoolMode = config.PoolModeTransaction
-	// The keep-alive's pass lock is a session advisory lock, which a transaction
-	// pooler would leave behind on whichever server connection took it.
-	cfg.KeepAlive.Enabled = false
 	return cfg
 }
 

@@ -9,15 +9,17 @@ import (
 	"github.com/auth-manager/auth-manager/internal/store"
 )
 
-// ForecastLockKey is the PostgreSQL advisory lock a forecast pass holds, so that one
-// replica at a time runs it. ("am-fcst" in ASCII.)
-const ForecastLockKey int64 = 0x616d2d66637374
+// ForecastLease is the lease a replica holds while it runs a forecast pass, so that one
+// replica at a time runs it. A lease row, not a session advisory lock: it works behind a
+// transaction pooler and lapses when its holder dies.
+const ForecastLease = "forecast"
 
 // ForecastStore is what a forecast pass reads and writes (store.Store).
 type ForecastStore interface {
 	ActiveRows(ctx context.Context, after string, limit int) ([]store.Meta, error)
 	SaveForecasts(ctx context.Context, fs []store.Forecast) (int, error)
-	WithAdvisoryLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (bool, error)
+	TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	ReleaseLease(ctx context.Context, name, holder string) error
 }
 
 // Admin is the part of Keycloak's admin API a forecast reads (keycloak.Admin).
@@ -33,8 +35,10 @@ type ForecastOptions struct {
 	// HorizonOffline and HorizonRefresh: a row of that type whose deadline is this
 	// close is announced (token.expiring).
 	HorizonOffline, HorizonRefresh time.Duration
-	Log                            *slog.Logger
-	Now                            func() time.Time
+	// Holder names this replica as the holder of ForecastLease.
+	Holder string
+	Log    *slog.Logger
+	Now    func() time.Time
 }
 
 // Forecaster derives every active row's hard deadline from Keycloak's settings and its
@@ -89,12 +93,26 @@ func (f *Forecaster) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce runs one pass unless another replica is running one.
+// RunOnce runs one pass unless another replica is running one. The lease outlives a
+// pass of any sane length (an interval, at least 15 minutes) and is given back at its
+// end; a pass that outran it would at worst overlap another, which announces each
+// deadline once all the same.
 func (f *Forecaster) RunOnce(ctx context.Context) (ForecastReport, error) {
 	var rep ForecastReport
-	ran, err := f.st.WithAdvisoryLock(ctx, ForecastLockKey, func(ctx context.Context) error { return f.pass(ctx, &rep) })
-	rep.Ran = ran
-	return rep, err
+	ttl := max(f.opt.Interval, 15*time.Minute)
+	got, err := f.st.TryLease(ctx, ForecastLease, f.opt.Holder, ttl)
+	if err != nil || !got {
+		return rep, err
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := f.st.ReleaseLease(rctx, ForecastLease, f.opt.Holder); err != nil {
+			f.opt.Log.WarnContext(ctx, "forecast: lease not given back; it lapses by itself", "error", err.Error())
+		}
+	}()
+	rep.Ran = true
+	return rep, f.pass(ctx, &rep)
 }
 
 func (f *Forecaster) pass(ctx context.Context, rep *ForecastReport) error {

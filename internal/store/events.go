@@ -92,9 +92,9 @@ func appendEvents(ctx context.Context, tx pgx.Tx, evs ...Event) error {
 		if !e.OccurredAt.IsZero() {
 			at = &e.OccurredAt
 		}
-		var details map[string]any
+		var details any
 		if len(e.Details) > 0 {
-			details = e.Details
+			details = jsonArg(e.Details)
 		}
 		b.Queue(insertEventSQL, e.Type, at, e.UserID, nullable(e.RowID), nullable(string(e.TokenType)), e.SessionID, e.Cause, details)
 	}

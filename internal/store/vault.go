@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -108,6 +109,22 @@ func collectMeta(rows pgx.Rows, err error) ([]Meta, error) {
 // the row's identity.
 func NewID() string { return uuid.NewString() }
 
+// jsonArg is m as a JSON document for a jsonb parameter, nil (NULL) when m is nil. pgx
+// encodes a map itself only when it knows the parameter's type, which it does not in
+// the exec mode used behind a transaction pooler: text is understood in every mode.
+func jsonArg(m map[string]any) any {
+	if m == nil {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		// Values of a map[string]any read from JSON always marshal; anything else is a
+		// programming error that the statement would refuse as well.
+		return m
+	}
+	return string(b)
+}
+
 func nullable(s string) *string {
 	if s == "" {
 		return nil
@@ -125,7 +142,7 @@ RETURNING ` + rowColumns
 // refused it (a second REFRESH row for the user).
 func (s *Store) Create(ctx context.Context, row Row) (Row, error) {
 	out, err := scanRow(s.pool.QueryRow(ctx, insertSQL, row.ID, row.UserID, string(row.Type), row.EncryptedToken,
-		row.IV, row.TokenHash, nullable(row.MAC), nullable(row.KeyID), row.Attributes, row.SessionID))
+		row.IV, row.TokenHash, nullable(row.MAC), nullable(row.KeyID), jsonArg(row.Attributes), row.SessionID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Row{}, ErrConflict
 	}
@@ -186,7 +203,7 @@ func (s *Store) CreateWithin(ctx context.Context, row Row, max int) (Row, error)
 		}
 		var err error
 		out, err = scanRow(tx.QueryRow(ctx, insertSQL, row.ID, row.UserID, string(row.Type), row.EncryptedToken,
-			row.IV, row.TokenHash, nullable(row.MAC), nullable(row.KeyID), row.Attributes, row.SessionID))
+			row.IV, row.TokenHash, nullable(row.MAC), nullable(row.KeyID), jsonArg(row.Attributes), row.SessionID))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrConflict
 		}
@@ -289,7 +306,7 @@ func updateArgs(id string, next Row) []any {
 		status = StatusActive
 	}
 	return []any{id, next.EncryptedToken, next.IV, next.TokenHash, nullable(next.MAC), nullable(next.KeyID),
-		next.Attributes, next.SessionID, string(status), nullable(next.LastError), next.LastUsedAt}
+		jsonArg(next.Attributes), next.SessionID, string(status), nullable(next.LastError), next.LastUsedAt}
 }
 
 // Update runs fn on the row with id inside one transaction, holding the row lock
@@ -396,7 +413,7 @@ func (s *Store) PutRefresh(ctx context.Context, userID string, max int, build fu
 					return callerError{err}
 				}
 				out, err = scanRow(tx.QueryRow(ctx, insertSQL, next.ID, userID, string(Refresh), next.EncryptedToken,
-					next.IV, next.TokenHash, nullable(next.MAC), nullable(next.KeyID), next.Attributes, next.SessionID))
+					next.IV, next.TokenHash, nullable(next.MAC), nullable(next.KeyID), jsonArg(next.Attributes), next.SessionID))
 				if errors.Is(err, pgx.ErrNoRows) {
 					return ErrConflict
 				}
