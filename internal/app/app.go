@@ -182,7 +182,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	a.Webhooks = events.NewDeliverer(st, events.DeliverOptions{Webhooks: cfg.Events.Webhooks, Poll: o.webhookPoll,
 		NoListen: cfg.Database.TransactionPooling(), Log: log, Audit: auditLog, Observer: a.Metrics.RegisterWebhooks(names)})
 	a.Forecasts = events.NewForecaster(st, a.Admin, events.ForecastOptions{Interval: cfg.Events.ForecastInterval,
-		HorizonOffline: cfg.Events.HorizonOffline, HorizonRefresh: cfg.Events.HorizonRefresh, Holder: a.holder, Log: log, Now: o.now})
+		HorizonOffline: cfg.Events.HorizonOffline, HorizonRefresh: cfg.Events.HorizonRefresh, Log: log, Now: o.now})
 	if cfg.KeepAlive.Enabled {
 		onPass := a.Metrics.RegisterKeepAlive(o.now)
 		a.KeepAlive = a.NewKeepAlive(cfg.KeepAlive.DryRun, func(r keepalive.Report, err error) {
@@ -350,13 +350,10 @@ func (a *App) startBackground(ctx context.Context) {
 func (a *App) Close() {
 	a.stopBackground()
 	a.background.Wait()
-	// Another replica takes the gauge and the forecasts over at once, not after the
-	// leases expire.
+	// Another replica takes the gauge over at its next refresh, not after the expiry.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	for _, lease := range []string{vaultRowsLease, events.ForecastLease} {
-		if err := a.Store.ReleaseLease(ctx, lease, a.holder); err != nil {
-			a.log.Debug("lease not released; it expires on its own", "lease", lease, "error", err.Error())
-		}
+	if err := a.Store.ReleaseLease(ctx, vaultRowsLease, a.holder); err != nil {
+		a.log.Debug("vault-rows lease not released; it expires on its own", "error", err.Error())
 	}
 	cancel()
 	a.Store.Close()

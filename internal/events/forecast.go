@@ -5,22 +5,19 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/auth-manager/auth-manager/internal/keycloak"
 	"github.com/auth-manager/auth-manager/internal/store"
 )
 
-// ForecastLease names the lease (store.TryLease) of the replica that runs the forecast
-// passes: one statement per pass, no session state, so that it holds behind a
-// transaction pooler too.
-const ForecastLease = "forecast"
+// ForecastLockKey is the PostgreSQL advisory lock a forecast pass holds, so that one
+// replica at a time runs it. ("am-fcst" in ASCII.)
+const ForecastLockKey int64 = 0x616d2d66637374
 
 // ForecastStore is what a forecast pass reads and writes (store.Store).
 type ForecastStore interface {
 	ActiveRows(ctx context.Context, after string, limit int) ([]store.Meta, error)
 	SaveForecasts(ctx context.Context, fs []store.Forecast) (int, error)
-	TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	WithAdvisoryLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (bool, error)
 }
 
 // Admin is the part of Keycloak's admin API a forecast reads (keycloak.Admin).
@@ -36,10 +33,8 @@ type ForecastOptions struct {
 	// HorizonOffline and HorizonRefresh: a row of that type whose deadline is this
 	// close is announced (token.expiring).
 	HorizonOffline, HorizonRefresh time.Duration
-	// Holder names this replica for the lease (App's lease holder).
-	Holder string
-	Log    *slog.Logger
-	Now    func() time.Time
+	Log                            *slog.Logger
+	Now                            func() time.Time
 }
 
 // Forecaster derives every active row's hard deadline from Keycloak's settings and its
@@ -59,15 +54,12 @@ func NewForecaster(st ForecastStore, admin Admin, opt ForecastOptions) *Forecast
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	if opt.Holder == "" {
-		opt.Holder = uuid.NewString()
-	}
 	return &Forecaster{st: st, admin: admin, opt: opt}
 }
 
 // ForecastReport is what one pass did.
 type ForecastReport struct {
-	Ran       bool // false: another replica holds the lease
+	Ran       bool // false: another replica held the lock
 	Rows      int  // active rows looked at
 	Deadlines int  // of them with a hard deadline
 	Announced int  // token.expiring appended
@@ -97,17 +89,12 @@ func (f *Forecaster) Run(ctx context.Context) {
 	}
 }
 
-// RunOnce runs one pass if this replica holds the forecast lease, taking it when it is
-// free. The holder renews it at every pass; it lapses two intervals (at least a minute)
-// after the holder's last pass, and another replica takes the passes over.
+// RunOnce runs one pass unless another replica is running one.
 func (f *Forecaster) RunOnce(ctx context.Context) (ForecastReport, error) {
 	var rep ForecastReport
-	ok, err := f.st.TryLease(ctx, ForecastLease, f.opt.Holder, max(2*f.opt.Interval, time.Minute))
-	if err != nil || !ok {
-		return rep, err
-	}
-	rep.Ran = true
-	return rep, f.pass(ctx, &rep)
+	ran, err := f.st.WithAdvisoryLock(ctx, ForecastLockKey, func(ctx context.Context) error { return f.pass(ctx, &rep) })
+	rep.Ran = ran
+	return rep, err
 }
 
 func (f *Forecaster) pass(ctx context.Context, rep *ForecastReport) error {

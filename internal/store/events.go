@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -77,7 +75,7 @@ const eventsLock int64 = 0x616d2d65766e74
 
 const insertEventSQL = `
 INSERT INTO events (type, occurred_at, user_id, persistent_token_id, token_type, session_id, cause, details)
-VALUES ($1, coalesce($2, clock_timestamp()), $3, $4, $5, $6, $7, coalesce($8::jsonb, '{}'::jsonb))`
+VALUES ($1, coalesce($2, clock_timestamp()), $3, $4, $5, $6, $7, coalesce($8, '{}'::jsonb))`
 
 // appendEvents writes evs in tx and wakes the deliverers at commit. It takes the events
 // lock, which the transaction then holds until it ends: call it as the transaction's
@@ -94,16 +92,9 @@ func appendEvents(ctx context.Context, tx pgx.Tx, evs ...Event) error {
 		if !e.OccurredAt.IsZero() {
 			at = &e.OccurredAt
 		}
-		// As JSON text: in exec mode (behind a transaction pooler) pgx has no type to
-		// encode a map as.
-		var details *string
+		var details map[string]any
 		if len(e.Details) > 0 {
-			raw, err := json.Marshal(e.Details)
-			if err != nil {
-				return fmt.Errorf("%w: append events: details: %v", ErrDatabase, err)
-			}
-			d := string(raw)
-			details = &d
+			details = e.Details
 		}
 		b.Queue(insertEventSQL, e.Type, at, e.UserID, nullable(e.RowID), nullable(string(e.TokenType)), e.SessionID, e.Cause, details)
 	}

@@ -83,3 +83,32 @@ func (s *Store) PurgeLogoutJTIs(ctx context.Context, now time.Time) (int64, erro
 	}
 	return tag.RowsAffected(), nil
 }
+
+// WithAdvisoryLock runs fn while holding PostgreSQL's session advisory lock key on a
+// connection of its own, if no other session holds it; ran is false when one does.
+// The lock goes with the connection, so a crashed holder never keeps it.
+func (s *Store) WithAdvisoryLock(ctx context.Context, key int64, fn func(ctx context.Context) error) (ran bool, err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return false, wrap("advisory lock: acquire", err)
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
+		conn.Release()
+		return false, wrap("advisory lock", err)
+	}
+	if !got {
+		conn.Release()
+		return false, nil
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, uerr := conn.Exec(uctx, `SELECT pg_advisory_unlock($1)`, key); uerr != nil {
+			// Never hand a connection that may still hold the lock back to the pool.
+			_ = conn.Conn().Close(uctx)
+		}
+		conn.Release()
+	}()
+	return true, fn(ctx)
+}
