@@ -158,5 +158,5 @@ bench-profile: stack-up ## CPU and allocation profiles of the cache-hit, validat
 VAULT_SCALE_FLAGS ?=
 
 .PHONY: bench-vault-scale
-bench-vault-scale: stack-up ## database work against a large vault (1 M rows; -rows to change): EXPLAIN (ANALYZE, BUFFERS) of every periodic, start-up and background statement before and after migration 8, keep-alive rows/s and rate against a fake Keycloak; Markdown on stdout (~10 min)
+bench-vault-scale: stack-up ## database work against a large vault (1 M rows; -rows to change): EXPLAIN (ANALYZE, BUFFERS) of every periodic, start-up and background statement before and after migration 8, access-token p50/p99 on a cache miss (-miss-only for that step alone), keep-alive rows/s and rate against a fake Keycloak; Markdown on stdout (~10 min)
 	$(GO) run ./cmd/loadgen vault-scale $(VAULT_SCALE_FLAGS)

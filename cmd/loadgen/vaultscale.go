@@ -25,13 +25,16 @@ func vaultScale(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		forEach = fs.Duration("keepalive-for", 30*time.Second, "how long each keep-alive configuration runs")
 		latency = fs.Duration("latency", 20*time.Millisecond, "the fake Keycloak's answer time")
 		rate    = fs.Int("rate", 100, "AUTH_MANAGER_KEEPALIVE_RATE of the rate-limited run")
+		miss    = fs.Int("miss", 2000, "access tokens asked for on a cache miss at each concurrency (0 skips the step)")
+		missLat = fs.Duration("miss-latency", 0, "the fake Keycloak's answer time in the cache-miss step")
+		only    = fs.Bool("miss-only", false, "seed, migrate and measure the cache-miss path only (no EXPLAINs, no keep-alive)")
 		keep    = fs.Bool("keep", false, "keep the database")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *rows < 1000 || *token < 100 || *forEach <= 0 || *rate < 1 {
-		return fmt.Errorf("-rows ≥ 1000, -token-bytes ≥ 100, -keepalive-for > 0 and -rate ≥ 1")
+	if *rows < 1000 || *token < 100 || *forEach <= 0 || *rate < 1 || *miss < 0 || *missLat < 0 || (*only && *miss == 0) {
+		return fmt.Errorf("-rows ≥ 1000, -token-bytes ≥ 100, -keepalive-for > 0, -rate ≥ 1, -miss ≥ 0 (> 0 with -miss-only) and -miss-latency ≥ 0")
 	}
 	stack, err := devstack.Load(*envFile, os.LookupEnv)
 	if err != nil {
@@ -39,7 +42,7 @@ func vaultScale(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	admin := stack.Config.Database.URL.Reveal()
 	cfg := harness.VaultScaleConfig{AdminURL: admin, Rows: *rows, TokenBytes: *token, KeepAliveFor: *forEach, Latency: *latency,
-		Rate: *rate, Keep: *keep, Log: stderr}
+		Rate: *rate, MissCalls: *miss, MissLatency: *missLat, MissOnly: *only, Keep: *keep, Log: stderr}
 	res, err := harness.VaultScale(ctx, cfg)
 	if err != nil {
 		return err

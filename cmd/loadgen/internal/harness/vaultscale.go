@@ -19,7 +19,8 @@ import (
 // `loadgen vault-scale` (make bench-vault-scale): the database work that grows with the vault. It
 // seeds a vault of realistic rows into a fresh database at the schema before migration
 // 8, EXPLAINs (ANALYZE, BUFFERS) the periodic, start-up and background statements of
-// that version, migrates, EXPLAINs those of this version, and runs the keep-alive over
+// that version, migrates, EXPLAINs those of this version, measures the access-token
+// cache-miss path over rows drawn from the whole vault, and runs the keep-alive over
 // the offline rows against a fake Keycloak of fixed latency.
 
 // VaultScaleConfig configures a scale run.
@@ -32,8 +33,13 @@ type VaultScaleConfig struct {
 	KeepAliveFor time.Duration
 	Latency      time.Duration
 	Rate         int
-	Keep         bool      // keep the database (its URL is printed)
-	Log          io.Writer // progress lines
+	// MissCalls is how many access tokens the cache-miss step asks for at each
+	// concurrency (0 skips it); MissLatency is its fake Keycloak's answer time.
+	MissCalls   int
+	MissLatency time.Duration
+	MissOnly    bool      // seed, migrate and measure the cache-miss path only
+	Keep        bool      // keep the database (its URL is printed)
+	Log         io.Writer // progress lines
 }
 
 // VaultScaleResult is what a scale run measured.
@@ -43,6 +49,7 @@ type VaultScaleResult struct {
 	Sizes                                    []Size // before and after the migration
 	Before, After                            []Plan
 	KeepAlive                                []KeepAliveRun
+	Miss                                     []MissRun
 }
 
 // Size is a relation's size on disk.

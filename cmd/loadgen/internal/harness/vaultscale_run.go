@@ -71,9 +71,11 @@ func VaultScale(ctx context.Context, cfg VaultScaleConfig) (*VaultScaleResult, e
 		return nil, err
 	}
 	staleKey := old.CurrentKeyID()
-	logf("explaining the statements of schema %d", beforeVersion)
-	if res.Before, err = explainAll(ctx, st, beforeStatements(now, staleKey, ring.CurrentKeyID())); err != nil {
-		return nil, err
+	if !cfg.MissOnly {
+		logf("explaining the statements of schema %d", beforeVersion)
+		if res.Before, err = explainAll(ctx, st, beforeStatements(now, staleKey, ring.CurrentKeyID())); err != nil {
+			return nil, err
+		}
 	}
 
 	logf("migrating")
@@ -90,9 +92,24 @@ func VaultScale(ctx context.Context, cfg VaultScaleConfig) (*VaultScaleResult, e
 		return nil, err
 	}
 	res.Sizes = append(res.Sizes, s...)
-	logf("explaining this version's statements")
-	if res.After, err = explainAll(ctx, st, store.Statements(now, staleKey)); err != nil {
-		return nil, err
+	if !cfg.MissOnly {
+		logf("explaining this version's statements")
+		if res.After, err = explainAll(ctx, st, store.Statements(now, staleKey)); err != nil {
+			return nil, err
+		}
+	}
+	// Before the keep-alive, which rewrites the rows it refreshes.
+	if cfg.MissCalls > 0 {
+		logf("access token on a cache miss: %d calls at c = 1 and c = 16, fake Keycloak at %s", cfg.MissCalls, cfg.MissLatency)
+		if res.Miss, err = runMiss(ctx, url, ring, cfg.MissLatency, cfg.MissCalls, []int{1, 16}); err != nil {
+			return nil, err
+		}
+		for _, m := range res.Miss {
+			logf("  c = %d: p50 %s, p99 %s, %.1f buffers read per call", m.Concurrency, m.P50, m.P99, float64(m.Read)/float64(m.Calls))
+		}
+	}
+	if cfg.MissOnly {
+		return res, nil
 	}
 
 	fk := newFakeKeycloak(cfg.Latency)
@@ -142,8 +159,24 @@ func (r *VaultScaleResult) Markdown(cfg VaultScaleConfig, machine string) string
 		}
 		w("\n")
 	}
-	table("Before (schema 5, the statements of main at 92964fc):", r.Before)
-	table("After (the latest schema, store.Statements):", r.After)
+	if len(r.Before) > 0 {
+		table("Before (schema 5, the statements of main at 92964fc):", r.Before)
+		table("After (the latest schema, store.Statements):", r.After)
+	}
+	if len(r.Miss) > 0 {
+		w("POST /v1/access-token on a cache miss (in-process, cache off, min_ttl forcing a refresh of a row drawn at random; "+
+			"fake Keycloak answering in %s), %d calls each:\n\n", cfg.MissLatency, cfg.MissCalls)
+		w("| rows | concurrency | p50 | p90 | p99 | max | calls/s | buffers per call (hit + read) |\n|---:|---:|---:|---:|---:|---:|---:|---|\n")
+		for _, m := range r.Miss {
+			w("| %d | %d | %s | %s | %s | %s | %.0f | %.0f (%.0f + %.1f) |\n", r.Rows, m.Concurrency, ms(m.P50), ms(m.P90), ms(m.P99), ms(m.Max),
+				float64(m.Calls)/m.Elapsed.Seconds(), float64(m.Hit+m.Read)/float64(m.Calls), float64(m.Hit)/float64(m.Calls),
+				float64(m.Read)/float64(m.Calls))
+		}
+		w("\n")
+	}
+	if len(r.KeepAlive) == 0 {
+		return b.String()
+	}
 	w("Keep-alive against a fake Keycloak answering in %s, %d idle OFFLINE rows, each configuration for %s:\n\n",
 		cfg.Latency, r.Offline, cfg.KeepAliveFor)
 	w("| replicas × workers | rate limit | rows refreshed | rows/s | failed | Keycloak calls | most calls in any 1 s | in any 10 s |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
