@@ -46,13 +46,19 @@ func TestTokenExpiringBeforeTheDeadline(t *testing.T) {
 	assert.WithinDuration(t, loggedIn.Add(5*time.Minute), deadline, 10*time.Second, "the session's start + Offline Session Max")
 	t.Logf("token.expiring arrived %s before the deadline", deadline.Sub(d.At).Round(time.Second))
 
-	listed := svc.Do(t, http.MethodGet, "/v1/tokens", online.AccessToken, nil)
-	require.Equal(t, http.StatusOK, listed.Status, string(listed.Body))
+	// The online row was stored after the offline one: a pass may have announced the
+	// offline row before the online row existed, so wait for the pass that forecast both.
 	byID := map[string]map[string]any{}
-	for _, it := range listed.DataList(t) {
-		m := it.(map[string]any)
-		byID[m["persistent_token_id"].(string)] = m
-	}
+	require.Eventually(t, func() bool {
+		listed := svc.Do(t, http.MethodGet, "/v1/tokens", online.AccessToken, nil)
+		require.Equal(t, http.StatusOK, listed.Status, string(listed.Body))
+		clear(byID)
+		for _, it := range listed.DataList(t) {
+			m := it.(map[string]any)
+			byID[m["persistent_token_id"].(string)] = m
+		}
+		return byID[offlineRow]["expires_basis"] != nil && byID[onlineRow]["expires_basis"] != nil
+	}, 10*time.Second, 100*time.Millisecond, "both rows forecast")
 	require.Contains(t, byID, offlineRow)
 	listedAt, err := time.Parse(time.RFC3339Nano, byID[offlineRow]["expires_at"].(string))
 	require.NoError(t, err)
