@@ -47,8 +47,13 @@ func BaselineBC(ctx context.Context, dbURL string, kc *Keycloak, f *Fixture, c i
 DROP TABLE IF EXISTS loadgen_bc;
 CREATE TABLE loadgen_bc (LIKE auth_vault INCLUDING ALL);
 INSERT INTO loadgen_bc SELECT * FROM auth_vault;
-CREATE TRIGGER loadgen_bc_clear_stale_mac BEFORE UPDATE ON loadgen_bc FOR EACH ROW EXECUTE FUNCTION auth_vault_clear_stale_mac();
-CREATE TRIGGER loadgen_bc_notify_evict AFTER UPDATE OR DELETE ON loadgen_bc FOR EACH ROW EXECUTE FUNCTION auth_vault_notify_evict();`
+CREATE TRIGGER loadgen_bc_clear_stale_mac BEFORE UPDATE OF encrypted_token, iv ON loadgen_bc
+    FOR EACH ROW EXECUTE FUNCTION auth_vault_clear_stale_mac();
+CREATE CONSTRAINT TRIGGER loadgen_bc_evict_update AFTER UPDATE ON loadgen_bc
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (NEW.status IS DISTINCT FROM OLD.status OR NEW.user_id IS DISTINCT FROM OLD.user_id
+          OR NEW.token_type IS DISTINCT FROM OLD.token_type OR NEW.session_state_id IS DISTINCT FROM OLD.session_state_id)
+    EXECUTE FUNCTION auth_vault_evict();`
 	if _, err := pool.Exec(ctx, setup); err != nil {
 		pool.Close()
 		return Target{}, nil, fmt.Errorf("baseline BC: copy the vault rows: %w", err)
