@@ -108,6 +108,21 @@ func (r *runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.cfg.Log, "[loadgen] "+format+"\n", args...)
 }
 
+// workDir makes the run's directory for the processes' logs; done, called at the end
+// of the run, removes it after a run that succeeded and names it after one that failed.
+func (r *runner) workDir(pattern string) (done func(failed bool), err error) {
+	if r.dir, err = os.MkdirTemp("", pattern); err != nil {
+		return nil, err
+	}
+	return func(failed bool) {
+		if failed {
+			r.logf("logs kept in %s", r.dir)
+			return
+		}
+		_ = os.RemoveAll(r.dir)
+	}, nil
+}
+
 // Execute performs a whole run: build, start, seed, measure, clean up. Cleanup (child
 // processes, Keycloak users, the database) happens even when ctx is cancelled.
 func Execute(ctx context.Context, cfg Config) (_ *Run, err error) {
@@ -118,16 +133,11 @@ func Execute(ctx context.Context, cfg Config) (_ *Run, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.dir, err = os.MkdirTemp("", "loadgen-*"); err != nil {
+	keepLogs, err := r.workDir("loadgen-*")
+	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err == nil {
-			_ = os.RemoveAll(r.dir)
-		} else {
-			r.logf("logs kept in %s", r.dir)
-		}
-	}()
+	defer func() { keepLogs(err != nil) }()
 	if err := r.build(ctx); err != nil {
 		return nil, err
 	}

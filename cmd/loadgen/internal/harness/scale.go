@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -107,16 +106,11 @@ func Scale(ctx context.Context, cfg ScaleConfig) (_ *ScaleRun, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.dir, err = os.MkdirTemp("", "loadgen-scale-*"); err != nil {
+	keepLogs, err := r.workDir("loadgen-scale-*")
+	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if err == nil {
-			_ = os.RemoveAll(r.dir)
-		} else {
-			r.logf("logs kept in %s", r.dir)
-		}
-	}()
+	defer func() { keepLogs(err != nil) }()
 	if cfg.Bin != "" {
 		r.bin = cfg.Bin
 	} else if err := r.build(ctx); err != nil {
