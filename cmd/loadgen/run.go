@@ -60,6 +60,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		par      = fs.Int("seed-parallelism", 4, "concurrent Keycloak calls while seeding")
 		callerID = fs.String("caller-client", "auth-manager-service-caller", "client whose tokens carry the service role")
 		callerSe = fs.String("caller-secret", "service-caller-secret", "its secret (the dev realm's fixture)")
+		only     = fs.String("only", "", "refresh: measure only baseline BC and the cache-disabled path (the refresh-path objective), print the objectives and write no report")
 		svcEnv   envList
 	)
 	fs.Var(&svcEnv, "service-env", "KEY=VALUE for the service's environment on top of -env (repeatable), e.g. GOMEMLIMIT=48MiB")
@@ -73,6 +74,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	placements, err := harness.Placements(*pin)
 	if err != nil {
 		return err
+	}
+	if *only != "" && *only != "refresh" {
+		return fmt.Errorf("-only %q: the one subset is refresh", *only)
 	}
 	if *users < 1 || *perSess < 1 || *callers < 1 || *par < 1 || *wide < 1 {
 		return errors.New("-users, -per-session, -callers, -seed-parallelism and -wide must be positive")
@@ -89,11 +93,16 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Repo: root, EnvFile: under(root, *envFile), Self: self, Levels: lv, WideConns: *wide,
 		Warmup: *warmup, Duration: *duration, MaxRequests: *maxReq, Timeout: *timeout,
 		Seed:     harness.SeedOptions{Users: *users, PerSession: *perSess, Callers: *callers, Parallelism: *par},
-		CallerID: *callerID, CallerSecret: *callerSe, ServiceEnv: svcEnv, Placements: placements, Log: stderr,
+		CallerID: *callerID, CallerSecret: *callerSe, ServiceEnv: svcEnv, Placements: placements,
+		RefreshOnly: *only == "refresh", Log: stderr,
 	}
 	r, err := harness.Execute(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if cfg.RefreshOnly {
+		harness.PrintSummary(stdout, r)
+		return nil
 	}
 	if err := harness.WriteMarkdown(under(root, *out), r); err != nil {
 		return err

@@ -67,11 +67,11 @@ func (s *Store) GetWithAccess(ctx context.Context, id string) (Meta, *Access, er
 
 const lockedAccessSQL = `SELECT ` + accessColumns + ` FROM auth_vault_access a WHERE a.row_id = $1`
 
-// lockedAccess reads the access token stored for row id inside tx, which holds the
-// row's lock: every write of it happens under that lock.
-func lockedAccess(ctx context.Context, tx pgx.Tx, id string) (*Access, error) {
+// scanAccess receives lockedAccessSQL: the access token stored for a row, or nil when
+// none is. Its caller holds the row's lock, under which every write of it happens.
+func scanAccess(r pgx.Row) (*Access, error) {
 	var a accessScan
-	err := tx.QueryRow(ctx, lockedAccessSQL, id).Scan(a.dest()...)
+	err := r.Scan(a.dest()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -88,7 +88,6 @@ ON CONFLICT (row_id) DO UPDATE SET encrypted_token = EXCLUDED.encrypted_token, i
 	mac = EXCLUDED.mac, key_id = EXCLUDED.key_id, token_type = EXCLUDED.token_type, scope = EXCLUDED.scope,
 	expires_at = EXCLUDED.expires_at, minted_at = now()`
 
-func putAccess(ctx context.Context, tx pgx.Tx, id string, a Access) error {
-	_, err := tx.Exec(ctx, putAccessSQL, id, a.EncryptedToken, a.IV, a.MAC, a.KeyID, a.TokenType, a.Scope, a.ExpiresAt)
-	return wrap("store access token", err)
+func putAccessArgs(id string, a Access) []any {
+	return []any{id, a.EncryptedToken, a.IV, a.MAC, a.KeyID, a.TokenType, a.Scope, a.ExpiresAt}
 }

@@ -86,6 +86,16 @@ func appendEvents(ctx context.Context, tx pgx.Tx, evs ...Event) error {
 		return nil
 	}
 	b := &pgx.Batch{}
+	queueEvents(b, evs...)
+	return wrap("append events", tx.SendBatch(ctx, b).Close())
+}
+
+// queueEvents is appendEvents as statements queued on b, for a transaction that sends
+// its last statements in one batch; it queues nothing for no events.
+func queueEvents(b *pgx.Batch, evs ...Event) {
+	if len(evs) == 0 {
+		return
+	}
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, eventsLock)
 	for _, e := range evs {
 		var at *time.Time
@@ -99,7 +109,6 @@ func appendEvents(ctx context.Context, tx pgx.Tx, evs ...Event) error {
 		b.Queue(insertEventSQL, e.Type, at, e.UserID, nullable(e.RowID), nullable(string(e.TokenType)), e.SessionID, e.Cause, details)
 	}
 	b.Queue(`SELECT pg_notify($1, '')`, EventsChannel)
-	return wrap("append events", tx.SendBatch(ctx, b).Close())
 }
 
 // AppendEvents appends evs in a transaction of their own (events whose cause changed
@@ -268,9 +277,27 @@ func (s *Store) RecordRefreshFailure(ctx context.Context, m Meta, reason string,
 	return announced, nil
 }
 
-const clearFailuresSQL = `DELETE FROM token_failures WHERE row_id = $1 RETURNING failures, failing_since, announced`
+// failureRunSQL reads a row's run of failed refreshes, if it has one.
+const failureRunSQL = `SELECT failures, failing_since, announced FROM token_failures WHERE row_id = $1`
 
-// failureRun is a row's run of failed refreshes that a success ended.
+// clearFailuresSQL ends a row's run of failed refreshes, an announced one only when $2
+// (its end is announced in the same transaction).
+const clearFailuresSQL = `DELETE FROM token_failures WHERE row_id = $1 AND (NOT announced OR $2)`
+
+// scanFailureRun receives failureRunSQL: nil when the row has no run.
+func scanFailureRun(r pgx.Row) (*failureRun, error) {
+	var fr failureRun
+	err := r.Scan(&fr.failures, &fr.since, &fr.announced)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap("read failure run", err)
+	}
+	return &fr, nil
+}
+
+// failureRun is a row's current run of failed refreshes.
 type failureRun struct {
 	failures  int
 	since     time.Time

@@ -289,7 +289,12 @@ func (s *Store) Delete(ctx context.Context, id string, why Why) (Meta, error) {
 	return s.deleteOne(ctx, "delete", why, deleteSQL, id)
 }
 
-const lockSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE id = $1 FOR UPDATE`
+// lockSQL takes the row lock Update holds across its closure. FOR NO KEY UPDATE, the
+// lock an UPDATE that keeps the key takes, excludes every other updater and deleter of
+// the row but not the foreign-key checks of rows that reference it: a failed refresh
+// recording its run (token_failures) meanwhile neither waits for the Keycloak call nor
+// deadlocks with this transaction's end of that run.
+const lockSQL = `SELECT ` + rowColumns + ` FROM auth_vault WHERE id = $1 FOR NO KEY UPDATE`
 
 // updateSQL writes a row's token and health. A row given a new token is active again
 // unless the caller says otherwise.
@@ -310,69 +315,115 @@ func updateArgs(id string, next Row) []any {
 }
 
 // Update runs fn on the row with id inside one transaction, holding the row lock
-// (SELECT … FOR UPDATE) from read to write, and stores what fn returns. fn also gets
+// (SELECT … FOR NO KEY UPDATE) from read to write, and stores what fn returns. fn also gets
 // the access token stored for the row (nil when none), read under the lock, and may
 // return one to store in its place in the same transaction (Change.Access; nil leaves
 // it as it is), and the events its write causes (committed with the write or not at
 // all). fn may do slow work (a Keycloak call) while other updaters of the same row wait.
 // Returning ErrUnchanged from fn ends the transaction without a write; any other
 // error rolls back. Only the sealing, attributes, session id and health can change.
+//
+// Every refresh runs through here, so the transaction costs two round trips besides
+// fn: BEGIN, the lock and its reads in one pipeline, the writes and COMMIT in another
+// (pgx.BeginFunc would add one for BEGIN and one for COMMIT, which kept the refresh
+// path above its objective: docs/BENCHMARKS.md).
 func (s *Store) Update(ctx context.Context, id string, fn func(ctx context.Context, current Row, minted *Access) (Change, error)) (Row, error) {
 	if uuid.Validate(id) != nil {
 		return Row{}, ErrNotFound
 	}
-	var out Row
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		cur, err := scanRow(tx.QueryRow(ctx, lockSQL, id))
-		if err != nil {
-			return wrap("lock", err)
-		}
-		minted, err := lockedAccess(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		ch, err := fn(ctx, cur, minted)
-		if errors.Is(err, ErrUnchanged) {
-			out = cur
-			return nil
-		}
-		if err != nil {
-			return callerError{err}
-		}
-		// One round trip for the write and, after a success, the end of a failure run.
-		b := &pgx.Batch{}
-		b.Queue(updateSQL, updateArgs(id, ch.Row)...).QueryRow(func(r pgx.Row) error {
-			var err error
-			out, err = scanRow(r)
-			return err
-		})
-		var run *failureRun
-		if ch.Succeeded {
-			b.Queue(clearFailuresSQL, id).QueryRow(func(r pgx.Row) error {
-				var fr failureRun
-				err := r.Scan(&fr.failures, &fr.since, &fr.announced)
-				if errors.Is(err, pgx.ErrNoRows) {
-					return nil
-				}
-				run = &fr
-				return err
-			})
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return wrap("update", err)
-		}
-		if ch.Access != nil {
-			if err := putAccess(ctx, tx, id, *ch.Access); err != nil {
-				return err
-			}
-		}
-		return appendEvents(ctx, tx, append(ch.Events, recoveredEvents(out.Meta, run)...)...)
-	})
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
+		return Row{}, wrap("acquire", err)
+	}
+	defer conn.Release()
+	out, err := update(ctx, conn.Conn(), id, fn)
+	if err != nil {
+		rollback(ctx, conn.Conn())
 		return Row{}, classifyTx(err)
 	}
 	return out, nil
 }
+
+func update(ctx context.Context, c *pgx.Conn, id string, fn func(ctx context.Context, current Row, minted *Access) (Change, error)) (Row, error) {
+	var (
+		cur    Row
+		minted *Access
+		run    *failureRun
+	)
+	// Each read is a statement of its own, after the lock is granted, so that it sees
+	// what a transaction that held the lock before this one committed.
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(lockSQL, id).QueryRow(func(r pgx.Row) error {
+		var err error
+		cur, err = scanRow(r)
+		return wrap("lock", err)
+	})
+	b.Queue(lockedAccessSQL, id).QueryRow(func(r pgx.Row) error {
+		var err error
+		minted, err = scanAccess(r)
+		return err
+	})
+	b.Queue(failureRunSQL, id).QueryRow(func(r pgx.Row) error {
+		var err error
+		run, err = scanFailureRun(r)
+		return err
+	})
+	if err := c.SendBatch(ctx, b).Close(); err != nil {
+		return Row{}, err
+	}
+	ch, err := fn(ctx, cur, minted)
+	if errors.Is(err, ErrUnchanged) {
+		// Nothing was written: ending the transaction only releases the lock.
+		_, err := c.Exec(ctx, `ROLLBACK`)
+		return cur, wrap("release lock", err)
+	}
+	if err != nil {
+		return Row{}, callerError{err}
+	}
+	var out Row
+	b = &pgx.Batch{}
+	b.Queue(updateSQL, updateArgs(id, ch.Row)...).QueryRow(func(r pgx.Row) error {
+		var err error
+		out, err = scanRow(r)
+		return err
+	})
+	if ch.Access != nil {
+		b.Queue(putAccessSQL, putAccessArgs(id, *ch.Access)...)
+	}
+	evs := ch.Events
+	if ch.Succeeded {
+		// The row's token just worked: its run of failed refreshes ends. A run announced
+		// after the read above (by a refresh that failed before this one took the lock)
+		// is left for the next success, which announces its end.
+		announced := run != nil && run.announced
+		b.Queue(clearFailuresSQL, id, announced)
+		if announced {
+			evs = append(evs, recoveredEvents(ch.Row.Meta, run)...)
+		}
+	}
+	queueEvents(b, evs...)
+	b.Queue(`COMMIT`)
+	if err := c.SendBatch(ctx, b).Close(); err != nil {
+		return Row{}, wrap("update", err)
+	}
+	return out, nil
+}
+
+// rollback ends the transaction a failed Update left open on c, if any. The pool
+// discards a connection that is closed or still in a transaction when released.
+func rollback(ctx context.Context, c *pgx.Conn) {
+	if c.IsClosed() || c.PgConn().TxStatus() == 'I' {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	_, _ = c.Exec(ctx, `ROLLBACK`)
+}
+
+// rollbackTimeout bounds the ROLLBACK after a failed Update, which runs even when the
+// caller's context has ended.
+const rollbackTimeout = 5 * time.Second
 
 // Change is what an Update closure decides for its row.
 type Change struct {

@@ -29,15 +29,15 @@ func driverPool(ctx context.Context, dbURL string, c int) (*pgxpool.Pool, error)
 }
 
 // BaselineBC targets what the cache-disabled scenario does, done by the driver itself
-// with no service in between: BEGIN; SELECT … FOR UPDATE of a vault row; Keycloak's
-// refresh grant with that user's refresh token (baseline B's call); UPDATE of the row
-// with a new ciphertext, IV, MAC and token hash of the sizes the vault writes; COMMIT.
-// It is the floor of a refresh under the row lock on this machine: Keycloak's grant and
-// the transaction measured apart miss what they cost together (the commit that follows
-// a Keycloak call waits for a disk Keycloak has just written to). The rows are a copy of the
-// fixture's in a table of the same shape, indexes and triggers (loadgen_bc), so that
-// the vault's own rows stay readable for the scenarios after it. close releases the
-// pool and drops the copy.
+// with no service in between: BEGIN; SELECT … FOR NO KEY UPDATE of a vault row (the
+// service's row lock); Keycloak's refresh grant with that user's refresh token
+// (baseline B's call); UPDATE of the row with a new ciphertext, IV, MAC and token hash
+// of the sizes the vault writes; COMMIT. It is the floor of a refresh under the row
+// lock on this machine: Keycloak's grant and the transaction measured apart miss what
+// they cost together (the commit that follows a Keycloak call waits for a disk
+// Keycloak has just written to). The rows are a copy of the fixture's in a table of
+// the same shape, indexes and triggers (loadgen_bc), so that the vault's own rows stay
+// readable for the scenarios after it. close releases the pool and drops the copy.
 func BaselineBC(ctx context.Context, dbURL string, kc *Keycloak, f *Fixture, c int) (t Target, close func(), err error) {
 	pool, err := driverPool(ctx, dbURL, c)
 	if err != nil {
@@ -76,7 +76,7 @@ CREATE CONSTRAINT TRIGGER loadgen_bc_evict_update AFTER UPDATE ON loadgen_bc
 			var id string
 			var nToken, nIV, nHash, nMAC int
 			if err := tx.QueryRow(ctx, `SELECT id::text, length(encrypted_token), length(iv), length(token_hash), length(coalesce(mac, ''))
-	FROM loadgen_bc WHERE id = $1 FOR UPDATE`, ids[i]).Scan(&id, &nToken, &nIV, &nHash, &nMAC); err != nil {
+	FROM loadgen_bc WHERE id = $1 FOR NO KEY UPDATE`, ids[i]).Scan(&id, &nToken, &nIV, &nHash, &nMAC); err != nil {
 				return err
 			}
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(forms[i]))

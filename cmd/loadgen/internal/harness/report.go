@@ -114,7 +114,7 @@ func Markdown(w io.Writer, r *Run) {
 	p("  objective, the validate request (GET, a user's bearer token) for the validate-token one. Reading and\n")
 	p("  parsing that request is work no handler can skip, so A′'s CPU per request is the floor of each path's.\n")
 	p("- Baseline BC is the refresh without the service, by the driver: a row-lock transaction (`BEGIN; SELECT …\n")
-	p("  FOR UPDATE`) around Keycloak's refresh grant (baseline B's call), the row rewritten with new bytes of the\n")
+	p("  FOR NO KEY UPDATE`) around Keycloak's refresh grant (baseline B's call), the row rewritten with new bytes of the\n")
 	p("  stored sizes, the commit (on a copy of the vault's rows, at most 30 connections: the service's pool bound),\n")
 	p("  measured right before the cache-disabled scenario. Baseline B, Keycloak's refresh grant alone, is shown\n")
 	p("  for what Keycloak takes of it.\n")

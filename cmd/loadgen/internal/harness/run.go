@@ -36,7 +36,11 @@ type Config struct {
 	// Placements are measured at every level of the scenarios the objectives judge, in
 	// order (Shared, Pinned or both); the other scenarios run shared only.
 	Placements []Placement
-	Log        io.Writer // progress
+	// RefreshOnly measures only what the refresh-path objective is judged on (baseline
+	// BC and the cache-disabled path), for iterating on that path; the others read
+	// "not measured".
+	RefreshOnly bool
+	Log         io.Writer // progress
 }
 
 // Point is one measured concurrency level of a scenario, in one placement.

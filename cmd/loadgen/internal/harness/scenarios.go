@@ -32,11 +32,6 @@ const renewAfter = 150 * time.Second
 // baseline A and A′ first, baseline BC right before the cache-disabled run it bounds
 // (Keycloak is shared, and its speed drifts over a run).
 func (r *runner) scenarios(ctx context.Context) (err error) {
-	add := func(key, title, what string) *Scenario {
-		s := &Scenario{Key: key, Title: title, What: what}
-		r.run.Scenarios = append(r.run.Scenarios, s)
-		return s
-	}
 	levels := r.cfg.Levels
 	withWide := append(slices.Clone(levels), r.cfg.WideConns)
 
@@ -61,26 +56,29 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 		return errNoUsers
 	}
 	r.logf("seeded in %s", time.Since(t0).Round(100*time.Millisecond))
+	if r.cfg.RefreshOnly {
+		return r.refreshPath(ctx, &svc)
+	}
 
-	a := add(KeyBaselineA, "Baseline A: bare chi handler, fixed JSON",
+	a := r.add(KeyBaselineA, "Baseline A: bare chi handler, fixed JSON",
 		"GET of a fixed ~1.3 KB JSON body from a chi router with no middleware, in its own process")
 	if err := r.measure(ctx, a, baseA, BaselineA(baseA.URL), withWide...); err != nil {
 		return err
 	}
 	// The CPU floor of the cached paths: the same bare handler, sent each path's request
 	// (its bearer token, method and URL) instead of a bare GET.
-	aReq := add(KeyBaselineAReq, "Baseline A′: bare chi handler, sent the cache-hit request", baselineAReqWhat)
+	aReq := r.add(KeyBaselineAReq, "Baseline A′: bare chi handler, sent the cache-hit request", baselineAReqWhat)
 	if err := r.measure(ctx, aReq, baseA, AccessHit(baseA.URL, r.fix), levels...); err != nil {
 		return err
 	}
-	aVal := add(KeyBaselineAVal, "Baseline A′: bare chi handler, sent the validate request", baselineAValWhat)
+	aVal := r.add(KeyBaselineAVal, "Baseline A′: bare chi handler, sent the validate request", baselineAValWhat)
 	if err := r.measure(ctx, aVal, baseA, Validate(baseA.URL, r.fix), levels...); err != nil {
 		return err
 	}
 	if err := r.renew(ctx); err != nil {
 		return err
 	}
-	b := add(KeyBaselineB, "Baseline B: Keycloak token endpoint, refresh grant", baselineBWhat)
+	b := r.add(KeyBaselineB, "Baseline B: Keycloak token endpoint, refresh grant", baselineBWhat)
 	if err := r.measure(ctx, b, nil, BaselineB(r.kc, r.fix), levels...); err != nil {
 		return err
 	}
@@ -89,7 +87,7 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 	if err := r.renew(ctx); err != nil {
 		return err
 	}
-	hit := add(KeyHitIntrospect, "Access token, cache hit, introspect mode",
+	hit := r.add(KeyHitIntrospect, "Access token, cache hit, introspect mode",
 		"POST /v1/access-token for one id, service-caller bearer tokens (16 distinct), cached access token")
 	if err := r.prewarm(ctx, AccessHit(svc.URL, r.fix)); err != nil {
 		return err
@@ -109,7 +107,7 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 	if err := r.renew(ctx); err != nil {
 		return err
 	}
-	hitJ := add(KeyHitJWT, "Access token, cache hit, jwt mode",
+	hitJ := r.add(KeyHitJWT, "Access token, cache hit, jwt mode",
 		"POST /v1/access-token for one id, service-caller bearer tokens verified locally, cached access token")
 	if err := r.prewarm(ctx, AccessHit(svc.URL, r.fix)); err != nil {
 		return err
@@ -121,16 +119,22 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 		return err
 	}
 
-	// cache disabled: every call refreshes at Keycloak, right after baseline BC.
-	svc.Stop()
-	if svc, err = r.startService(ctx, "service-nocache", "introspect", 0); err != nil {
+	return r.refreshPath(ctx, &svc)
+}
+
+// refreshPath measures baseline BC and then the cache-disabled path right after it,
+// in a fresh service process with the access-token cache off, which replaces *svc.
+func (r *runner) refreshPath(ctx context.Context, svc **Proc) (err error) {
+	(*svc).Stop()
+	if *svc, err = r.startService(ctx, "service-nocache", "introspect", 0); err != nil {
 		return err
 	}
 	if err := r.renew(ctx); err != nil {
 		return err
 	}
-	bc := add(KeyBaselineBC, "Baseline BC: the refresh under the row lock, by the driver (B inside C)",
-		"BEGIN; SELECT … FOR UPDATE of a row; Keycloak's refresh grant (baseline B's call); UPDATE of the row with a new "+
+	levels := r.cfg.Levels
+	bc := r.add(KeyBaselineBC, "Baseline BC: the refresh under the row lock, by the driver (B inside C)",
+		"BEGIN; SELECT … FOR NO KEY UPDATE of a row; Keycloak's refresh grant (baseline B's call); UPDATE of the row with a new "+
 			"ciphertext, IV, MAC and hash of the stored sizes; COMMIT: the cache-disabled path minus the service, on a copy of "+
 			"the vault's rows (same indexes and triggers), at most 30 connections")
 	if err := r.driverBaseline(ctx, bc, levels, func(c int) (Target, func(), error) {
@@ -138,14 +142,21 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 	}); err != nil {
 		return err
 	}
-	off := add(KeyCacheOff, "Access token, cache disabled (introspect mode)",
+	off := r.add(KeyCacheOff, "Access token, cache disabled (introspect mode)",
 		"POST /v1/access-token over every user's id by its owner with min_ttl=3600 (longer than a token lives, so that "+
 			"the database's copy of the last token cannot answer either); every call refreshes at Keycloak under the row lock")
 	// Warm only the caller side (introspection cache), through validate.
-	if err := r.prewarm(ctx, Validate(svc.URL, r.fix)); err != nil {
+	if err := r.prewarm(ctx, Validate((*svc).URL, r.fix)); err != nil {
 		return err
 	}
-	return r.measure(ctx, off, svc, AccessRefresh(svc.URL, r.fix), levels...)
+	return r.measure(ctx, off, *svc, AccessRefresh((*svc).URL, r.fix), levels...)
+}
+
+// add starts scenario key of the run's report.
+func (r *runner) add(key, title, what string) *Scenario {
+	s := &Scenario{Key: key, Title: title, What: what}
+	r.run.Scenarios = append(r.run.Scenarios, s)
+	return s
 }
 
 const baselineAReqWhat = "baseline A's handler and answer, sent what the cache-hit scenario sends " +
