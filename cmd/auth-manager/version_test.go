@@ -84,7 +84,10 @@ func TestUnstampedBinaryReportsItsCommit(t *testing.T) {
 	require.NoError(t, err)
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	require.Len(t, lines, 3, string(out))
-	assert.Regexp(t, `^auth-manager v0\.0\.0-\d{14}-`+strings.TrimSpace(string(head))[:12]+`$`, lines[0], "a pseudo-version of the commit")
+	// v0.0.0-TIME-HASH with no release tag behind the commit, vX.Y.(Z+1)-0.TIME-HASH
+	// after one (go help pseudo-version).
+	assert.Regexp(t, `^auth-manager v\d+\.\d+\.\d+-(\S+\.)?\d{14}-`+strings.TrimSpace(string(head))[:12]+`$`, lines[0],
+		"a pseudo-version of the commit")
 	assert.Equal(t, "commit "+strings.TrimSpace(string(head)), lines[1])
 	assert.Equal(t, runtime.Version(), lines[2])
 }

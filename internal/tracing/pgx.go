@@ -11,8 +11,9 @@ import (
 )
 
 // QueryTracer is pgx's tracer interface recording one client span per query, named for
-// what it does ("db SELECT FOR UPDATE", "db COMMIT" …). The statement's text is kept;
-// its arguments (ciphertext, hashes, ids) never are.
+// what it does ("db SELECT FOR NO KEY UPDATE", "db COMMIT" …), and one per batch named
+// for its statements in order ("db BEGIN; SELECT FOR NO KEY UPDATE; SELECT"). The
+// statement's text is kept; its arguments (ciphertext, hashes, ids) never are.
 func QueryTracer(tp trace.TracerProvider) pgx.QueryTracer {
 	return queryTracer{tracer: tp.Tracer("github.com/auth-manager/auth-manager/internal/store")}
 }
@@ -35,15 +36,24 @@ func (q queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, d pgx.Trace
 	span.End()
 }
 
-// TraceBatchStart starts one span for a batch ("db BATCH"). Implementing pgx's
-// BatchTracer also keeps pgx from calling TraceQueryEnd for a batch's rows, which
-// would end the caller's span (there is no query span to end).
+// TraceBatchStart starts one span for a batch, named for its statements ("db BEGIN;
+// SELECT FOR NO KEY UPDATE; SELECT"): a transaction sent in two batches reads as two
+// spans whose names say where it begins and commits. Implementing pgx's BatchTracer
+// also keeps pgx from calling TraceQueryEnd for a batch's rows, which would end the
+// caller's span (there is no query span to end).
 func (q queryTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
-	n := 0
+	name, n := "db BATCH", 0
 	if d.Batch != nil {
 		n = d.Batch.Len()
+		ops := make([]string, 0, n)
+		for _, qq := range d.Batch.QueuedQueries {
+			ops = append(ops, operation(qq.SQL))
+		}
+		if n > 0 {
+			name = "db " + strings.Join(ops, "; ")
+		}
 	}
-	ctx, _ = q.tracer.Start(ctx, "db BATCH", trace.WithSpanKind(trace.SpanKindClient),
+	ctx, _ = q.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("db.system", "postgresql"), attribute.Int("db.batch.size", n)))
 	return ctx
 }
@@ -68,7 +78,8 @@ func (q queryTracer) TraceBatchEnd(ctx context.Context, _ *pgx.Conn, d pgx.Trace
 	span.End()
 }
 
-// operation is the statement's verb, with FOR UPDATE (a row lock) called out.
+// operation is the statement's verb, with a row lock called out (FOR UPDATE, FOR NO
+// KEY UPDATE).
 func operation(sql string) string {
 	f := strings.Fields(sql)
 	if len(f) == 0 {
@@ -76,8 +87,11 @@ func operation(sql string) string {
 	}
 	op := strings.ToUpper(f[0])
 	if op == "WITH" || op == "SELECT" {
-		if strings.Contains(strings.ToUpper(sql), "FOR UPDATE") {
-			return "SELECT FOR UPDATE"
+		upper := strings.ToUpper(strings.Join(f, " "))
+		for _, lock := range []string{"FOR NO KEY UPDATE", "FOR UPDATE"} {
+			if strings.Contains(upper, lock) {
+				return "SELECT " + lock
+			}
 		}
 	}
 	return op

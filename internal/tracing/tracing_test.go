@@ -15,7 +15,8 @@ import (
 
 func TestNamesCarryNoIDs(t *testing.T) {
 	for sql, want := range map[string]string{
-		"SELECT id FROM auth_vault WHERE id = $1 FOR UPDATE": "SELECT FOR UPDATE",
+		"SELECT id FROM auth_vault WHERE id = $1 FOR UPDATE":           "SELECT FOR UPDATE",
+		"SELECT id FROM auth_vault WHERE id = $1\n\tFOR NO KEY UPDATE": "SELECT FOR NO KEY UPDATE",
 		"select 1":             "SELECT",
 		"commit":               "COMMIT",
 		"  UPDATE auth_vault ": "UPDATE",

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,6 +30,9 @@ func TestMissCalls(t *testing.T) {
 			if n.Add(1) == 10 {
 				return boom
 			}
+			// The others take a moment, as a real call does, so that they cannot run
+			// the remaining calls before the failing one is recorded.
+			time.Sleep(time.Millisecond)
 			return nil
 		})
 		require.ErrorIs(t, err, boom)
