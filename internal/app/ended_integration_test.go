@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -121,38 +120,12 @@ func TestReplicaReplaysEndsMissedDuringAListenerOutage(t *testing.T) {
 	require.Eventually(t, b.App.Ended.Current, 5*time.Second, 5*time.Millisecond)
 
 	// Terminate B's listener, and again every few milliseconds once it reconnects.
-	const terminate = `SELECT count(pg_terminate_backend(pid))::int FROM pg_stat_activity
-		WHERE datname = current_database() AND application_name = 'replica-b'
-		  AND (query LIKE 'LISTEN %' OR query = 'SELECT 1')`
-	conn, err := pgx.Connect(t.Context(), cfg.Database.URL.Reveal())
-	require.NoError(t, err)
-	defer conn.Close(context.Background())
-	stop := make(chan struct{})
-	var killed int
-	var killErr error
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-			var n int
-			if err := conn.QueryRow(context.Background(), terminate).Scan(&n); err != nil {
-				killErr = err
-				return
-			}
-			killed += n
-		}
-	})
+	stop := terminateListenerLoop(t, cfg, "replica-b")
 	require.Eventually(t, func() bool { return !b.App.Ended.Current() }, 5*time.Second, time.Millisecond, "B's feed went down")
 	endSessionOn(t, a, alice)
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	killed := stop()
 	stopped := time.Now()
-	require.NoError(t, killErr)
 	require.Positive(t, killed)
 
 	d := refusedAfter(t, stopped, 10*time.Second, alice.AccessToken, b)

@@ -2,7 +2,6 @@ package ended_test
 
 import (
 	"context"
-	"net/url"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,37 +12,8 @@ import (
 
 	"github.com/auth-manager/auth-manager/internal/ended"
 	"github.com/auth-manager/auth-manager/internal/keycloak"
-	"github.com/auth-manager/auth-manager/internal/store"
 	"github.com/auth-manager/auth-manager/internal/testenv"
 )
-
-// replica is one process's view of a shared database: its own pool, named in
-// pg_stat_activity by its application_name.
-func replica(t *testing.T, dbURL, name string) *store.Store {
-	t.Helper()
-	u, err := url.Parse(dbURL)
-	require.NoError(t, err)
-	q := u.Query()
-	q.Set("application_name", name)
-	u.RawQuery = q.Encode()
-	st, err := store.Open(context.Background(), store.Options{URL: u.String(), MaxConns: 4}, testenv.DiscardLogger())
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	return st
-}
-
-// migratedDB is a fresh database at the newest schema.
-func migratedDB(t *testing.T) string {
-	t.Helper()
-	dbURL := testenv.Database(t)
-	st := replica(t, dbURL, "migrate")
-	m, err := st.NewMigrator()
-	require.NoError(t, err)
-	defer m.Close()
-	_, err = m.Up(context.Background())
-	require.NoError(t, err)
-	return dbURL
-}
 
 // run runs r's Run until the test ends.
 func run(t *testing.T, r *ended.Registry) {
@@ -54,26 +24,14 @@ func run(t *testing.T, r *ended.Registry) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-// within waits up to limit for cond and returns how long it took (-1 when it never held).
-func within(limit time.Duration, cond func() bool) time.Duration {
-	start := time.Now()
-	for time.Since(start) < limit {
-		if cond() {
-			return time.Since(start)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	return -1
-}
-
 // TestRecordsReachAnotherReplica: an end is applied at once where it is announced,
 // committed when the call returns, and found by another replica's read of the feed,
 // with every rule; the record's expiry is the retention.
 func TestRecordsReachAnotherReplica(t *testing.T) {
 	ctx := t.Context()
-	db := migratedDB(t)
-	w := ended.New(replica(t, db, "w"), nil, ended.Options{})
-	f := ended.New(replica(t, db, "f"), nil, ended.Options{})
+	db := testenv.MigratedDatabase(t)
+	w := ended.New(testenv.Replica(t, db, "w"), nil, ended.Options{})
+	f := ended.New(testenv.Replica(t, db, "f"), nil, ended.Options{})
 	assert.False(t, f.Loaded(), "nothing read yet")
 	require.NoError(t, f.CatchUp(ctx))
 	assert.True(t, f.Loaded())
@@ -157,18 +115,18 @@ func sql[T any](t *testing.T, db, q string, args ...any) T {
 // table and from memory, and a replica started later does not load them.
 func TestPrune(t *testing.T) {
 	ctx := t.Context()
-	db := migratedDB(t)
+	db := testenv.MigratedDatabase(t)
 	var clock atomic.Int64
 	clock.Store(time.Now().UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()) }
-	w := ended.New(replica(t, db, "w"), nil, ended.Options{Now: now})
+	w := ended.New(testenv.Replica(t, db, "w"), nil, ended.Options{Now: now})
 	require.NoError(t, w.CatchUp(ctx))
 	require.NoError(t, w.EndSession(ctx, "old", ""))
 	clock.Add(int64(12 * time.Hour))
 	require.NoError(t, w.EndSession(ctx, "young", ""))
 	clock.Add(int64(12*time.Hour + 2*time.Minute)) // "old" kept 24 h 1 min: expired; "young" not
 
-	late := ended.New(replica(t, db, "late"), nil, ended.Options{Now: now})
+	late := ended.New(testenv.Replica(t, db, "late"), nil, ended.Options{Now: now})
 	require.NoError(t, late.CatchUp(ctx))
 	sessions, _ := late.Size()
 	assert.Equal(t, 1, sessions, "an expired record is not loaded")
@@ -176,9 +134,9 @@ func TestPrune(t *testing.T) {
 	assert.True(t, late.Ended("young", "", "", now(), false))
 
 	assert.Equal(t, 2, sql[int](t, db, `SELECT count(*)::int FROM ended_sessions`))
-	p := ended.New(replica(t, db, "p"), nil, ended.Options{Now: now, PruneEvery: 20 * time.Millisecond})
+	p := ended.New(testenv.Replica(t, db, "p"), nil, ended.Options{Now: now, PruneEvery: 20 * time.Millisecond})
 	run(t, p)
-	assert.GreaterOrEqual(t, within(5*time.Second, func() bool {
+	assert.GreaterOrEqual(t, testenv.Within(5*time.Second, func() bool {
 		return sql[int](t, db, `SELECT count(*)::int FROM ended_sessions`) == 1
 	}), time.Duration(0), "the expired record is deleted")
 	assert.Equal(t, "young", sql[string](t, db, `SELECT session_id FROM ended_sessions`))
@@ -190,8 +148,8 @@ func TestPrune(t *testing.T) {
 func TestLoadAtStart(t *testing.T) {
 	const n = 100_000
 	ctx := t.Context()
-	db := migratedDB(t)
-	w := ended.New(replica(t, db, "w"), nil, ended.Options{})
+	db := testenv.MigratedDatabase(t)
+	w := ended.New(testenv.Replica(t, db, "w"), nil, ended.Options{})
 	require.NoError(t, w.EndSession(ctx, "first", ""))
 	start := time.Now()
 	require.Equal(t, n, sql[int](t, db, `WITH i AS (
@@ -206,7 +164,7 @@ func TestLoadAtStart(t *testing.T) {
 	_, err = pg.Exec(ctx, `ANALYZE ended_sessions`)
 	require.NoError(t, err)
 
-	late := ended.New(replica(t, db, "late"), nil, ended.Options{})
+	late := ended.New(testenv.Replica(t, db, "late"), nil, ended.Options{})
 	start = time.Now()
 	require.NoError(t, late.CatchUp(ctx))
 	took := time.Since(start)
@@ -243,11 +201,11 @@ func TestRetentionFromTheRealm(t *testing.T) {
 	kc := keycloak.New(keycloak.Options{IssuerURL: cfg.Keycloak.BaseURL + "/realms/" + realm.Name, BaseURL: cfg.Keycloak.BaseURL,
 		Realm: realm.Name, ClientID: cfg.Keycloak.ClientID, ClientSecret: cfg.Keycloak.ClientSecret.Reveal(),
 		Timeout: 10 * time.Second}, testenv.DiscardLogger())
-	db := migratedDB(t)
-	r := ended.New(replica(t, db, "w"), keycloak.NewAdmin(kc), ended.Options{Clients: []string{cfg.Keycloak.ClientID}})
+	db := testenv.MigratedDatabase(t)
+	r := ended.New(testenv.Replica(t, db, "w"), keycloak.NewAdmin(kc), ended.Options{Clients: []string{cfg.Keycloak.ClientID}})
 	assert.Equal(t, 24*time.Hour+time.Minute, r.Retention(), "before the realm is read")
 	run(t, r)
-	read := within(15*time.Second, func() bool { return r.Retention() == 8*time.Minute })
+	read := testenv.Within(15*time.Second, func() bool { return r.Retention() == 8*time.Minute })
 	t.Logf("realm read after %s", read)
 	require.GreaterOrEqual(t, read, time.Duration(0),
 		"retention %s, want the realm's 7 min plus 1 min of skew", r.Retention())

@@ -32,7 +32,7 @@ func evictionRows(t *testing.T, pg *pgx.Conn) []string {
 // order, whichever transaction changed its row first.
 func TestEvictionAppendedAtCommit(t *testing.T) {
 	ctx := t.Context()
-	db := migratedDB(t)
+	db := testenv.MigratedDatabase(t)
 	pg := connect(t, db)
 	ids := insertRows(t, pg, 8)
 
@@ -74,33 +74,33 @@ func TestEvictionAppendedAtCommit(t *testing.T) {
 // connection is back, from its last seq, and its cache is never flushed.
 func TestFollowerWakesUpAndReplays(t *testing.T) {
 	ctx := t.Context()
-	db := migratedDB(t)
+	db := testenv.MigratedDatabase(t)
 	pg := connect(t, db)
 	ids := insertRows(t, pg, 30)
-	writer := ended.New(replica(t, db, "w"), nil, ended.Options{})
-	fst := replica(t, db, "f")
+	writer := ended.New(testenv.Replica(t, db, "w"), nil, ended.Options{})
+	fst := testenv.Replica(t, db, "f")
 	sessions := ended.New(fst, nil, ended.Options{})
 	f := feed.New(fst, feed.Options{Listen: true, Channels: channels, Poll: time.Hour})
 	cache := newRecorder()
 	run(t, f, cache, sessions)
-	require.GreaterOrEqual(t, within(5*time.Second, f.Fresh), time.Duration(0), "the follower's feed is fresh")
+	require.GreaterOrEqual(t, testenv.Within(5*time.Second, f.Fresh), time.Duration(0), "the follower's feed is fresh")
 
 	var worst time.Duration
 	for i := range 20 {
 		start := time.Now()
 		deleteRow(t, pg, ids[i])
-		require.GreaterOrEqual(t, within(2*time.Second, func() bool { return cache.has(ids[i]) }), time.Duration(0),
+		require.GreaterOrEqual(t, testenv.Within(2*time.Second, func() bool { return cache.has(ids[i]) }), time.Duration(0),
 			"eviction %d reached the follower", i)
 		worst = max(worst, time.Since(start))
 	}
 	t.Logf("FIGURES follower applied each of 20 evictions at most %s after the delete was sent", worst)
 	require.NoError(t, writer.EndSession(ctx, "s-first", ""))
-	require.GreaterOrEqual(t, within(2*time.Second, func() bool { return sessions.Ended("s-first", "app", "u", time.Now(), false) }),
+	require.GreaterOrEqual(t, testenv.Within(2*time.Second, func() bool { return sessions.Ended("s-first", "app", "u", time.Now(), false) }),
 		time.Duration(0), "an ended session reached the follower on the same wake-ups")
 
 	for round := range 3 {
 		require.Equal(t, 1, terminateListener(t, pg, "f"), "round %d: the follower's listener", round)
-		require.GreaterOrEqual(t, within(2*time.Second, func() bool { return !f.Fresh() }), time.Duration(0),
+		require.GreaterOrEqual(t, testenv.Within(2*time.Second, func() bool { return !f.Fresh() }), time.Duration(0),
 			"round %d: the follower saw its connection go", round)
 		// Committed while the follower waits to reconnect (100 ms at the first retry):
 		// no LISTEN is in place to receive the NOTIFY.
@@ -108,7 +108,7 @@ func TestFollowerWakesUpAndReplays(t *testing.T) {
 		deleteRow(t, pg, id)
 		sid := fmt.Sprintf("missed-%d", round)
 		require.NoError(t, writer.EndSession(ctx, sid, ""))
-		d := within(10*time.Second, func() bool {
+		d := testenv.Within(10*time.Second, func() bool {
 			return cache.has(id) && sessions.Ended(sid, "app", "u", time.Now(), false) && f.Fresh()
 		})
 		require.GreaterOrEqual(t, d, time.Duration(0), "round %d: what was committed during the outage was replayed", round)
@@ -125,7 +125,7 @@ func TestFollowerWakesUpAndReplays(t *testing.T) {
 // evictions within its poll; cut off from the database it stops being fresh after two
 // polls, and once the network is back it replays what it missed without a flush.
 func TestPollMode(t *testing.T) {
-	db := migratedDB(t)
+	db := testenv.MigratedDatabase(t)
 	pg := connect(t, db)
 	ids := insertRows(t, pg, 10)
 	u, err := url.Parse(db)
@@ -135,20 +135,20 @@ func TestPollMode(t *testing.T) {
 	f := feed.New(replicaVia(t, db, "f", fwd), feed.Options{Poll: poll})
 	cache := newRecorder()
 	run(t, f, cache)
-	require.GreaterOrEqual(t, within(5*time.Second, f.Fresh), time.Duration(0))
+	require.GreaterOrEqual(t, testenv.Within(5*time.Second, f.Fresh), time.Duration(0))
 
 	var worst time.Duration
 	for i := range 5 {
 		start := time.Now()
 		deleteRow(t, pg, ids[i])
-		require.GreaterOrEqual(t, within(5*time.Second, func() bool { return cache.has(ids[i]) }), time.Duration(0))
+		require.GreaterOrEqual(t, testenv.Within(5*time.Second, func() bool { return cache.has(ids[i]) }), time.Duration(0))
 		worst = max(worst, time.Since(start))
 	}
 	assert.Less(t, worst, poll+time.Second, "within a poll (and a busy machine's slack)")
 	t.Logf("FIGURES poll mode (%s): each of 5 evictions applied at most %s after the delete was sent", poll, worst)
 
 	fwd.Cut()
-	stale := within(5*time.Second, func() bool { return !f.Fresh() })
+	stale := testenv.Within(5*time.Second, func() bool { return !f.Fresh() })
 	require.GreaterOrEqual(t, stale, time.Duration(0), "cut off, the follower stops being fresh")
 	deleteRow(t, pg, ids[5])
 	deleteRow(t, pg, ids[6])
@@ -156,7 +156,7 @@ func TestPollMode(t *testing.T) {
 	assert.False(t, cache.has(ids[5]), "nothing read while cut off")
 	assert.False(t, f.Fresh())
 	fwd.Restore()
-	back := within(10*time.Second, func() bool { return f.Fresh() && cache.has(ids[5]) && cache.has(ids[6]) })
+	back := testenv.Within(10*time.Second, func() bool { return f.Fresh() && cache.has(ids[5]) && cache.has(ids[6]) })
 	require.GreaterOrEqual(t, back, time.Duration(0), "once reachable, the missed evictions are replayed")
 	assert.Zero(t, cache.flushed())
 	t.Logf("FIGURES poll mode: not fresh %s after the cut; fresh with the missed evictions %s after the network came back", stale, back)
@@ -167,13 +167,13 @@ func TestPollMode(t *testing.T) {
 // seq that a slower commit takes later.
 func TestConcurrentDeletesAllSeen(t *testing.T) {
 	const writers, each = 6, 40
-	db := migratedDB(t)
+	db := testenv.MigratedDatabase(t)
 	pg := connect(t, db)
 	ids := insertRows(t, pg, writers*each)
-	f := feed.New(replica(t, db, "f"), feed.Options{Poll: time.Millisecond})
+	f := feed.New(testenv.Replica(t, db, "f"), feed.Options{Poll: time.Millisecond})
 	cache := newRecorder()
 	run(t, f, cache)
-	require.GreaterOrEqual(t, within(5*time.Second, f.Fresh), time.Duration(0))
+	require.GreaterOrEqual(t, testenv.Within(5*time.Second, f.Fresh), time.Duration(0))
 
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -188,7 +188,7 @@ func TestConcurrentDeletesAllSeen(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	require.GreaterOrEqual(t, within(10*time.Second, func() bool {
+	require.GreaterOrEqual(t, testenv.Within(10*time.Second, func() bool {
 		for _, id := range ids {
 			if !cache.has(id) {
 				return false
@@ -206,26 +206,26 @@ func TestConcurrentDeletesAllSeen(t *testing.T) {
 // its cache once and goes on from there; a follower that kept up does not.
 func TestPruneByAgeAndGap(t *testing.T) {
 	ctx := t.Context()
-	db := migratedDB(t)
+	db := testenv.MigratedDatabase(t)
 	pg := connect(t, db)
 	ids := insertRows(t, pg, 6)
-	st := replica(t, db, "f")
+	st := testenv.Replica(t, db, "f")
 
 	behind := feed.New(st, feed.Options{Poll: 10 * time.Millisecond})
 	behindCache := newRecorder()
 	stopBehind := run(t, behind, behindCache)
-	require.GreaterOrEqual(t, within(5*time.Second, behind.Fresh), time.Duration(0))
+	require.GreaterOrEqual(t, testenv.Within(5*time.Second, behind.Fresh), time.Duration(0))
 	stopBehind() // its last seq stays where it was: it is cut off from here on
 
 	kept := feed.New(st, feed.Options{Poll: 10 * time.Millisecond})
 	keptCache := newRecorder()
 	run(t, kept, keptCache)
-	require.GreaterOrEqual(t, within(5*time.Second, kept.Fresh), time.Duration(0))
+	require.GreaterOrEqual(t, testenv.Within(5*time.Second, kept.Fresh), time.Duration(0))
 
 	for _, id := range ids[:4] {
 		deleteRow(t, pg, id)
 	}
-	require.GreaterOrEqual(t, within(5*time.Second, func() bool { return keptCache.has(ids[3]) }), time.Duration(0))
+	require.GreaterOrEqual(t, testenv.Within(5*time.Second, func() bool { return keptCache.has(ids[3]) }), time.Duration(0))
 	_, err := pg.Exec(ctx, `UPDATE auth_vault_evictions SET at = at - interval '2 hours' WHERE row_id = ANY($1::uuid[])`, ids[:3])
 	require.NoError(t, err)
 	oldest := query[int64](t, pg, `SELECT max(seq) FROM auth_vault_evictions WHERE row_id = ANY($1::uuid[])`, ids[:3])
@@ -245,7 +245,7 @@ func TestPruneByAgeAndGap(t *testing.T) {
 
 	deleteRow(t, pg, ids[4])
 	run(t, behind, behindCache) // back: its last seq is below the pruned horizon
-	require.GreaterOrEqual(t, within(5*time.Second, func() bool { return behindCache.has(ids[4]) && behind.Fresh() }),
+	require.GreaterOrEqual(t, testenv.Within(5*time.Second, func() bool { return behindCache.has(ids[4]) && behind.Fresh() }),
 		time.Duration(0))
 	assert.Equal(t, 1, behindCache.flushed(), "a gap empties the cache once")
 	for _, id := range ids[:3] {
@@ -253,17 +253,17 @@ func TestPruneByAgeAndGap(t *testing.T) {
 	}
 	assert.True(t, behindCache.has(ids[3]), "kept evictions after the gap are applied")
 	deleteRow(t, pg, ids[5])
-	require.GreaterOrEqual(t, within(5*time.Second, func() bool { return behindCache.has(ids[5]) }), time.Duration(0))
+	require.GreaterOrEqual(t, testenv.Within(5*time.Second, func() bool { return behindCache.has(ids[5]) }), time.Duration(0))
 	assert.Equal(t, 1, behindCache.flushed(), "and only once")
 
-	require.GreaterOrEqual(t, within(5*time.Second, func() bool { return keptCache.has(ids[5]) }), time.Duration(0))
+	require.GreaterOrEqual(t, testenv.Within(5*time.Second, func() bool { return keptCache.has(ids[5]) }), time.Duration(0))
 	assert.Zero(t, keptCache.flushed(), "a follower that kept up sees no gap")
 }
 
 // TestPrunesOnItsOwn: a running follower deletes evictions older than its retention
 // every PruneEvery.
 func TestPrunesOnItsOwn(t *testing.T) {
-	db := migratedDB(t)
+	db := testenv.MigratedDatabase(t)
 	pg := connect(t, db)
 	ids := insertRows(t, pg, 3)
 	for _, id := range ids {
@@ -271,8 +271,8 @@ func TestPrunesOnItsOwn(t *testing.T) {
 	}
 	_, err := pg.Exec(t.Context(), `UPDATE auth_vault_evictions SET at = at - interval '2 minutes' WHERE row_id = ANY($1::uuid[])`, ids[:2])
 	require.NoError(t, err)
-	f := feed.New(replica(t, db, "f"), feed.Options{Retention: time.Minute, PruneEvery: 20 * time.Millisecond})
+	f := feed.New(testenv.Replica(t, db, "f"), feed.Options{Retention: time.Minute, PruneEvery: 20 * time.Millisecond})
 	run(t, f, newRecorder())
-	require.GreaterOrEqual(t, within(5*time.Second, func() bool { return len(evictionRows(t, pg)) == 1 }), time.Duration(0))
+	require.GreaterOrEqual(t, testenv.Within(5*time.Second, func() bool { return len(evictionRows(t, pg)) == 1 }), time.Duration(0))
 	assert.Equal(t, []string{ids[2]}, evictionRows(t, pg))
 }

@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -15,41 +14,13 @@ import (
 	"github.com/auth-manager/auth-manager/internal/testenv"
 )
 
-// replica is one process's view of a shared database: its own pool, named in
-// pg_stat_activity by its application_name.
-func replica(t *testing.T, dbURL, name string) *store.Store {
-	t.Helper()
-	return replicaVia(t, dbURL, name, nil)
-}
-
-// replicaVia is a replica that reaches the database through fwd (nil: directly).
+// replicaVia is a replica (testenv.Replica) that reaches the database through fwd.
 func replicaVia(t *testing.T, dbURL, name string, fwd *testenv.Forwarder) *store.Store {
 	t.Helper()
 	u, err := url.Parse(dbURL)
 	require.NoError(t, err)
-	if fwd != nil {
-		u.Host = fwd.Addr
-	}
-	q := u.Query()
-	q.Set("application_name", name)
-	u.RawQuery = q.Encode()
-	st, err := store.Open(context.Background(), store.Options{URL: u.String(), MaxConns: 4}, testenv.DiscardLogger())
-	require.NoError(t, err)
-	t.Cleanup(st.Close)
-	return st
-}
-
-// migratedDB is a fresh database at the newest schema.
-func migratedDB(t *testing.T) string {
-	t.Helper()
-	dbURL := testenv.Database(t)
-	st := replica(t, dbURL, "migrate")
-	m, err := st.NewMigrator()
-	require.NoError(t, err)
-	defer m.Close()
-	_, err = m.Up(context.Background())
-	require.NoError(t, err)
-	return dbURL
+	u.Host = fwd.Addr
+	return testenv.Replica(t, u.String(), name)
 }
 
 // recorder is the Cache a follower applies evictions to, as a test reads them.
@@ -103,18 +74,6 @@ func run(t *testing.T, f *feed.Follower, c feed.Cache, sources ...feed.Source) (
 	stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(stop)
 	return stop
-}
-
-// within waits up to limit for cond and returns how long it took (-1 when it never held).
-func within(limit time.Duration, cond func() bool) time.Duration {
-	start := time.Now()
-	for time.Since(start) < limit {
-		if cond() {
-			return time.Since(start)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return -1
 }
 
 // connect opens a connection to db for the test's own statements.

@@ -57,7 +57,8 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 	}
 	r.logf("seeded in %s", time.Since(t0).Round(100*time.Millisecond))
 	if r.cfg.RefreshOnly {
-		return r.refreshPath(ctx, &svc)
+		svc, err = r.refreshPath(ctx, svc)
+		return err
 	}
 
 	a := r.add(KeyBaselineA, "Baseline A: bare chi handler, fixed JSON",
@@ -119,18 +120,22 @@ func (r *runner) scenarios(ctx context.Context) (err error) {
 		return err
 	}
 
-	return r.refreshPath(ctx, &svc)
+	svc, err = r.refreshPath(ctx, svc)
+	return err
 }
 
-// refreshPath measures baseline BC and then the cache-disabled path right after it,
-// in a fresh service process with the access-token cache off, which replaces *svc.
-func (r *runner) refreshPath(ctx context.Context, svc **Proc) (err error) {
-	(*svc).Stop()
-	if *svc, err = r.startService(ctx, "service-nocache", "introspect", 0); err != nil {
-		return err
+// refreshPath stops svc and measures baseline BC and then the cache-disabled path
+// right after it, in a fresh service process with the access-token cache off. It
+// returns that process (nil when it did not start), also with an error, for the
+// caller to stop.
+func (r *runner) refreshPath(ctx context.Context, svc *Proc) (*Proc, error) {
+	svc.Stop()
+	svc, err := r.startService(ctx, "service-nocache", "introspect", 0)
+	if err != nil {
+		return nil, err
 	}
 	if err := r.renew(ctx); err != nil {
-		return err
+		return svc, err
 	}
 	levels := r.cfg.Levels
 	bc := r.add(KeyBaselineBC, "Baseline BC: the refresh under the row lock, by the driver (B inside C)",
@@ -140,16 +145,16 @@ func (r *runner) refreshPath(ctx context.Context, svc **Proc) (err error) {
 	if err := r.driverBaseline(ctx, bc, levels, func(c int) (Target, func(), error) {
 		return BaselineBC(ctx, r.dbURL, r.kc, r.fix, c)
 	}); err != nil {
-		return err
+		return svc, err
 	}
 	off := r.add(KeyCacheOff, "Access token, cache disabled (introspect mode)",
 		"POST /v1/access-token over every user's id by its owner with min_ttl=3600 (longer than a token lives, so that "+
 			"the database's copy of the last token cannot answer either); every call refreshes at Keycloak under the row lock")
 	// Warm only the caller side (introspection cache), through validate.
-	if err := r.prewarm(ctx, Validate((*svc).URL, r.fix)); err != nil {
-		return err
+	if err := r.prewarm(ctx, Validate(svc.URL, r.fix)); err != nil {
+		return svc, err
 	}
-	return r.measure(ctx, off, *svc, AccessRefresh((*svc).URL, r.fix), levels...)
+	return svc, r.measure(ctx, off, svc, AccessRefresh(svc.URL, r.fix), levels...)
 }
 
 // add starts scenario key of the run's report.
