@@ -90,16 +90,14 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 	if typ != "" {
 		types = []string{typ}
 	}
-	owner := c.Subject
-	if c.Service {
-		var err error
-		if owner, err = s.serviceOwner(ctx, sid, types); err != nil {
-			return Revocation{}, err
-		}
-	}
 	// Only what Keycloak lists as the owner's session is ended with the service's
 	// admin rights.
-	targets, err := s.ownSessions(ctx, owner, sid, types)
+	owner, targets, err := c.Subject, []string(nil), error(nil)
+	if c.Service {
+		owner, targets, err = s.serviceOwner(ctx, sid, types)
+	} else {
+		targets, err = s.ownSessions(ctx, owner, sid, types)
+	}
 	if err != nil {
 		return Revocation{}, err
 	}
@@ -174,6 +172,22 @@ func (s *Service) Revoke(ctx context.Context, c caller.Caller, sid, typ string) 
 // is ErrNotFound when it exists as none of them and no stored token of the user is
 // bound to it.
 func (s *Service) ownSessions(ctx context.Context, userID, sid string, types []string) ([]string, error) {
+	found, err := s.listedFor(ctx, userID, sid, types)
+	if err != nil || len(found) > 0 {
+		return found, err
+	}
+	rows, err := s.vault.ListBySession(ctx, sid)
+	if err != nil {
+		return nil, err
+	}
+	if storedFor(rows, userID, types) {
+		return nil, nil // already ended at Keycloak: only the rows are left to delete
+	}
+	return nil, ErrNotFound
+}
+
+// listedFor is which of types Keycloak lists session sid as for userID.
+func (s *Service) listedFor(ctx context.Context, userID, sid string, types []string) ([]string, error) {
 	online, offline, err := s.sessionsOf(ctx, userID)
 	if err != nil {
 		return nil, err
@@ -188,19 +202,14 @@ func (s *Service) ownSessions(ctx context.Context, userID, sid string, types []s
 	if slices.Contains(types, Offline) && has(offline) {
 		found = append(found, Offline)
 	}
-	if len(found) > 0 {
-		return found, nil
-	}
-	rows, err := s.vault.ListBySession(ctx, sid)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range rows {
-		if r.UserID == userID && slices.ContainsFunc(types, func(t string) bool { return rowType(t) == r.Type }) {
-			return nil, nil // already ended at Keycloak: only the rows are left to delete
-		}
-	}
-	return nil, ErrNotFound
+	return found, nil
+}
+
+// storedFor reports whether rows hold a token of userID of one of types.
+func storedFor(rows []vault.Meta, userID string, types []string) bool {
+	return slices.ContainsFunc(rows, func(r vault.Meta) bool {
+		return r.UserID == userID && slices.ContainsFunc(types, func(t string) bool { return rowType(t) == r.Type })
+	})
 }
 
 func describeRevocation(rev Revocation, deleteFailed bool, notes []string) string {

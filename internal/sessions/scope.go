@@ -2,7 +2,6 @@ package sessions
 
 import (
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/auth-manager/auth-manager/internal/keycloak"
@@ -30,52 +29,54 @@ func (s *Service) visibleToService(ks keycloak.Session, typ string, stored map[s
 	return typ == Offline || slices.Contains(mapValues(ks.Clients), s.opt.ClientID)
 }
 
-// serviceOwner finds whose session sid is, for a service caller: a session with stored
-// tokens belongs to the user Keycloak lists it for among the rows' owners (or, when it
-// has ended at Keycloak, to the owner of those rows); a session without stored tokens
-// must be one of the service's own client, and belongs to the user Keycloak's listing
+// serviceOwner finds whose session sid is, for a service caller, and which of types
+// Keycloak lists it as for that user (see ownSessions): a session with stored tokens
+// belongs to the user Keycloak lists it for among the rows' owners (or, when it has
+// ended at Keycloak, to the owner of those rows); a session without stored tokens must
+// be one of the service's own client, and belongs to the user Keycloak's listing
 // names. Anything else is ErrNotFound.
-func (s *Service) serviceOwner(ctx context.Context, sid string, types []string) (string, error) {
+func (s *Service) serviceOwner(ctx context.Context, sid string, types []string) (owner string, listed []string, err error) {
 	rows, err := s.vault.ListBySession(ctx, sid)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	ended := ""
 	seen := map[string]bool{}
 	for _, r := range rows {
-		if seen[r.UserID] {
+		if seen[r.UserID] || !storedFor(rows, r.UserID, types) {
 			continue
 		}
 		seen[r.UserID] = true
-		found, err := s.ownSessions(ctx, r.UserID, sid, types)
+		found, err := s.listedFor(ctx, r.UserID, sid, types)
 		switch {
-		case errors.Is(err, ErrNotFound):
 		case err != nil:
-			return "", err
+			return "", nil, err
 		case len(found) > 0:
-			return r.UserID, nil
+			return r.UserID, found, nil
 		case ended == "":
 			ended = r.UserID
 		}
 	}
 	if ended != "" {
-		return ended, nil
+		return ended, nil, nil
 	}
 	for _, offline := range []bool{false, true} {
 		for first := 0; first < clientSessionScan; first += clientSessionPage {
 			page, err := s.admin.ClientSessions(ctx, offline, first, clientSessionPage)
 			if err != nil {
-				return "", err
+				return "", nil, err
 			}
 			if i := slices.IndexFunc(page, func(ks keycloak.Session) bool { return ks.ID == sid }); i >= 0 && page[i].UserID != "" {
-				return page[i].UserID, nil
+				owner := page[i].UserID
+				listed, err := s.ownSessions(ctx, owner, sid, types)
+				return owner, listed, err
 			}
 			if len(page) < clientSessionPage {
 				break
 			}
 		}
 	}
-	return "", ErrNotFound
+	return "", nil, ErrNotFound
 }
 
 func mapValues(m map[string]string) []string {
