@@ -35,10 +35,10 @@ func newKeycloak(cfg config.Config, log *slog.Logger, o options, observe func(op
 	}, log)
 }
 
-// Doctor runs doctor's checks with the App's own parts (serve does once at start).
+// Doctor runs doctor's checks with the App's own parts (serve does once at start). It
+// sends webhook subscribers no test message: `auth-manager doctor` does (DoctorDeps).
 func (a *App) Doctor(ctx context.Context) doctor.Report {
-	return doctor.Run(ctx, doctor.Deps{Config: a.cfg, Store: a.Store, Keycloak: a.Keycloak, Admin: a.Admin, CheckVault: a.Vault.Check,
-		ProbeWebhook: events.Probe})
+	return doctor.Run(ctx, doctor.Deps{Config: a.cfg, Store: a.Store, Keycloak: a.Keycloak, Admin: a.Admin, CheckVault: a.Vault.Check})
 }
 
 // DoctorDeps wires what `auth-manager doctor` checks, without the rest of the service:

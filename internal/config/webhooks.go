@@ -38,8 +38,15 @@ type Subscriber struct {
 	AllowPrivate bool
 }
 
-// String names the subscriber without its secrets.
-func (s Subscriber) String() string { return s.Name + " (" + s.URL + ")" }
+// String names the subscriber without its secrets: its name and its URL's scheme and
+// host (a receiver's path or query may hold its credential).
+func (s Subscriber) String() string {
+	u, err := url.Parse(s.URL)
+	if err != nil || u.Host == "" {
+		return s.Name
+	}
+	return s.Name + " (" + u.Scheme + "://" + u.Host + ")"
+}
 
 // EventTypes are the token-health event types a subscriber may ask for.
 var EventTypes = []string{"token.invalid", "token.refresh_failing", "token.recovered", "token.expiring", "token.deleted", "session.ended"}

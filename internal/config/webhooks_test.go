@@ -31,6 +31,7 @@ func TestWebhookSubscribers(t *testing.T) {
 	assert.Empty(t, subs[1].Types, "every type")
 	assert.True(t, subs[1].AllowPrivate)
 	assert.NotContains(t, subs[0].String(), "MfKQ", "a subscriber names itself without secrets")
+	assert.Equal(t, "billing (https://billing.example.com)", subs[0].String(), "nor its URL's path, which may hold a credential")
 	assert.Equal(t, 15, c.Events.Webhooks.MaxAttempts)
 }
 

@@ -62,7 +62,8 @@ type Deps struct {
 	// HTTP asks the realm's back-channel logout URL whether an auth-manager answers
 	// there (nil: a client with a short timeout).
 	HTTP *http.Client
-	// ProbeWebhook sends a webhook subscriber a signed test message.
+	// ProbeWebhook sends a webhook subscriber a signed test message; nil (serve's run
+	// at start) skips the check.
 	ProbeWebhook WebhookProbe
 }
 

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"sync"
 	"time"
@@ -304,6 +305,12 @@ func describeSendError(err error) string {
 		return "refused: the subscriber's address is not public (allow_private_network is off)"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timed out"
+	}
+	// http.Client's errors name the method and the whole URL, whose path or query may
+	// hold the receiver's credential: keep only the cause.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
 	}
 	msg := err.Error()
 	if len(msg) > 300 {

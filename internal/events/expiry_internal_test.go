@@ -1,6 +1,8 @@
 package events
 
 import (
+	"errors"
+	"net/url"
 	"testing"
 	"time"
 
@@ -53,4 +55,13 @@ func TestDeadlineOf(t *testing.T) {
 			assert.Equal(t, tc.want, deadlineOf(Realm{Settings: tc.settings, Client: tc.client}, tc.typ, start, tc.remember))
 		})
 	}
+}
+
+// TestSendErrorNamesNoURL: a failed request is described by its cause, without the
+// subscriber's URL, whose path or query may hold the receiver's credential.
+func TestSendErrorNamesNoURL(t *testing.T) {
+	err := &url.Error{Op: "Post", URL: "https://hooks.example.com/T0/SECRETPATH?token=SECRETQ", Err: errors.New("dial tcp 192.0.2.1:443: connect: connection refused")}
+	got := describeSendError(err)
+	assert.Equal(t, "dial tcp 192.0.2.1:443: connect: connection refused", got)
+	assert.NotContains(t, got, "SECRET")
 }
