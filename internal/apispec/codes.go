@@ -78,20 +78,13 @@ var statusExamples = map[int]map[string]errorCode{
 	},
 }
 
-// example is one example envelope of a failure answer, under its name.
-type example struct {
-	name, code string
-	errorCode
-}
-
-// operationExamples replace the examples of one operation's failure answer (by
+// operationExamples replace a code's example in one operation's failure answer (by
 // operationId, then status) where its handler writes the envelope itself.
-var operationExamples = map[string]map[int][]example{
-	// internal/httpapi handleReady: the database does not answer, or the server drains.
+var operationExamples = map[string]map[int]map[string]errorCode{
+	// internal/httpapi handleReady: the database does not answer (the contract's
+	// example); while the server drains it says {"server": "shutting_down"} instead,
+	// which the response's description names.
 	"getReadiness": {http.StatusServiceUnavailable: {
-		{name: "database_disconnected", code: "service_unavailable", errorCode: errorCode{
-			status: http.StatusServiceUnavailable, message: "Database is unavailable", details: map[string]any{"database": "disconnected"}}},
-		{name: "shutting_down", code: "service_unavailable", errorCode: errorCode{
-			status: http.StatusServiceUnavailable, message: "Shutting down", details: map[string]any{"server": "shutting_down"}}},
+		"service_unavailable": {status: http.StatusServiceUnavailable, message: "Database is unavailable", details: map[string]any{"database": "disconnected"}},
 	}},
 }

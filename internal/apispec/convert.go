@@ -172,8 +172,8 @@ var codeWord = regexp.MustCompile(`[a-z]+(?:_[a-z]+)+`)
 
 // completeResponse adds the X-Request-ID header to every answer (and Retry-After to a
 // 429) and, to failures, the codes they may carry (those the annotation's text names, or
-// the usual ones for the status) with one example envelope per code, or the operation's
-// own examples (operationExamples). id is the operationId, op the method and path.
+// the usual ones for the status) with one example envelope per code (the operation's own
+// where operationExamples has one). id is the operationId, op the method and path.
 func completeResponse(id, op, status string, r *openapi3.Response) error {
 	if r.Headers == nil {
 		r.Headers = openapi3.Headers{}
@@ -208,20 +208,14 @@ func completeResponse(id, op, status string, r *openapi3.Response) error {
 		desc = http.StatusText(n) + ": " + quoteCodes(named)
 	}
 	r.Description = &desc
-	examples := operationExamples[id][n]
-	if examples == nil {
-		for _, c := range named {
-			e, ok := statusExamples[n][c]
-			if !ok {
-				e = codes[c]
-			}
-			examples = append(examples, example{name: c, code: c, errorCode: e})
-		}
-	}
 	media.Examples = openapi3.Examples{}
-	for _, e := range examples {
-		if _, ok := codes[e.code]; !ok {
-			return fmt.Errorf("apispec: %s: example %s has code %q, which the vocabulary lacks", op, e.name, e.code)
+	for _, c := range named {
+		e, ok := operationExamples[id][n][c]
+		if !ok {
+			e, ok = statusExamples[n][c]
+		}
+		if !ok {
+			e = codes[c]
 		}
 		var reason any
 		if e.reason != "" {
@@ -231,9 +225,9 @@ func completeResponse(id, op, status string, r *openapi3.Response) error {
 		if e.details != nil {
 			details = e.details
 		}
-		media.Examples[e.name] = &openapi3.ExampleRef{Value: &openapi3.Example{
-			Summary: e.name,
-			Value:   map[string]any{"error": e.message, "code": e.code, "reason": reason, "details": details},
+		media.Examples[c] = &openapi3.ExampleRef{Value: &openapi3.Example{
+			Summary: c,
+			Value:   map[string]any{"error": e.message, "code": c, "reason": reason, "details": details},
 		}}
 	}
 	return nil
