@@ -53,3 +53,38 @@ var defaultCodes = map[int][]string{
 	http.StatusBadGateway:            {"keycloak_error", "database_error"},
 	http.StatusServiceUnavailable:    {"service_unavailable"},
 }
+
+// everyOperation are the failure answers the completion step adds to every operation
+// that lacks them, with the response description it gives them: the middleware in
+// front of every route answers them (internal/httpapi: recoverer and the error mapping,
+// limitBody), whatever the handler's annotations say.
+var everyOperation = map[int]string{
+	http.StatusInternalServerError:   "internal_error: an unexpected failure; the cause is in the service's log under the request id (X-Request-ID)",
+	http.StatusRequestEntityTooLarge: "validation_error: the request body is larger than HTTP_MAX_BODY_BYTES (every route answers it when Content-Length says so)",
+}
+
+// everyBearerOperation are the failure answers added to every operation with Bearer
+// security that lacks them: requireCaller's failure limiter answers them.
+var everyBearerOperation = map[int]string{
+	http.StatusTooManyRequests: "rate_limited: too many failed authentications from the client's address (Retry-After), and this token fails the local check too (signature, issuer, type, exp); never to a token that passes that check",
+}
+
+// statusExamples replace a code's example when the code is answered with this status
+// and a message of its own (413's validation_error is about the body's size, not a
+// field).
+var statusExamples = map[int]map[string]errorCode{
+	http.StatusRequestEntityTooLarge: {
+		"validation_error": {status: http.StatusRequestEntityTooLarge, message: "Request body too large", details: map[string]any{"body": "at most 65536 bytes"}},
+	},
+}
+
+// operationExamples replace a code's example in one operation's failure answer (by
+// operationId, then status) where its handler writes the envelope itself.
+var operationExamples = map[string]map[int]map[string]errorCode{
+	// internal/httpapi handleReady: the database does not answer (the contract's
+	// example); while the server drains it says {"server": "shutting_down"} instead,
+	// which the response's description names.
+	"getReadiness": {http.StatusServiceUnavailable: {
+		"service_unavailable": {status: http.StatusServiceUnavailable, message: "Database is unavailable", details: map[string]any{"database": "disconnected"}},
+	}},
+}

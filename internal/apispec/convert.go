@@ -104,8 +104,12 @@ func complete(doc *openapi3.T) error {
 				// Explicitly public: no bearer token (the proof is elsewhere, e.g. a signed state).
 				op.Security = openapi3.NewSecurityRequirements()
 			}
+			addFailures(op, everyOperation)
+			if needsBearer(op) {
+				addFailures(op, everyBearerOperation)
+			}
 			for status, resp := range op.Responses.Map() {
-				if err := completeResponse(name, status, resp.Value); err != nil {
+				if err := completeResponse(op.OperationID, name, status, resp.Value); err != nil {
 					return err
 				}
 			}
@@ -116,6 +120,37 @@ func complete(doc *openapi3.T) error {
 
 // errorEnvelope is the name of the failure envelope's schema (httpapi.ErrorEnvelope).
 const errorEnvelope = "ErrorEnvelope"
+
+// needsBearer reports whether op's security asks for the bearer token.
+func needsBearer(op *openapi3.Operation) bool {
+	if op.Security == nil {
+		return false
+	}
+	for _, req := range *op.Security {
+		if _, ok := req[bearerScheme]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// addFailures gives op an ErrorEnvelope answer, described as failures says, for each
+// status of failures it does not document yet; its annotations' own text for a status
+// is kept.
+func addFailures(op *openapi3.Operation, failures map[int]string) {
+	if op.Responses == nil {
+		op.Responses = openapi3.NewResponses()
+	}
+	for _, n := range slices.Sorted(maps.Keys(failures)) {
+		status := strconv.Itoa(n)
+		if op.Responses.Value(status) != nil {
+			continue
+		}
+		op.Responses.Set(status, &openapi3.ResponseRef{Value: openapi3.NewResponse().
+			WithDescription(failures[n]).
+			WithContent(openapi3.NewContentWithJSONSchemaRef(openapi3.NewSchemaRef("#/components/schemas/"+errorEnvelope, nil)))})
+	}
+}
 
 // enumerateCodes makes the envelope's code an enum of the vocabulary, so that
 // generated clients get a type for it.
@@ -136,10 +171,10 @@ func enumerateCodes(doc *openapi3.T) error {
 var codeWord = regexp.MustCompile(`[a-z]+(?:_[a-z]+)+`)
 
 // completeResponse adds the X-Request-ID header to every answer (and Retry-After to a
-// 429) and, to failures, the
-// codes they may carry (those the annotation's text names, or the usual ones for the
-// status) with one example envelope per code.
-func completeResponse(op, status string, r *openapi3.Response) error {
+// 429) and, to failures, the codes they may carry (those the annotation's text names, or
+// the usual ones for the status) with one example envelope per code (the operation's own
+// where operationExamples has one). id is the operationId, op the method and path.
+func completeResponse(id, op, status string, r *openapi3.Response) error {
 	if r.Headers == nil {
 		r.Headers = openapi3.Headers{}
 	}
@@ -175,7 +210,13 @@ func completeResponse(op, status string, r *openapi3.Response) error {
 	r.Description = &desc
 	media.Examples = openapi3.Examples{}
 	for _, c := range named {
-		e := codes[c]
+		e, ok := operationExamples[id][n][c]
+		if !ok {
+			e, ok = statusExamples[n][c]
+		}
+		if !ok {
+			e = codes[c]
+		}
 		var reason any
 		if e.reason != "" {
 			reason = e.reason

@@ -126,3 +126,79 @@ func TestTheEnvelopesCodeIsAnEnum(t *testing.T) {
 		assert.Contains(t, enum, c)
 	}
 }
+
+// TestMiddlewareFailuresOnEveryOperation: the answers the middleware gives on any route
+// are documented on every operation: 500 internal_error and 413 validation_error
+// (limitBody) everywhere, 429 rate_limited (requireCaller's failure limiter, with
+// Retry-After) wherever the bearer token is asked for. An annotation's own text for
+// such a status is kept.
+func TestMiddlewareFailuresOnEveryOperation(t *testing.T) {
+	in := `{"swagger":"2.0","info":{"title":"t","version":"1"},` +
+		`"securityDefinitions":{"Bearer":{"type":"apiKey","in":"header","name":"Authorization"}},` +
+		`"definitions":{"ErrorEnvelope":{"type":"object","properties":{"code":{"type":"string"}}}},"paths":{` +
+		`"/secured":{"get":{"operationId":"secured","produces":["application/json"],"security":[{"Bearer":[]}],"responses":{"200":{"description":"ok"}}}},` +
+		`"/public":{"post":{"operationId":"public","produces":["application/json"],"responses":{"200":{"description":"ok"},` +
+		`"413":{"description":"validation_error: its own words","schema":{"$ref":"#/definitions/ErrorEnvelope"}}}}}}}`
+	j, _, err := Convert(context.Background(), []byte(in))
+	require.NoError(t, err)
+	doc, err := openapi3.NewLoader().LoadFromData(j)
+	require.NoError(t, err)
+
+	secured := doc.Paths.Find("/secured").Get
+	assertEnvelope(t, secured.Responses.Value("500"), "internal_error")
+	assertEnvelope(t, secured.Responses.Value("413"), "validation_error")
+	assertEnvelope(t, secured.Responses.Value("429"), "rate_limited")
+	assert.Contains(t, secured.Responses.Value("429").Value.Headers, "Retry-After")
+
+	public := doc.Paths.Find("/public").Post
+	assertEnvelope(t, public.Responses.Value("500"), "internal_error")
+	assert.Nil(t, public.Responses.Value("429"), "a public operation is not behind requireCaller")
+	assert.Equal(t, "validation_error: its own words", *public.Responses.Value("413").Value.Description)
+	assert.Equal(t, map[string]any{"body": "at most 65536 bytes"},
+		public.Responses.Value("413").Value.Content.Get("application/json").Examples["validation_error"].Value.Value.(map[string]any)["details"])
+}
+
+// TestTheCommittedDocumentListsTheMiddlewareFailures: api/openapi.json has them on every
+// operation, and readiness's 503 shows what its handler writes.
+func TestTheCommittedDocumentListsTheMiddlewareFailures(t *testing.T) {
+	in, err := os.ReadFile("../../api/openapi.json")
+	require.NoError(t, err)
+	doc, err := openapi3.NewLoader().LoadFromData(in)
+	require.NoError(t, err)
+	bearer := 0
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			name := method + " " + path
+			assertEnvelope(t, op.Responses.Value("500"), "internal_error", name)
+			assertEnvelope(t, op.Responses.Value("413"), "validation_error", name)
+			if needsBearer(op) {
+				bearer++
+				assertEnvelope(t, op.Responses.Value("429"), "rate_limited", name)
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, bearer, 12, "the /v1 routes behind requireCaller (internal/httpapi routes.go)")
+
+	ready := doc.Paths.Find("/health/ready").Get.Responses.Value("503")
+	require.NotNil(t, ready)
+	examples := ready.Value.Content.Get("application/json").Examples
+	require.Contains(t, examples, "service_unavailable")
+	assert.Equal(t, map[string]any{"database": "disconnected"}, examples["service_unavailable"].Value.Value.(map[string]any)["details"],
+		"internal/httpapi handleReady's answer when the database does not answer")
+	assert.Contains(t, *ready.Value.Description, "shutting_down", "the draining answer is named")
+}
+
+// assertEnvelope: r is an ErrorEnvelope answer with an example of code.
+func assertEnvelope(t *testing.T, r *openapi3.ResponseRef, code string, msgAndArgs ...any) {
+	t.Helper()
+	if !assert.NotNil(t, r, msgAndArgs...) {
+		return
+	}
+	media := r.Value.Content.Get("application/json")
+	if !assert.NotNil(t, media, msgAndArgs...) {
+		return
+	}
+	assert.Equal(t, "#/components/schemas/"+errorEnvelope, media.Schema.Ref, msgAndArgs...)
+	assert.Contains(t, media.Examples, code, msgAndArgs...)
+	assert.Contains(t, r.Value.Headers, "X-Request-ID", msgAndArgs...)
+}

@@ -164,7 +164,7 @@ func redirectAfterConsent(w http.ResponseWriter, target string, v url.Values) {
 //	@Failure		404	{object}	ErrorEnvelope
 //	@Failure		409	{object}	ErrorEnvelope	"token_unusable; rotation_enabled: the realm rotates refresh tokens (the reason says what to do instead); too_many_tokens: the user already holds AUTH_MANAGER_MAX_TOKENS_PER_USER stored tokens"
 //	@Failure		502	{object}	ErrorEnvelope
-//	@Failure		503	{object}	ErrorEnvelope
+//	@Failure		503	{object}	ErrorEnvelope	"service_unavailable: Keycloak or the database is unavailable or timed out; reason keycloak_busy: the refresh was shed because every AUTH_MANAGER_KEYCLOAK_CONCURRENCY slot of this replica stayed busy for KEYCLOAK_TIMEOUT; retry shortly"
 //	@Router			/v1/offline-token-id [post]
 func handleReissueOffline(o Offline, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

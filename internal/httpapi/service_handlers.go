@@ -53,7 +53,7 @@ func handleHealth() http.HandlerFunc {
 //	@Tags		service
 //	@Produce	json
 //	@Success	200	{object}	DataEnvelope[ReadyAnswer]
-//	@Failure	503	{object}	ErrorEnvelope
+//	@Failure	503	{object}	ErrorEnvelope	"service_unavailable: the database does not answer (details database: disconnected), or the server is shutting down (details server: shutting_down)"
 //	@Router		/health/ready [get]
 func handleReady(info AppInfo, db Database, draining func() bool, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {

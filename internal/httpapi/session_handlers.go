@@ -55,7 +55,7 @@ type BackchannelLogoutAnswer struct {
 // handleListSessions lists the caller's Keycloak sessions.
 //
 //	@Summary		List Keycloak sessions
-//	@Description	The caller's Keycloak sessions as the admin API reports them: online sessions, then offline sessions holding an offline token of this service's client. Each carries the ids of the stored tokens bound to it (refresh tokens to online sessions, offline tokens to offline ones). Keycloak gives an offline session the id of the login it was created from, so one session_id may appear twice, once per type. A service caller may pass user_id; a user caller passing another user's id gets 403.
+//	@Description	The caller's Keycloak sessions as the admin API reports them: online sessions, then offline sessions holding an offline token of this service's client. Each carries the ids of the stored tokens bound to it (refresh tokens to online sessions, offline tokens to offline ones). Keycloak gives an offline session the id of the login it was created from, so one session_id may appear twice, once per type. A service caller may pass user_id; a user caller passing another user's id gets 403. For a service caller the listing holds only sessions of this service's own client (KEYCLOAK_CLIENT_ID) and sessions the vault holds stored tokens of; any other session of the realm is left out.
 //	@ID				listSessions
 //	@Tags			sessions
 //	@Security		Bearer
@@ -92,7 +92,7 @@ func handleListSessions(s Sessions, ew errorWriter) http.HandlerFunc {
 // handleRevokeSession ends a Keycloak session and deletes its stored tokens.
 //
 //	@Summary		Revoke a Keycloak session
-//	@Description	Ends the Keycloak session (online and offline, or only the type given) and then deletes the stored tokens bound to it (refresh tokens for the online session, offline tokens for the offline one). Keycloak ends the online session of the same id along with an offline session, so type=offline deletes both kinds of tokens; type=online leaves the offline session and its tokens alone. A user caller may only name a session Keycloak lists as theirs (or one that has ended but still has stored tokens of theirs bound to it); any other id answers 404 session_not_found. A service caller may name any session. When Keycloak cannot end the session nothing is deleted (502/503). revoked is true when no such session is left at Keycloak; ended lists the types this call ended; a failure to delete the rows after the session ended is reported in message.
+//	@Description	Ends the Keycloak session (online and offline, or only the type given) and then deletes the stored tokens bound to it (refresh tokens for the online session, offline tokens for the offline one). Keycloak ends the online session of the same id along with an offline session, so type=offline deletes both kinds of tokens; type=online leaves the offline session and its tokens alone. A user caller may only name a session Keycloak lists as theirs (or one that has ended but still has stored tokens of theirs bound to it); any other id answers 404 session_not_found. A service caller may name only a session of this service's own client (KEYCLOAK_CLIENT_ID) or one the vault holds stored tokens of; any other session of the realm answers 404 session_not_found. When Keycloak cannot end the session nothing is deleted (502/503). revoked is true when no such session is left at Keycloak; ended lists the types this call ended; a failure to delete the rows after the session ended is reported in message.
 //	@ID				deleteSession
 //	@Tags			sessions
 //	@Security		Bearer

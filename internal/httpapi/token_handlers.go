@@ -47,7 +47,7 @@ type AccessTokenAnswer struct {
 //	@Failure		409		{object}	ErrorEnvelope	"token_unusable: the stored token cannot be decrypted or verified, or a legacy row holds a token whose sub or typ does not match the row"
 //	@Failure		422		{object}	ErrorEnvelope
 //	@Failure		502		{object}	ErrorEnvelope
-//	@Failure		503		{object}	ErrorEnvelope
+//	@Failure		503		{object}	ErrorEnvelope	"service_unavailable: Keycloak or the database is unavailable or timed out; reason keycloak_busy: the refresh was shed because every AUTH_MANAGER_KEYCLOAK_CONCURRENCY slot of this replica stayed busy for KEYCLOAK_TIMEOUT; retry shortly"
 //	@Router			/v1/access-token [post]
 func handleAccessToken(t Tokens, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -84,7 +84,7 @@ func handleAccessToken(t Tokens, ew errorWriter) http.HandlerFunc {
 //	@Failure		404	{object}	ErrorEnvelope
 //	@Failure		409	{object}	ErrorEnvelope
 //	@Failure		502	{object}	ErrorEnvelope
-//	@Failure		503	{object}	ErrorEnvelope
+//	@Failure		503	{object}	ErrorEnvelope	"service_unavailable: Keycloak or the database is unavailable or timed out; reason keycloak_busy: the refresh was shed because every AUTH_MANAGER_KEYCLOAK_CONCURRENCY slot of this replica stayed busy for KEYCLOAK_TIMEOUT; retry shortly"
 //	@Router			/v1/refresh-token-id [post]
 func handleRefreshTokenID(t Tokens, ew errorWriter) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
