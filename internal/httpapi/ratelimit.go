@@ -79,11 +79,7 @@ func (l *failureLimiter) over(r *http.Request) bool {
 }
 
 // count counts one failure of r's client.
-func (l *failureLimiter) count(r *http.Request) {
-	if l != nil {
-		l.rl.OnLimit(discardHeaders{}, r, bucket(reqctx.ClientIP(r.Context())))
-	}
-}
+func (l *failureLimiter) count(r *http.Request) { _ = l.overElseCount(r) }
 
 // retryAfter says when to try again: after a whole window the failures counted now
 // no longer count.

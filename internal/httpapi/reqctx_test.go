@@ -41,6 +41,7 @@ func TestRequestContextThroughHTTPLayer(t *testing.T) {
 
 	// A caller already in the context (a test, a job) is shadowed by the authenticated one.
 	req = req.WithContext(reqctx.WithCaller(context.Background(), caller.Caller{Subject: "job"}))
+	got = seen{}
 	h.ServeHTTP(httptest.NewRecorder(), req)
 	assert.Equal(t, want, got)
 }

@@ -354,10 +354,15 @@ func update(ctx context.Context, c *pgx.Conn, id string, fn func(ctx context.Con
 	// what a transaction that held the lock before this one committed.
 	b := &pgx.Batch{}
 	b.Queue(`BEGIN`)
+	var lockErr error
 	b.Queue(lockSQL, id).QueryRow(func(r pgx.Row) error {
-		var err error
-		cur, err = scanRow(r)
-		return wrap("lock", err)
+		// A missing row is an answer, not a failed batch (after which pgx would
+		// forget the batch's prepared statements on this connection).
+		cur, lockErr = scanRow(r)
+		if errors.Is(lockErr, pgx.ErrNoRows) {
+			return nil
+		}
+		return wrap("lock", lockErr)
 	})
 	b.Queue(lockedAccessSQL, id).QueryRow(func(r pgx.Row) error {
 		var err error
@@ -371,6 +376,9 @@ func update(ctx context.Context, c *pgx.Conn, id string, fn func(ctx context.Con
 	})
 	if err := c.SendBatch(ctx, b).Close(); err != nil {
 		return Row{}, err
+	}
+	if lockErr != nil {
+		return Row{}, wrap("lock", lockErr)
 	}
 	ch, err := fn(ctx, cur, minted)
 	if errors.Is(err, ErrUnchanged) {

@@ -62,15 +62,12 @@ func failureReason(err error) string {
 	return "refresh failed"
 }
 
-// Event causes of the deletions features ask for (see store's causes).
-const (
-	CauseUser              = store.CauseUser
-	CauseService           = store.CauseService
-	CauseBackchannelLogout = store.CauseBackchannelLogout
-)
+// CauseBackchannelLogout is the event cause of deletions a back-channel logout asks
+// for (see store's causes).
+const CauseBackchannelLogout = store.CauseBackchannelLogout
 
-// CauseOf is the event cause of an operation c asks for: CauseService for a service
-// caller, CauseUser otherwise.
+// CauseOf is the event cause of an operation c asks for: store.CauseService for a
+// service caller, store.CauseUser otherwise.
 func CauseOf(c caller.Caller) string {
 	if c.Service {
 		return store.CauseService
